@@ -1,0 +1,60 @@
+"""paretoopt: gradient inner loops plus multi-objective outer loops for detector design.
+
+A study (``studies/*.py``) defines a design space, objectives and a differentiable simulation;
+paretoopt traces its Pareto front of physics performance against cost.
+"""
+
+from paretoopt.exceptions import (
+    ParetoOptError,
+    SimulationError,
+    SpaceError,
+    StorageError,
+    StudyDefinitionError,
+    StudyNotFoundError,
+)
+from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner, resolve_normalization
+from paretoopt.problem import (
+    Constraint,
+    Estimate,
+    InnerSettings,
+    Objective,
+    StudyDefinition,
+    load_study_definition,
+)
+from paretoopt.scalarize import (
+    AugmentedChebyshev,
+    BudgetConstraint,
+    Normalization,
+    WeightedSum,
+)
+from paretoopt.space import Choice, DesignSpace, Integer, Real
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AugmentedChebyshev",
+    "BudgetConstraint",
+    "Choice",
+    "Constraint",
+    "DesignSpace",
+    "Estimate",
+    "InnerResult",
+    "InnerSettings",
+    "Integer",
+    "Normalization",
+    "Objective",
+    "ParetoOptError",
+    "Real",
+    "SimulationError",
+    "SpaceError",
+    "StorageError",
+    "StudyDefinition",
+    "StudyDefinitionError",
+    "StudyNotFoundError",
+    "TrajectoryStep",
+    "WeightedSum",
+    "__version__",
+    "load_study_definition",
+    "optimize_inner",
+    "resolve_normalization",
+]

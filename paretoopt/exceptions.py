@@ -1,0 +1,47 @@
+"""Named errors of paretoopt, so callers (CLI, runner, dashboard) can tell bad input from
+failed physics. Messages quote the values or shapes received and say what was expected."""
+
+from __future__ import annotations
+
+
+class ParetoOptError(Exception):
+    """Base class of every error raised by paretoopt."""
+
+
+class SpaceError(ParetoOptError, ValueError):
+    """A design space or a value in it is malformed (bounds, duplicate names, unknown option)."""
+
+
+class StudyDefinitionError(ParetoOptError, ValueError):
+    """A study definition is malformed, or a study file cannot be loaded."""
+
+
+class SimulationError(ParetoOptError, RuntimeError):
+    """The simulation returned something unusable: missing objective, wrong shape, NaN/inf."""
+
+
+class StorageError(ParetoOptError, RuntimeError):
+    """The study database failed or was asked for something it does not hold."""
+
+
+class StudyNotFoundError(StorageError, KeyError):
+    """No study of the given name exists in the storage."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "study not found"
+
+
+class DuplicateStudyError(StorageError):
+    """A study of that name exists and ``load_if_exists`` was False."""
+
+
+class SchemaVersionError(StorageError):
+    """The database schema is older or newer than this paretoopt version understands."""
+
+
+class FinishedTrialError(StorageError):
+    """A finished (COMPLETE / FAILED / PRUNED) trial is immutable and cannot be changed."""
+
+
+class EngineError(ParetoOptError, ValueError):
+    """An outer engine was configured with unknown or invalid options."""
