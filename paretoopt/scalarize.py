@@ -175,10 +175,11 @@ class WeightedSum(Scalarization):
 
 
 class AugmentedChebyshev(Scalarization):
-    """``max_i w_i (f~_i - z*_i) + rho * sum_i w_i f~_i`` with the utopia point ``z*`` slightly
+    """``max_i w_i (f~_i - z*_i) + rho * sum_i f~_i`` with the utopia point ``z*`` slightly
     beyond the ideal (``-utopia_offset`` in normalised units). Every Pareto-optimal point is the
-    minimum for some weight, concave parts included; ``rho`` (0.05 as botorch's
-    ``get_chebyshev_scalarization``) removes weakly optimal points."""
+    minimum for some weight, concave parts included. The augmentation ``rho * sum_i f~_i`` is
+    unweighted (Miettinen 1999, eq. 3.4.5), so even a weight of exactly 0 gives a Pareto-optimal,
+    not merely weakly optimal, point; botorch's ``get_chebyshev_scalarization`` weights it."""
 
     kind = "chebyshev"
 
@@ -199,7 +200,7 @@ class AugmentedChebyshev(Scalarization):
     def __call__(self, f: torch.Tensor) -> torch.Tensor:
         z = self._checked(f)
         w = self.weights.to(device=z.device, dtype=z.dtype)
-        return (w * (z + self.utopia_offset)).max(-1).values + self.rho * (w * z).sum(-1)
+        return (w * (z + self.utopia_offset)).max(-1).values + self.rho * z.sum(-1)
 
     def to_dict(self) -> dict[str, Any]:
         return {

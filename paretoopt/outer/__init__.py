@@ -1,0 +1,35 @@
+"""Outer engines: propose (scalarisation weights, discrete choices) pairs by ask/tell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paretoopt.exceptions import EngineError
+from paretoopt.outer.base import Engine, Proposal, TrialRecord, nested_simplex_weights, simplex_lattice
+from paretoopt.outer.grid import GridEngine
+from paretoopt.outer.random import RandomEngine
+
+ENGINES: dict[str, type[Engine]] = {"grid": GridEngine, "random": RandomEngine}
+
+
+def make_engine(name: str, **options: Any) -> Engine:
+    """Build an engine by its CLI name (``grid``, ``random``, ``botorch``, ``nsga2``)."""
+    if name not in ENGINES:
+        raise EngineError(f"unknown engine {name!r}; choose from {sorted(ENGINES)}")
+    try:
+        return ENGINES[name](**options)
+    except TypeError as exc:
+        raise EngineError(f"bad options for engine {name!r}: {exc}") from exc
+
+
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "GridEngine",
+    "Proposal",
+    "RandomEngine",
+    "TrialRecord",
+    "make_engine",
+    "nested_simplex_weights",
+    "simplex_lattice",
+]
