@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,9 +28,7 @@ _EPS = 1e-12
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise SpaceError(
-            f"parameter name {name!r} must be a Python identifier (letters, digits, underscore)"
-        )
+        raise SpaceError(f"parameter name {name!r} must be a Python identifier (letters, digits, underscore)")
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,7 @@ class Real:
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise SpaceError(f"Real {self.name!r}: {bound}={value!r} must be a finite number")
         if self.low >= self.high:
-            raise SpaceError(
-                f"Real {self.name!r}: low={self.low} must be smaller than high={self.high}"
-            )
+            raise SpaceError(f"Real {self.name!r}: low={self.low} must be smaller than high={self.high}")
         if self.log and self.low <= 0:
             raise SpaceError(f"Real {self.name!r}: log=True needs low > 0, got low={self.low}")
         object.__setattr__(self, "low", float(self.low))
@@ -110,9 +106,7 @@ class Integer:
                 raise SpaceError(f"Integer {self.name!r}: {bound}={value!r} must be an integer")
             object.__setattr__(self, bound, int(value))
         if self.low >= self.high:
-            raise SpaceError(
-                f"Integer {self.name!r}: low={self.low} must be smaller than high={self.high}"
-            )
+            raise SpaceError(f"Integer {self.name!r}: low={self.low} must be smaller than high={self.high}")
 
     @property
     def values(self) -> list[int]:
@@ -142,9 +136,7 @@ class Choice:
             raise SpaceError(f"Choice {self.name!r}: options contain duplicates: {options!r}")
         for option in options:
             if not isinstance(option, (str, int, float, bool)):
-                raise SpaceError(
-                    f"Choice {self.name!r}: option {option!r} must be a str, int, float or bool"
-                )
+                raise SpaceError(f"Choice {self.name!r}: option {option!r} must be a str, int, float or bool")
         object.__setattr__(self, "options", options)
 
     @property
@@ -158,9 +150,7 @@ class Choice:
         for i, option in enumerate(self.options):  # tolerate 1 vs 1.0, numpy scalars
             if option == value:
                 return i
-        raise SpaceError(
-            f"Choice {self.name!r}: {value!r} is not one of the options {list(self.options)!r}"
-        )
+        raise SpaceError(f"Choice {self.name!r}: {value!r} is not one of the options {list(self.options)!r}")
 
     def contains(self, value: Any) -> bool:
         try:
@@ -170,7 +160,7 @@ class Choice:
         return True
 
 
-Parameter = Union[Real, Integer, Choice]
+Parameter = Real | Integer | Choice
 
 
 class DesignSpace:
@@ -193,9 +183,7 @@ class DesignSpace:
                 raise SpaceError(f"duplicate parameter name {p.name!r} in the design space")
             seen.add(p.name)
         self.params: tuple[Parameter, ...] = tuple(params)
-        self.inner: tuple[Real, ...] = tuple(
-            p for p in params if isinstance(p, Real) and p.differentiable
-        )
+        self.inner: tuple[Real, ...] = tuple(p for p in params if isinstance(p, Real) and p.differentiable)
         self.outer: tuple[Parameter, ...] = tuple(
             p for p in params if not (isinstance(p, Real) and p.differentiable)
         )

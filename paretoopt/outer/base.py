@@ -134,7 +134,9 @@ class Engine(ABC):
         w = np.asarray(p.weights, dtype=float)
         m = self.n_objectives
         if w.shape != (m,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise EngineError(f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives")
+            raise EngineError(
+                f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives"
+            )
         choices = self.definition.space.validate_outer(p.choices)
         return Proposal(weights=tuple(float(x) for x in w / w.sum()), choices=choices)
 
