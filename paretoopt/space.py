@@ -371,3 +371,47 @@ class DesignSpace:
             else:
                 out[p.name] = float(p._from_unit(torch.tensor(float(rng.random()))))
         return out
+
+
+def param_to_dict(p: Parameter) -> dict[str, Any]:
+    """JSON-friendly description of a parameter (stored with a study; no code needed to read)."""
+    if isinstance(p, Real):
+        return {
+            "type": "real",
+            "name": p.name,
+            "low": p.low,
+            "high": p.high,
+            "unit": p.unit,
+            "log": p.log,
+            "differentiable": p.differentiable,
+        }
+    if isinstance(p, Integer):
+        return {"type": "integer", "name": p.name, "low": p.low, "high": p.high, "unit": p.unit}
+    return {"type": "choice", "name": p.name, "options": list(p.options), "unit": p.unit}
+
+
+def param_from_dict(d: dict[str, Any]) -> Parameter:
+    """Inverse of :func:`param_to_dict`."""
+    kind = d.get("type")
+    if kind == "real":
+        return Real(
+            d["name"],
+            d["low"],
+            d["high"],
+            unit=d.get("unit"),
+            log=d.get("log", False),
+            differentiable=d.get("differentiable", True),
+        )
+    if kind == "integer":
+        return Integer(d["name"], d["low"], d["high"], unit=d.get("unit"))
+    if kind == "choice":
+        return Choice(d["name"], tuple(d["options"]), unit=d.get("unit"))
+    raise SpaceError(f"unknown parameter type {kind!r} in {d!r}")
+
+
+def space_to_list(space: DesignSpace) -> list[dict[str, Any]]:
+    return [param_to_dict(p) for p in space]
+
+
+def space_from_list(items: list[dict[str, Any]]) -> DesignSpace:
+    return DesignSpace(*[param_from_dict(d) for d in items])

@@ -58,6 +58,11 @@ class Engine(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: True for engines whose state depends on the sequence of ask/tell calls (pymoo's
+    #: generations): a resumed run then replays ``ask(len(batch))`` + ``tell(batch)`` per stored
+    #: batch. False: state is a function of the trials told, and the runner calls
+    #: ``tell(all)`` + ``skip(n)``.
+    needs_replay: ClassVar[bool] = False
 
     def __init__(self, *, seed: int = 0) -> None:
         self.seed = int(seed)
