@@ -16,3 +16,10 @@ STUDIES = ROOT / "studies"
 @pytest.fixture
 def studies_dir() -> Path:
     return STUDIES
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the PostgreSQL server the storage suite may have started."""
+    from tests.storage.postgres import _stop_server
+
+    _stop_server()

@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class TrialState(str, enum.Enum):
+class TrialState(enum.StrEnum):
     """WAITING: proposed, not started; RUNNING: inner loop in flight; then a finished state."""
 
     WAITING = "WAITING"
@@ -49,7 +49,7 @@ class TrialState(str, enum.Enum):
         return self in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)
 
 
-class FloatType(str, enum.Enum):
+class FloatType(enum.StrEnum):
     FINITE = "FINITE"
     INF_POS = "INF_POS"
     INF_NEG = "INF_NEG"
