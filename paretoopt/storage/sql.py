@@ -333,23 +333,25 @@ class SQLStorage(BaseStorage):
 
     # ----- trials -----
     def enqueue_trials(
-        self, study_id: int, proposals: Sequence[TrialProposal], batch: int
+        self, study_id: int, proposals: Sequence[TrialProposal], batch: int, max_total: int | None = None
     ) -> list[FrozenTrial]:
-        n = len(proposals)
-        if n == 0:
+        if not proposals:
             return []
         with self.session_scope() as s:
-            # the UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) first: numbers are
-            # allocated atomically even with several processes adding trials to one study
-            s.execute(
-                update(StudyModel)
-                .where(StudyModel.id == study_id)
-                .values(next_number=StudyModel.next_number + n, updated_at=utcnow())
-            )
-            end = s.scalar(select(StudyModel.next_number).where(StudyModel.id == study_id))
-            if end is None:
+            # the no-op UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) first, so
+            # numbers are allocated atomically with several processes adding trials to one study
+            s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
+            start = s.scalar(select(StudyModel.next_number).where(StudyModel.id == study_id))
+            if start is None:
                 raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
-            start = int(end) - n
+            start = int(start)
+            n = len(proposals)
+            if max_total is not None:
+                n = max(0, min(n, int(max_total) - start))
+                proposals = list(proposals)[:n]
+            if n == 0:
+                return []
+            s.execute(update(StudyModel).where(StudyModel.id == study_id).values(next_number=start + n))
             models = []
             for i, p in enumerate(proposals):
                 m = TrialModel(
@@ -382,17 +384,24 @@ class SQLStorage(BaseStorage):
             raise StorageError(f"no trial with id {trial_id} in {self.url}")
         return m
 
-    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial:
+    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial | None:
         with self.session_scope() as s:
-            m = self._trial_for_update(s, trial_id)
-            if TrialState(m.state).is_finished:
-                raise FinishedTrialError(f"trial {m.number} is {m.state.value} and cannot be started")
+            # one conditional UPDATE: atomic on every backend (a SELECT-then-UPDATE would race on
+            # SQLite, where the transaction only begins at the first write)
             now = utcnow()
-            m.state = TrialState.RUNNING
-            m.worker = worker
-            m.started_at = now
-            m.heartbeat_at = now
-            s.flush()
+            claimed = s.execute(
+                update(TrialModel)
+                .where(TrialModel.id == trial_id, TrialModel.state == TrialState.WAITING)
+                .values(state=TrialState.RUNNING, worker=worker, started_at=now, heartbeat_at=now)
+            ).rowcount
+            m = s.get(TrialModel, trial_id)
+            if m is None:
+                raise StorageError(f"no trial with id {trial_id} in {self.url}")
+            if not claimed:
+                if TrialState(m.state).is_finished:
+                    raise FinishedTrialError(f"trial {m.number} is {m.state.value} and cannot be started")
+                if m.worker != worker:
+                    return None  # claimed by another worker meanwhile
             return self._frozen(m, [], [])
 
     def heartbeat(self, trial_id: int) -> None:

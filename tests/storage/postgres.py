@@ -36,12 +36,28 @@ def _start_server() -> str:
     if os.geteuid() == 0:  # the server refuses to run as root
         shutil.chown(root, user="postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
     subprocess.run(
-        [*as_user, f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-t", "60",
-         "-o", f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200", "start"],
-        check=True, capture_output=True,
+        [*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(root, "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     _SERVER.update(bindir=bindir, data=data, root=root, as_user=as_user, port=port)
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
@@ -49,8 +65,18 @@ def _start_server() -> str:
 
 def _stop_server() -> None:
     if _SERVER:
-        subprocess.run([*_SERVER["as_user"], f"{_SERVER['bindir']}/pg_ctl", "-D", _SERVER["data"], "-m",  # type: ignore[misc]
-                        "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [
+                *_SERVER["as_user"],
+                f"{_SERVER['bindir']}/pg_ctl",
+                "-D",
+                _SERVER["data"],
+                "-m",  # type: ignore[misc]
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+        )
         shutil.rmtree(str(_SERVER["root"]), ignore_errors=True)
         _SERVER.clear()
 
