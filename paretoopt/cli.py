@@ -115,7 +115,7 @@ def run(
     simulator: Annotated[
         str,
         typer.Option(
-            help="'real' (default) or 'surrogate' (trace on the fitted surrogate, then re-simulate the front)."
+            help="'real' (default) or 'surrogate': trace on the fitted surrogate, re-simulate the front."
         ),
     ] = "real",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -253,7 +253,8 @@ def show(
     typer.echo(f"study       {s.name}  (definition {rec.definition_name}, hash {rec.definition_hash[:12]})")
     typer.echo(f"objectives  {', '.join(f'{o.label} ({o.direction})' for o in s.objectives)}")
     typer.echo(
-        f"engine      {rec.engine} {rec.engine_options or ''}  scalarisation {rec.scalarization}  seed {rec.seed}"
+        f"engine      {rec.engine} {rec.engine_options or ''}  "
+        f"scalarisation {rec.scalarization}  seed {rec.seed}"
     )
     typer.echo(
         f"trials      {len(trials)}  " + "  ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
@@ -274,7 +275,7 @@ FORMATS = ("csv", "md", "latex", "xlsx", "html")
 @app.command()
 def export(
     study: Annotated[str, typer.Argument(help="Study name.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="csv, md, latex, xlsx or html.")] = "csv",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, md, latex, xlsx or html.")] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output file [default: STUDY-front.EXT].")
     ] = None,

@@ -132,8 +132,8 @@ def test_every_trial_failing_exits_1(tmp_path):
         "import torch\n"
         "from paretoopt import *\n"
         "def sim(p, c, n, g):\n    return {'f': p['x'] * float('nan'), 'g': p['x']}\n"
-        "study = StudyDefinition('allnan', DesignSpace(Real('x', 0, 1)), [Objective('f'), Objective('g')], sim,"
-        " ideal=[0, 0], nadir=[1, 1])\n"
+        "study = StudyDefinition('allnan', DesignSpace(Real('x', 0, 1)), [Objective('f'), Objective('g')],"
+        " sim, ideal=[0, 0], nadir=[1, 1])\n"
     )
     r = _invoke(
         "run", str(bad), "--trials", "2", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--no-progress"

@@ -73,7 +73,7 @@ def test_study_create_get_list_delete(storage):
     with pytest.raises(DuplicateStudyError, match="already exists"):
         storage.create_study(spec("a"))
     storage.create_study(spec("b"))
-    with pytest.raises(StudyNotFoundError, match="no study named 'zzz'.*studies: a, b"):
+    with pytest.raises(StudyNotFoundError, match=r"no study named 'zzz'.*studies: a, b"):
         storage.get_study("zzz")
     assert [s.name for s in storage.list_studies()] == ["a", "b"]
     storage.delete_study("a")

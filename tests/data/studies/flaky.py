@@ -1,8 +1,6 @@
 """A two-objective study whose simulation returns NaN for one discrete choice and raises for
 another: those trials must be FAILED with the reason, the others complete."""
 
-import torch
-
 from paretoopt import Choice, DesignSpace, InnerSettings, Objective, Real, StudyDefinition
 
 
