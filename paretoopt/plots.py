@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from paretoopt.columns import objective_column, param_column, stderr_column, strip_unit
 from paretoopt.problem import Objective
-from paretoopt.space import Choice, DesignSpace, Integer
+from paretoopt.space import Choice, DesignSpace, Integer, Real
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -503,6 +503,22 @@ def trajectory_figure(
     return fig
 
 
+def _axis_range(values: pd.Series, p: Any) -> dict[str, Any]:
+    """A parallel-coordinates axis range: the parameter's bounds for a real, and a padded range
+    for a (nearly) constant column, whose ticks would otherwise show rounding noise."""
+    if isinstance(p, Real):
+        return {"range": [p.low, p.high]}
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return {}
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo <= 1e-9 * max(1.0, abs(hi)):
+        pad = max(0.05 * abs(hi), 1e-3)
+        return {"range": [lo - pad, hi + pad]}
+    return {}
+
+
 def parallel_coordinates(
     trials: pd.DataFrame,
     space: DesignSpace | None = None,
@@ -537,6 +553,7 @@ def parallel_coordinates(
         skip = _BOOKKEEPING | set(obj_cols)
         param_cols = [c for c in df.columns if c not in skip and " stderr" not in str(c)]
     dims = []
+    labels_by_column: dict[str, str] = {}
     for c in [*param_cols, *obj_cols]:
         values = df[c]
         p = space[strip_unit(c)] if space is not None and strip_unit(c) in space else None
@@ -544,6 +561,7 @@ def parallel_coordinates(
         if objectives is not None and c in obj_cols:
             o = next(o for o in objectives if _column(df, o) == c)
             label = axis_title(o)
+        labels_by_column[c] = label
         if isinstance(p, Choice) or values.dtype.kind not in "iuf":
             labels = (
                 [str(o) for o in p.options] if isinstance(p, Choice) else sorted({str(v) for v in values})
@@ -553,9 +571,11 @@ def parallel_coordinates(
                 {"label": label, "values": codes, "tickvals": list(range(len(labels))), "ticktext": labels}
             )
         elif isinstance(p, Integer):
-            dims.append({"label": label, "values": np.asarray(values, dtype=float), "tickformat": "d"})
+            ticks = p.values if len(p.values) <= 25 else None
+            dim = {"label": label, "values": np.asarray(values, dtype=float), "range": [p.low, p.high]}
+            dims.append({**dim, "tickvals": ticks} if ticks else {**dim, "tickformat": "d"})
         else:
-            dims.append({"label": label, "values": np.asarray(values, dtype=float)})
+            dims.append({"label": label, "values": np.asarray(values, dtype=float), **_axis_range(values, p)})
     if color_by is not None:
         color_col = _resolve(df, color_by)
     elif obj_cols:
@@ -568,7 +588,7 @@ def parallel_coordinates(
             "color": np.asarray(df[color_col], dtype=float),
             "colorscale": "Viridis",
             "showscale": True,
-            "colorbar": {"title": {"text": str(color_col)}},
+            "colorbar": {"title": {"text": labels_by_column.get(color_col, str(color_col))}},
         }
     fig = go.Figure(go.Parcoords(dimensions=dims, line=line))
     fig.update_layout(template=TEMPLATE, title=title)

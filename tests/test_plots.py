@@ -148,6 +148,10 @@ def test_parallel_coordinates(data) -> None:
     done = data.trials[data.trials["state"] == "COMPLETE"]
     assert [MATERIALS[v] for v in material.values] == list(done["material"])
     np.testing.assert_array_equal(pc.line.color, done["resolution [%]"])
+    assert pc.line.colorbar.title.text == "resolution [%] (min)"
+    # reals span their bounds, integers tick at every value
+    assert list(pc.dimensions[0].range) == [1.0, 50.0]
+    assert list(pc.dimensions[2].tickvals) == list(range(2, 13))
     # without space/objectives: every non-bookkeeping, non-stderr column
     fig = plots.parallel_coordinates(data.trials, only_complete=False)
     labels = [d.label for d in fig.data[0].dimensions]
