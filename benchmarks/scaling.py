@@ -74,7 +74,9 @@ def main() -> None:
 
     # calls per trial, to turn the per-trial cost into a per-call cost
     d = zdt_study("zdt1", n_var=8)
-    calls = optimize_inner(d, {}, AugmentedChebyshev([0.5, 0.5], Normalization(d.ideal, d.nadir, d.signs))).n_calls
+    calls = optimize_inner(
+        d, {}, AugmentedChebyshev([0.5, 0.5], Normalization(d.ideal, d.nadir, d.signs))
+    ).n_calls
     per_call = args.cost_s / calls
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,8 +85,15 @@ def main() -> None:
         times = {}
         for w in (1, 2):
             times[w] = run_once(study_file, f"sqlite:///{Path(tmp) / f'w{w}.db'}", args.trials, w)
-            rows.append({"workers": w, "trials": args.trials, "wall s": times[w],
-                         "trials/min": 60 * args.trials / times[w], "speed-up": times[1] / times[w]})
+            rows.append(
+                {
+                    "workers": w,
+                    "trials": args.trials,
+                    "wall s": times[w],
+                    "trials/min": 60 * args.trials / times[w],
+                    "speed-up": times[1] / times[w],
+                }
+            )
     print_table(rows, f"Dask scaling, ZDT1 with ~{args.cost_s} s of CPU per trial ({calls} calls)")
     storage_rows = []
     storage_json = Path(__file__).parent / "results" / "storage.json"
