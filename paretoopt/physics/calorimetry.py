@@ -4,14 +4,14 @@ calorimeter, its cost, and the study definition built on them.
 The blocks, each usable alone:
 
 * :func:`sampling_fraction` - the fraction of a minimum-ionising particle's energy loss that
-  the active layers see (PDG "Calorimetry", sec. 35.3; Wigmans, *Calorimetry*, 2nd ed.,
-  sec. 3.2).
+  the active layers see (PDG review "Calorimetry", EM sampling calorimeters; Wigmans,
+  *Calorimetry*, ch. on sampling calorimeters).
 * :func:`stochastic_term` - sampling fluctuations ``a = 2.7 % sqrt(d / f_samp)`` with ``d``
-  the active-layer thickness in mm (Wigmans, *Calorimetry*, eq. 4.31, quoted in PDG
-  "Calorimetry" sec. 35.3.2) for plate geometries; returned as a fraction, ``0.10`` meaning
+  the active-layer thickness in mm (Wigmans, *Calorimetry*, sampling fluctuations, quoted
+  in the PDG review "Calorimetry") for plate geometries; returned as a fraction, ``0.10`` meaning
   ``10 %/sqrt(E/GeV)``.
-* :func:`stack_properties` - the effective medium of an absorber + active layer (PDG eq. 34.37
-  rules for X0, E_c, R_M of mixtures), in torch, differentiable in the thicknesses.
+* :func:`stack_properties` - the effective medium of an absorber + active layer (PDG rules for
+  X0 and R_M of mixtures), in torch, differentiable in the thicknesses.
 * :class:`SamplingCalorimeter` - the event-by-event Monte Carlo (showers from
   :mod:`paretoopt.physics.showers`, sampling and photo-statistics fluctuations per layer,
   electronic noise per channel, a constant term, rear leakage) and the cost model.
@@ -40,7 +40,7 @@ from paretoopt.space import Choice, DesignSpace, Integer, Real
 Number = torch.Tensor | float
 
 #: Wigmans' sampling-fluctuation constant for plate geometries, a = 2.7 % sqrt(d[mm]/f_samp)
-#: (R. Wigmans, *Calorimetry*, Oxford 2000/2017, eq. 4.31; PDG "Calorimetry" sec. 35.3.2).
+#: (R. Wigmans, *Calorimetry*, Oxford 2000/2017, sampling fluctuations; PDG review "Calorimetry").
 WIGMANS_CONSTANT = 0.027
 
 #: Thin-silicon correction of the sampling term, measured: the CALICE Si-W prototype has
@@ -52,7 +52,7 @@ WIGMANS_CONSTANT = 0.027
 SILICON_EMPIRICAL_FACTOR = 1.5
 
 #: Mean number of towers summed in a cluster: a disc of radius 2 R_M (95 % lateral
-#: containment, PDG sec. 34.5) tiled by towers of side R_M.
+#: containment, PDG "Passage of particles through matter", EM cascades) tiled by towers of side R_M.
 CLUSTER_TOWERS = math.pi * 2.0**2
 
 
@@ -132,7 +132,7 @@ def stack_properties(
     active_mm: torch.Tensor,
 ) -> StackProperties:
     """Effective properties of a periodic absorber/active stack by mass fraction (PDG
-    eq. 34.28 for X0, eq. 34.37 for R_M and hence E_c = E_s X0 / R_M)."""
+    Bragg rule for X0, the mixture rule for R_M and hence E_c = E_s X0 / R_M)."""
     a, p = materials.get(absorber), materials.get(active)
     da_cm, dp_cm = absorber_mm / 10.0, active_mm / 10.0
     ma, mp = a.density_g_cm3 * da_cm, p.density_g_cm3 * dp_cm

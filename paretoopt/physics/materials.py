@@ -3,19 +3,19 @@
 Every physical value comes from the Particle Data Group, "Atomic and nuclear properties of
 materials" (https://pdg.lbl.gov/AtomicNuclearProperties, the per-material pages of the 2020-2024
 editions; the same numbers appear in the RPP summary table "Atomic and nuclear properties of
-materials", Table 6.1 of the 2024 Review). Units are in the field names:
+materials" of the Review of Particle Physics). Units are in the field names:
 
 * ``density_g_cm3``: density (g/cm3);
-* ``x0_g_cm2`` / ``x0_cm``: radiation length (PDG eq. 34.26, Tsai);
+* ``x0_g_cm2`` / ``x0_cm``: radiation length (Tsai's formula, PDG "Passage of particles through matter");
 * ``critical_energy_mev``: critical energy for electrons, Rossi's definition (ionisation loss
   per radiation length equals the electron energy), as PDG tabulates it;
 * ``moliere_radius_cm``: Moliere radius ``R_M = E_s X0 / E_c`` with ``E_s = 21.2052 MeV``
-  (PDG eq. 34.37);
+  (PDG, EM cascades);
 * ``dedx_mip_mev_cm2_g``: minimum ionisation loss of a unit-charge particle (MeV cm2/g);
 * ``z_over_a``: <Z/A> (mol/g);
 * ``lambda_int_g_cm2`` / ``lambda_int_cm``: nuclear interaction length;
 * ``z_eff``: atomic number for elements, mass-fraction-weighted mean Z for compounds (the
-  effective Z of Grindhammer & Peters' shower parametrisation, hep-ex/0001020 eq. 9).
+  effective Z of Grindhammer & Peters' shower parametrisation, hep-ex/0001020).
 
 Prices are **indicative** (EUR, with year and source in ``price_source``): enough for an
 order-of-magnitude cost objective, and meant to be overridden from a study file with
@@ -23,9 +23,9 @@ order-of-magnitude cost objective, and meant to be overridden from a study file 
 Sensors priced by area (silicon, scintillator tiles) carry ``price_eur_per_m2``.
 
 Mixtures (:func:`mixture`) combine components by mass fraction with Bragg additivity:
-``1/X0 = sum w_j / X0_j`` (PDG eq. 34.28), ``dE/dx = sum w_j dE/dx_j``,
+``1/X0 = sum w_j / X0_j`` (PDG, radiation length of mixtures), ``dE/dx = sum w_j dE/dx_j``,
 ``1/lambda = sum w_j / lambda_j``, ``<Z/A> = sum w_j (Z/A)_j``, and
-``1/R_M = (1/E_s) sum w_j E_c,j / X0_j`` (PDG eq. 34.37), from which ``E_c = E_s X0 / R_M``.
+``1/R_M = (1/E_s) sum w_j E_c,j / X0_j`` (PDG, EM cascades), from which ``E_c = E_s X0 / R_M``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: Scale energy of multiple scattering, ``m_e c^2 sqrt(4 pi / alpha)`` (MeV), PDG eq. 34.37.
+#: Scale energy of multiple scattering, ``m_e c^2 sqrt(4 pi / alpha)`` (MeV), PDG, EM cascades.
 E_S_MEV = 21.2052
 
 #: Where the physical values come from.
@@ -379,7 +379,7 @@ def mixture(
     """A homogeneous mixture by **mass fraction** (fractions are normalised to sum to 1).
 
     Bragg additivity: ``1/X0 = sum w/X0``, ``dE/dx = sum w dE/dx``, ``1/lambda = sum w/lambda``,
-    ``<Z/A> = sum w (Z/A)``, ``1/R_M = (1/E_s) sum w E_c/X0`` (PDG eq. 34.37) and
+    ``<Z/A> = sum w (Z/A)``, ``1/R_M = (1/E_s) sum w E_c/X0`` (PDG, EM cascades) and
     ``E_c = E_s X0 / R_M``; ``z_eff = sum w Z_eff`` (Grindhammer & Peters). The density
     defaults to volume additivity ``1/rho = sum w/rho`` (exact for a stack of plates, the
     case of a sampling calorimeter's average medium). The price per kg is mass-weighted.
@@ -427,7 +427,7 @@ def stack(name: str, layers: Mapping[str | Material, float]) -> Material:
 
     Mass fractions ``w_j = rho_j t_j / sum rho t``; density ``sum rho t / sum t``. Used for the
     effective ``X0``, ``R_M`` and ``E_c`` of a sampling calorimeter (Wigmans, *Calorimetry*,
-    sec. 2.1.5; PDG sec. 34.5).
+    on sampling calorimeters; PDG, EM cascades).
     """
     mats = [(get(k), float(t)) for k, t in layers.items()]
     if any(not (math.isfinite(t) and t > 0) for _, t in mats):

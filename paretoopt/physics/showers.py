@@ -1,11 +1,11 @@
 """Longitudinal electromagnetic shower profiles, differentiable, with event-by-event fluctuations.
 
 Depth ``t`` is in radiation lengths of the medium. The profile is a mixture of two gamma
-distributions (PDG "Passage of particles through matter", eq. 34.36: ``dE/dt = E b (bt)^(a-1)
+distributions (PDG "Passage of particles through matter", EM cascades: ``dE/dt = E b (bt)^(a-1)
 e^(-bt) / Gamma(a)``):
 
 * the **core** with Grindhammer & Peters' parametrisation (G. Grindhammer, S. Peters,
-  hep-ex/0001020, eqs. 5-8): mean profile ``T = ln y - 0.858``, ``a = 0.21 + (0.492 + 2.38/Z)
+  hep-ex/0001020): mean profile ``T = ln y - 0.858``, ``a = 0.21 + (0.492 + 2.38/Z)
   ln y`` with ``y = E / E_c`` and ``b = (a - 1)/T``; individual showers draw ``(ln T, ln a)``
   from a correlated normal with ``<ln T> = ln(ln y - 0.812)``, ``sigma(ln T) = (-1.4 + 1.26
   ln y)^-1``, ``<ln a> = ln(0.81 + (0.458 + 2.26/Z) ln y)``, ``sigma(ln a) = (-0.58 + 0.86
@@ -14,7 +14,7 @@ e^(-bt) / Gamma(a)``):
   with weight ``w = 0.22 + 0.0023 Z - 0.017 ln y`` and slope ``1/lambda``, ``lambda = 6.0 +
   0.017 Z`` (X0), peaking at the same depth ``T``. A pure Grindhammer-Peters gamma reaches
   95 % containment 13-34 % too early against PDG's ``L(95 %) = t_max + 0.08 Z + 9.6``
-  (PDG eq. 34.35 region, from EGS4) for Fe-U at 1-100 GeV; these three coefficients were
+  (PDG, EM cascades, from EGS4 simulations) for Fe-U at 1-100 GeV; these three coefficients were
   fitted (least squares over Fe, Cu, W, Pb at 1-100 GeV) to that formula, which the mixture
   then meets within 0.5 % while the maximum stays at GP's ``T`` (0.36 X0 before PDG's
   ``t_max = ln y - 0.5``).
@@ -26,7 +26,7 @@ incomplete gamma function ``P(a, x)``) carries a gradient in both ``a`` and ``x`
 from the caller's generator and the parameters are smooth functions of them.
 
 Photons start their showers one radiation length later on average: PDG's ``C_gamma - C_e = 1``
-(eq. 34.35) is applied as a shift of ``T``.
+(PDG, EM cascades) is applied as a shift of ``T``.
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ from dataclasses import dataclass
 
 import torch
 
-#: Grindhammer-Peters mean-profile constants (hep-ex/0001020, eqs. 5-6; homogeneous media).
+#: Grindhammer-Peters mean-profile constants (hep-ex/0001020; homogeneous media).
 GP_T_OFFSET = -0.858
 GP_ALPHA = (0.21, 0.492, 2.38)
-#: Grindhammer-Peters fluctuation constants (hep-ex/0001020, eqs. 7-8; homogeneous media).
+#: Grindhammer-Peters fluctuation constants (hep-ex/0001020; homogeneous media).
 GP_LN_T = (-0.812, -1.4, 1.26)
 GP_LN_ALPHA = (0.81, 0.458, 2.26, -0.58, 0.86)
 GP_RHO = (0.705, 0.023)
 #: Late-tail constants, fitted here to PDG's L(95 %) = t_max + 0.08 Z + 9.6 (see module doc).
 TAIL_WEIGHT = (0.22, 0.0023, -0.017)
 TAIL_LENGTH_X0 = (6.0, 0.017)
-#: PDG eq. 34.35 constants for t_max = ln y + C_j.
+#: PDG constants for t_max = ln y + C_j (EM cascades).
 PDG_C_ELECTRON = -0.5
 PDG_C_PHOTON = 0.5
 

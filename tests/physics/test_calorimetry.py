@@ -47,7 +47,7 @@ def test_sampling_fraction_by_hand():
 
 # Published stochastic terms of EM plate calorimeters (a in %/sqrt(E/GeV)):
 #   ZEUS (depleted U 3.3 mm / scintillator 2.6 mm): 18 % (A. Andresen et al., NIM A 309 (1991) 101)
-#   LHCb ECAL (Pb 2 mm / scintillator 4 mm): ~10 % (LHCb, JINST 3 (2008) S08005, sec. 6.2)
+#   LHCb ECAL (Pb 2 mm / scintillator 4 mm): ~10 % (LHCb collaboration, JINST 3 (2008) S08005)
 #   CDF central EM (Pb 3.2 mm / scintillator 5 mm): 13.5 % (L. Balka et al., NIM A 267 (1988) 272)
 PUBLISHED = [
     ("U", "scintillator", 3.3, 2.6, 0.18),

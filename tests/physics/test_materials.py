@@ -64,7 +64,7 @@ COMPOSITION = {
 
 
 def tsai_x0_g_cm2(z: int, a: float) -> float:
-    """PDG eq. 34.26 (Tsai): 1/X0 = 4 alpha r_e^2 N_A/A {Z^2 [L_rad - f(Z)] + Z L'_rad}."""
+    """Tsai's formula (PDG, radiation length): 1/X0 = 4 alpha r_e^2 N_A/A {Z^2 [L_rad - f(Z)] + Z L'_rad}."""
     low = {1: (5.31, 6.144), 2: (4.79, 5.621), 3: (4.74, 5.805), 4: (4.71, 5.924)}
     if z in low:
         lrad, lrad_p = low[z]
@@ -92,7 +92,7 @@ def test_derived_quantities_are_consistent(name):
     mat = get(name)
     assert mat.x0_g_cm2 / mat.density_g_cm3 == pytest.approx(mat.x0_cm, rel=0.01)
     assert mat.lambda_int_g_cm2 / mat.density_g_cm3 == pytest.approx(mat.lambda_int_cm, rel=0.01)
-    # PDG eq. 34.37: R_M = E_s X0 / E_c, E_s = 21.2052 MeV
+    # PDG (EM cascades): R_M = E_s X0 / E_c, E_s = 21.2052 MeV
     rm = E_S_MEV * mat.x0_g_cm2 / mat.critical_energy_mev / mat.density_g_cm3
     assert rm == pytest.approx(mat.moliere_radius_cm, rel=0.01)
     assert mat.dedx_mip_mev_cm == pytest.approx(mat.dedx_mip_mev_cm2_g * mat.density_g_cm3)
@@ -120,7 +120,7 @@ def test_compound_x0_z_over_a_and_z_eff_from_bragg_additivity(name):
 
 @pytest.mark.parametrize("name", ["Al", "Si", "Fe", "Cu", "W", "Pb", "U"])
 def test_critical_energy_follows_pdg_fit_for_solids(name):
-    # PDG Fig. 34.13 fit for solids and liquids: E_c = 610 MeV / (Z + 1.24), within a few %
+    # PDG fit for solids and liquids (figure of E_c vs Z): E_c = 610 MeV / (Z + 1.24), within a few %
     z = ELEMENTS[name][0]
     assert get(name).critical_energy_mev == pytest.approx(610.0 / (z + 1.24), rel=0.05)
 
@@ -168,7 +168,7 @@ def test_mixture_uses_bragg_additivity():
         w * pb.dedx_mip_mev_cm2_g + (1 - w) * sc.dedx_mip_mev_cm2_g
     )
     assert 1 / mix.lambda_int_g_cm2 == pytest.approx(w / pb.lambda_int_g_cm2 + (1 - w) / sc.lambda_int_g_cm2)
-    # PDG eq. 34.37 for R_M of a mixture, in g/cm2
+    # PDG rule for R_M of a mixture, in g/cm2
     inv_rm = (
         w * pb.critical_energy_mev / pb.x0_g_cm2 + (1 - w) * sc.critical_energy_mev / sc.x0_g_cm2
     ) / E_S_MEV

@@ -1,5 +1,5 @@
 """Longitudinal shower profiles against PDG's shower maximum and 95 % containment depth
-(PDG "Passage of particles through matter", eq. 34.35 and the L(95 %) formula beside it) and
+(PDG "Passage of particles through matter", EM cascades: t_max and L(95 %)) and
 Grindhammer-Peters' fluctuation widths; gradients of the differentiable blocks."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_fluctuations_follow_grindhammer_peters_widths():
     prof = sample_profiles(20.0, ec, z, n, torch.Generator().manual_seed(3))
     t_max = (prof.alpha - 1) / prof.beta
     ln_t, ln_a = torch.log(t_max), torch.log(prof.alpha)
-    # hep-ex/0001020 eqs. 7-8 (homogeneous media)
+    # Grindhammer-Peters, hep-ex/0001020 (homogeneous media)
     assert float(ln_t.mean()) == pytest.approx(math.log(log_y - 0.812), abs=0.01)
     assert float(ln_t.std()) == pytest.approx(1 / (-1.4 + 1.26 * log_y), rel=0.03)
     assert float(ln_a.mean()) == pytest.approx(math.log(0.81 + (0.458 + 2.26 / z) * log_y), abs=0.01)
