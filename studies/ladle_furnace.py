@@ -1,0 +1,14 @@
+"""Muon tomography of a ladle furnace: infer the level of liquid steel.
+
+A 1 m3 steel ladle (10 cm walls and floor) filled with liquid steel to a random level (drawn
+per scan between 0.15 m and 0.95 m above the volume's bottom, resolved to 2 cm); the level is
+inferred from the scattering density of the interior voxels of each 10 cm layer. Same detector
+choices and parameters as studies/muon_tomography.py. Objectives: RMS fill-level error (cm)
+over four levels per evaluation, and the detector cost (kEUR); constraint: scan time.
+
+See docs/physics-muon-tomography.md.
+"""
+
+from paretoopt.physics.tomography import tomography_study
+
+study = tomography_study("ladle")
