@@ -65,9 +65,10 @@ def highland_theta0(
     Returns:
         ``theta0`` in radians (float64 unless the inputs are tensors of another float dtype).
     """
-    p = torch.as_tensor(momentum_gev)
-    if not p.is_floating_point():
-        p = p.to(torch.float64)
+    if isinstance(momentum_gev, torch.Tensor):
+        p = momentum_gev if momentum_gev.is_floating_point() else momentum_gev.to(torch.float64)
+    else:
+        p = torch.as_tensor(momentum_gev, dtype=torch.float64)
     x = torch.as_tensor(x_over_x0, dtype=p.dtype, device=p.device)
     b = torch.as_tensor(beta, dtype=p.dtype, device=p.device)
     z = float(abs(charge))

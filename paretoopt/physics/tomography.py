@@ -296,7 +296,7 @@ def detector_hits(
     noise = torch.randn((n, k, 2), generator=generator, device=dev, dtype=dtype)
     u = torch.rand((n, k), generator=generator, device=dev, dtype=dtype)
     xy = true_xy + technology.resolution_m * noise
-    tx, ty = true_xy[..., 0].detach(), true_xy[..., 1].detach()
+    tx, ty = true_xy[..., 0], true_xy[..., 1]
     if training:
         acc = soft_box(tx, panels.x[None, :], panels.span_x[None, :], smoothing_m) * soft_box(
             ty, panels.y[None, :], panels.span_y[None, :], smoothing_m
@@ -531,12 +531,15 @@ def _layer_geometry(
     fit_in: TrackFit, fit_out: TrackFit, kink_z: torch.Tensor, z_lo: float, v: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For the layer ``[z_lo, z_lo + v]``: the xy ``(n, 2)`` of the reconstructed path at its
-    centre (incoming line above the kink height, outgoing below), the path length per unit
+    centre (incoming line above the kink height, outgoing below, blended in the layer that
+    holds the kink), the path length per unit
     height ``r`` and the slope-kick factors ``r^2 (1 + t^2)`` per view ``(n, 2)``, blended by
     the share of the layer above the kink."""
     z_c = torch.full_like(kink_z, z_lo + 0.5 * v)
     frac_in = ((z_lo + v - kink_z) / v).clamp(0.0, 1.0)
-    xy = torch.where((z_c >= kink_z)[:, None], fit_in.xy_at(z_c), fit_out.xy_at(z_c))
+    # the two lines (nearly) meet at the kink: blend them by the share of the layer above it,
+    # which is continuous in the kink height
+    xy = frac_in[:, None] * fit_in.xy_at(z_c) + (1.0 - frac_in[:, None]) * fit_out.xy_at(z_c)
     r2_in = 1.0 + (fit_in.slope**2).sum(1)
     r2_out = 1.0 + (fit_out.slope**2).sum(1)
     r = frac_in * torch.sqrt(r2_in) + (1.0 - frac_in) * torch.sqrt(r2_out)
