@@ -569,27 +569,20 @@ def _design(fit_in: TrackFit, fit_out: TrackFit, grid: InferenceGrid, method: st
         layer_f = torch.floor((kz.detach() - oz) / v).long()
         inside = (layer_f >= 0) & (layer_f < nz)
         pick = torch.where(inside, layer_f, 0)
+        # slopes of the layer holding the POCA (blended by the share above the kink)
         z_lo = oz + pick.to(kz.dtype) * v
-        # the POCA layer's centre, its slopes: evaluate the geometry at the picked layer
-        z_c = z_lo + 0.5 * v
         frac_in = ((z_lo + v - kz) / v).clamp(0.0, 1.0)
         r2_in = 1.0 + (fit_in.slope**2).sum(1)
         r2_out = 1.0 + (fit_out.slope**2).sum(1)
         r = frac_in * torch.sqrt(r2_in) + (1.0 - frac_in) * torch.sqrt(r2_out)
-        g = frac_in[:, None] * r2_in[:, None] * (1.0 + fit_in.slope**2) + (1.0 - frac_in[:, None]) * r2_out[
-            :, None
-        ] * (1.0 + fit_out.slope**2)
-        del z_c
-        idx_all, w_all = [], []
-        for layer in range(nz):
-            idx, w = _voxel_entries(kink[:, :2], layer, grid, soft)
-            idx_all.append(idx)
-            w_all.append(w)
-        ar = torch.arange(kz.shape[0], device=kz.device)
-        idx = torch.stack(idx_all, 0)[pick, ar]
-        w = torch.stack(w_all, 0)[pick, ar] * inside.to(kz.dtype)[:, None]
-        h_cm = 100.0 * v
-        length = w * (h_cm * r)[:, None]  # (n, E)
+        g_in = r2_in[:, None] * (1.0 + fit_in.slope**2)
+        g_out = r2_out[:, None] * (1.0 + fit_out.slope**2)
+        g = frac_in[:, None] * g_in + (1.0 - frac_in[:, None]) * g_out
+        idx0, w = _voxel_entries(kink[:, :2], 0, grid, soft)
+        _, nx, ny = grid.shape
+        idx = idx0 + (pick * nx * ny)[:, None]
+        w = w * inside.to(kz.dtype)[:, None]
+        length = w * (100.0 * v * r)[:, None]  # one voxel's worth of path, (n, E)
         a = torch.zeros((*idx.shape, 2, 3), dtype=kz.dtype, device=kz.device)
         a[..., 0] = length[..., None] * g[:, None, :]
         return _Design(idx=idx, a=a, length_cm=length, moments=(0,))
