@@ -96,25 +96,30 @@ def vertical_intensity(e_min_gev: float = 1.0, e_max_gev: float = math.inf) -> f
     return val * 1e4
 
 
+def _integrate(weight_power: int, energy_range_gev: tuple[float, float], max_zenith_deg: float) -> float:
+    """``int int E^weight_power I(E, c) c dc dE`` by adaptive quadrature in ``(ln E, c)``."""
+    c_min = math.cos(math.radians(max_zenith_deg))
+    lo, hi = math.log(energy_range_gev[0]), math.log(energy_range_gev[1])
+
+    def integrand(u: float, c: float) -> float:
+        e = math.exp(u)
+        return e ** (weight_power + 1) * float(_flux_np(e, c)) * c
+
+    val, _ = integrate.dblquad(integrand, c_min, 1.0, lo, hi, epsrel=1e-7)
+    return val
+
+
 def horizontal_rate_density(
     energy_range_gev: tuple[float, float] = (0.5, 500.0), max_zenith_deg: float = 70.0
 ) -> float:
     """Muons per cm2 of horizontal surface per second in the given energy and zenith ranges:
     ``2 pi int int I(E, c) c dc dE`` (adaptive quadrature, independent of the sampler's grid)."""
-    c_min = math.cos(math.radians(max_zenith_deg))
-    val, _ = integrate.dblquad(
-        lambda e, c: float(_flux_np(e, c)) * c, c_min, 1.0, energy_range_gev[0], energy_range_gev[1]
-    )
-    return 2.0 * math.pi * val
+    return 2.0 * math.pi * _integrate(0, energy_range_gev, max_zenith_deg)
 
 
 def mean_energy(energy_range_gev: tuple[float, float] = (0.5, 500.0), max_zenith_deg: float = 70.0) -> float:
     """Flux-weighted mean energy (GeV) of muons crossing a horizontal plane (quadrature)."""
-    c_min = math.cos(math.radians(max_zenith_deg))
-    lo, hi = energy_range_gev
-    num, _ = integrate.dblquad(lambda e, c: e * float(_flux_np(e, c)) * c, c_min, 1.0, lo, hi)
-    den, _ = integrate.dblquad(lambda e, c: float(_flux_np(e, c)) * c, c_min, 1.0, lo, hi)
-    return num / den
+    return _integrate(1, energy_range_gev, max_zenith_deg) / _integrate(0, energy_range_gev, max_zenith_deg)
 
 
 @dataclass(frozen=True)

@@ -16,25 +16,26 @@ Data flow (each step reads only the one before, as in TomOpt, Strong et al. arXi
    acceptance at the panel edges and expected hit weights; evaluation (``.eval()``) uses the
    hard panel outline and Bernoulli hit efficiency. Hits are smeared in both modes (the
    noise is reparametrised, so gradients flow through hit positions).
-4. **Reconstruction**: weighted least-squares straight lines above and below
-   (:func:`fit_tracks`), the point of closest approach of the two lines (:func:`poca`), the
-   3D scattering angle and its measurement variance.
-5. **Inference** (:func:`infer_x0`): a per-voxel estimate of the scattering density
-   ``lambda = 1/X0`` by weighted least squares on the muons' squared scattering angles. The
-   Highland variance is linear in ``lambda`` along the muon path once its log factor is
-   fixed, ``<theta^2> = k f sum_v L_v lambda_v + sigma_meas^2`` with ``k = (13.6 MeV / beta
-   p)^2``; the log factor ``f`` and the variances that weight each muon are updated by
-   iteratively reweighted least squares. ``method="path"`` spreads each muon over the voxels
-   of its reconstructed path (incoming line down to the POCA, outgoing line below), which
-   removes the classic POCA bias of lumping all scattering into one voxel;
-   ``method="poca"`` is the TomOpt-style estimator (all scattering in the POCA voxel). The
-   uncertainty of each voxel comes from the inverse of the normal matrix.
+4. **Reconstruction** (:meth:`MuonTomography.reconstruct`): weighted least-squares straight
+   lines above and below (:func:`fit_tracks`), the point of closest approach of the two lines
+   (:func:`poca`), and per view the slope change and the displacement at the bottom of the
+   volume, with the track fits' contribution to their covariance.
+5. **Inference** (:func:`infer_x0`): per-voxel scattering densities ``lambda = 1/X0``. The
+   covariance of slope change and displacement is linear in ``lambda`` along the muon path
+   once Highland's log factor is fixed (the PDG continuous-scattering moments, with ``k =
+   (13.6 MeV / beta p)^2``); their three second moments are fitted by generalised least
+   squares over all voxels of the reconstructed path (incoming line down to the POCA,
+   outgoing line below), iteratively reweighted, with a Gaussian and an edge-preserving
+   smoothness prior; the inverse normal matrix gives each voxel's uncertainty.
+   ``method="poca"`` is the TomOpt-style estimator (the angle only, all of it in the POCA
+   voxel), kept to show its bias. The ladle study fits the fill level directly by maximum
+   likelihood instead (:meth:`LadleFurnace.fit_level`).
 6. **Figures of merit**: mean squared error of ``ln X0`` over voxels (or the fill-level error
    of the ladle), the detector cost, and the scan time to collect a target number of
    reconstructed muons.
 
 Everything is batched over muons; the Python loops run over panels (at most 8), layers and
-IRLS iterations only, so the cost is linear in the number of muons.
+reweighting iterations only, so the cost is linear in the number of muons.
 
 Units: lengths in m unless the name says cm; momenta in GeV/c; angles in rad; cost in kEUR.
 """
@@ -613,15 +614,16 @@ def _design(fit_in: TrackFit, fit_out: TrackFit, grid: InferenceGrid, method: st
     )
 
 
-def _moments(fit_in: TrackFit, fit_out: TrackFit, z_bottom_m: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Observed moments ``(n, 2, 3)`` per view of the slope change ``dt`` and the displacement
-    ``dx`` (cm) at the bottom plane of the volume, ``(dt^2, dt dx, dx^2)``, and the part
-    ``(n, 2, 3)`` the track fits' errors contribute to their expectations."""
+def _kink_observables(
+    fit_in: TrackFit, fit_out: TrackFit, z_bottom_m: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per view ``(n, 2)``: the slope change ``dt`` and the displacement ``dx`` (cm) at the
+    bottom plane of the volume (incoming line extrapolated minus outgoing line), and the
+    ``(n, 2, 3)`` contribution of the track fits' errors to ``(var dt, cov, var dx)``."""
     dt = fit_out.slope - fit_in.slope  # (n, 2)
     x_out = fit_out.xy_at(torch.full_like(fit_out.point[:, 2], z_bottom_m))
     x_in = fit_in.xy_at(torch.full_like(fit_in.point[:, 2], z_bottom_m))
     dx = 100.0 * (x_in - x_out)  # a kick dt at height h above the plane gives dx = dt h
-    obs = torch.stack([dt * dt, dt * dx, dx * dx], dim=-1)
     lo, li = z_bottom_m - fit_out.point[:, 2], z_bottom_m - fit_in.point[:, 2]
     v_tt = fit_in.slope_var + fit_out.slope_var
     v_tx = -100.0 * (lo * fit_out.slope_var + li * fit_in.slope_var)
@@ -629,7 +631,38 @@ def _moments(fit_in: TrackFit, fit_out: TrackFit, z_bottom_m: float) -> tuple[to
         fit_out.point_var + lo * lo * fit_out.slope_var + fit_in.point_var + li * li * fit_in.slope_var
     )
     meas = torch.stack([v_tt, v_tx, v_xx], dim=-1)[:, None, :].expand(-1, 2, -1)
-    return obs, meas
+    return dt, dx, meas
+
+
+def _moments(fit_in: TrackFit, fit_out: TrackFit, z_bottom_m: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Observed moments ``(n, 2, 3)`` per view, ``(dt^2, dt dx, dx^2)`` (see
+    :func:`_kink_observables`), and the track fits' contribution to their expectations."""
+    dt, dx, meas = _kink_observables(fit_in, fit_out, z_bottom_m)
+    return torch.stack([dt * dt, dt * dx, dx * dx], dim=-1), meas
+
+
+def _scattering_coefficients(
+    design: _Design, lam_e: torch.Tensor, momentum_gev: torch.Tensor, eloss_gev_per_x0: float, nz: int
+) -> torch.Tensor:
+    """``(n, E, 2, 3)`` coefficients of each entry's ``lambda`` in the expected moments:
+    ``k f a`` with ``k = (13.6 MeV / beta p)^2`` at the momentum of the entry's layer (the
+    measured momentum less ``eloss_gev_per_x0`` per radiation length above it, for "path") and
+    Highland's log factor ``f`` for the muon's total thickness, both from the densities
+    ``lam_e (n, E)`` of the entries."""
+    t_e = design.length_cm * lam_e  # radiation lengths per entry
+    p = momentum_gev
+    beta = p / torch.sqrt(p**2 + MUON_MASS_GEV**2)
+    f = (1.0 + HIGHLAND_LOG_COEF * torch.log(t_e.sum(1).clamp_min(1e-6) / beta**2)) ** 2
+    if eloss_gev_per_x0 > 0 and design.entry_layer is not None:
+        t_layer = torch.zeros((t_e.shape[0], nz), dtype=t_e.dtype, device=t_e.device).index_add(
+            1, design.entry_layer, t_e
+        )
+        t_above = t_layer.flip(1).cumsum(1).flip(1) - 0.5 * t_layer
+        p_e = (p[:, None] - eloss_gev_per_x0 * t_above).clamp_min(0.1)[:, design.entry_layer]
+        k_e = (HIGHLAND_SCALE_GEV * torch.sqrt(p_e**2 + MUON_MASS_GEV**2) / p_e**2) ** 2
+    else:
+        k_e = ((HIGHLAND_SCALE_GEV / (beta * p)) ** 2)[:, None].expand_as(t_e)
+    return (k_e * f[:, None])[:, :, None, None] * design.a
 
 
 def _moment_weights(pred: torch.Tensor, moments: tuple[int, ...]) -> torch.Tensor:
@@ -749,8 +782,6 @@ def infer_x0(
     idx = design.idx
     obs, meas = _moments(fit_in, fit_out, grid.origin_m[2])
     resid = obs - meas
-    energy = torch.sqrt(momentum_gev**2 + MUON_MASS_GEV**2)
-    beta = momentum_gev / energy
     nz = grid.shape[0]
     eloss = settings.eloss_mev_per_x0 * 1e-3 if design.entry_layer is not None else 0.0
     lam0 = 1.0 / settings.prior_x0_cm
@@ -762,23 +793,7 @@ def infer_x0(
     for it in range(settings.n_iter + 1):
         lam_w = lam_cur.clamp(lam_lo, lam_hi)
         lam_e = lam_w[idx]  # (n, E)
-        t_e = design.length_cm * lam_e  # radiation lengths per entry
-        t_x0 = t_e.sum(1).clamp_min(1e-6)
-        f = (1.0 + HIGHLAND_LOG_COEF * torch.log(t_x0 / beta**2)) ** 2
-        if eloss > 0:
-            # momentum at each layer: the measured one less the loss in the material above,
-            # eloss_mev_per_x0 per radiation length of the current estimate
-            assert design.entry_layer is not None
-            t_layer = torch.zeros((t_e.shape[0], nz), dtype=dtype, device=dev).index_add(
-                1, design.entry_layer, t_e
-            )
-            t_above = t_layer.flip(1).cumsum(1).flip(1) - 0.5 * t_layer
-            p_layer = (momentum_gev[:, None] - eloss * t_above).clamp_min(0.1)
-            p_e = p_layer[:, design.entry_layer]
-            k_e = (HIGHLAND_SCALE_GEV * torch.sqrt(p_e**2 + MUON_MASS_GEV**2) / p_e**2) ** 2
-        else:
-            k_e = ((HIGHLAND_SCALE_GEV / (beta * momentum_gev)) ** 2)[:, None].expand_as(t_e)
-        coef = (k_e * f[:, None])[:, :, None, None] * design.a  # (n, E, 2, 3)
+        coef = _scattering_coefficients(design, lam_e, momentum_gev, eloss, nz)  # (n, E, 2, 3)
         pred = (coef * lam_e[:, :, None, None]).sum(1) + meas  # (n, 2, 3)
         w = weight[:, None, None, None] * _moment_weights(pred, design.moments)
         if it == 0:
@@ -919,6 +934,21 @@ def ladle_grid(
 
 
 @dataclass
+class Reconstruction:
+    """Reconstructed muons of one scan: the track fits above and below and the momentum used
+    by the inference for the kept muons, their weights ``weight_used``, and the weights of
+    all generated muons ``weight (n,)`` (soft acceptance in training, 0/1 in evaluation)."""
+
+    fit_in: TrackFit
+    fit_out: TrackFit
+    momentum_gev: torch.Tensor
+    weight_used: torch.Tensor
+    weight: torch.Tensor
+    rate_hz: float
+    exposure_s: float
+
+
+@dataclass
 class ScanResult:
     """One simulated scan: the X0 estimate, the muon weights ``(n,)`` (acceptance in training,
     0/1 in evaluation), and the muon sample's rate and size."""
@@ -1011,15 +1041,15 @@ class MuonTomography(nn.Module):
                 return slot <= int(choices[f"n_{side}"])
         return True
 
-    def scan(
+    def reconstruct(
         self,
         grid: MaterialGrid,
         params: Mapping[str, torch.Tensor],
         choices: Mapping[str, Any],
         n_muons: int,
         generator: torch.Generator,
-    ) -> ScanResult:
-        """Simulate one scan of ``grid`` with ``n_muons`` generated muons and infer X0."""
+    ) -> Reconstruction:
+        """Generate ``n_muons`` muons, carry them through ``grid``, record hits, fit tracks."""
         ref = next(iter(params.values()))
         dtype, dev = ref.dtype, ref.device
         geo = self.geometry
@@ -1054,17 +1084,41 @@ class MuonTomography(nn.Module):
         # negligible (far outside the panels: they would add nothing but cost)
         keep = weight > (self.min_weight if training else 0.0)
         hits_in, hits_out = _select(hits_in, keep), _select(hits_out, keep)
-        p_used, w_used = p_meas[keep], weight[keep]
-        fit_in, fit_out = fit_tracks(hits_in), fit_tracks(hits_out)
+        return Reconstruction(
+            fit_in=fit_tracks(hits_in),
+            fit_out=fit_tracks(hits_out),
+            momentum_gev=p_meas[keep],
+            weight_used=weight[keep],
+            weight=weight,
+            rate_hz=mu.rate_hz,
+            exposure_s=mu.exposure_s,
+        )
+
+    def scan(
+        self,
+        grid: MaterialGrid,
+        params: Mapping[str, torch.Tensor],
+        choices: Mapping[str, Any],
+        n_muons: int,
+        generator: torch.Generator,
+    ) -> ScanResult:
+        """Simulate one scan of ``grid`` with ``n_muons`` generated muons and infer X0."""
+        reco = self.reconstruct(grid, params, choices, n_muons, generator)
         est = infer_x0(
-            fit_in, fit_out, p_used, w_used, self.inference_grid, settings=self.inference, soft=training
+            reco.fit_in,
+            reco.fit_out,
+            reco.momentum_gev,
+            reco.weight_used,
+            self.inference_grid,
+            settings=self.inference,
+            soft=self.training,
         )
         return ScanResult(
             estimate=est,
-            weight=weight,
-            rate_hz=mu.rate_hz,
+            weight=reco.weight,
+            rate_hz=reco.rate_hz,
             n_generated=n_muons,
-            extras={"n_reconstructed": float(weight.detach().sum()), "exposure_s": mu.exposure_s},
+            extras={"n_reconstructed": float(reco.weight.detach().sum()), "exposure_s": reco.exposure_s},
         )
 
     def _measured_momentum(self, p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -1108,11 +1162,13 @@ class LadleFurnace(MuonTomography):
     """The ladle-furnace variant: the objective is the error of the inferred fill level.
 
     Each call scans ``n_levels`` furnaces whose liquid-steel levels are drawn by stratified
-    sampling over ``fill_range_m`` (absolute z), each with ``n_samples // n_levels`` muons. The
-    level is estimated from the inferred scattering density of the interior voxels of each
-    layer: ``h = z_floor + voxel * sum_l clip((lambda_l - lambda_air) / (lambda_steel -
-    lambda_air), 0, 1)`` (a partially filled voxel scatters in proportion to its steel).
+    sampling over ``fill_range_m`` (absolute z), each with ``n_samples // n_levels`` muons.
     ``fill_level_error`` is the RMS error over the scanned levels (cm).
+
+    ``level_method="fit"`` (default, :meth:`fit_level`) fits the level directly: the walls,
+    floor and the two fill materials are known, so the level is the only unknown of the
+    Gaussian likelihood of every muon's slope change and displacement. ``"map"`` reads it off
+    the general X0 map (:meth:`fill_level`), which needs far more muons in a metre of steel.
     """
 
     def __init__(
@@ -1122,25 +1178,94 @@ class LadleFurnace(MuonTomography):
         fill_range_m: tuple[float, float] | None = None,
         n_levels: int = 4,
         layer_m: float = 0.02,
+        level_method: str = "fit",
         **kwargs: Any,
     ) -> None:
         grid, _ = ladle_grid(0.5 * sum(geometry.volume_z), geometry, layer_m=layer_m)
         kwargs.setdefault("inference", InferenceSettings(eloss_mev_per_x0=20.0))
         super().__init__(grid, geometry, **kwargs)
+        if level_method not in ("fit", "map"):
+            raise ValueError(f"level_method must be 'fit' or 'map', got {level_method!r}")
         z0, z1 = geometry.volume_z
         self.fill_range_m = fill_range_m if fill_range_m is not None else (z0 + 0.15, z1 - 0.05)
         self.n_levels = int(n_levels)
         self.layer_m = float(layer_m)
+        self.level_method = level_method
         self.lambda_steel = 1.0 / liquid_steel().x0_cm
+        self.lambda_wall = 1.0 / get("Fe").x0_cm
         self.lambda_air = 1.0 / get("air").x0_cm
 
     def fill_level(self, estimate: X0Estimate) -> torch.Tensor:
-        """Inferred fill level (absolute z, m) from the interior voxels (walls excluded)."""
+        """Fill level (absolute z, m) read off an X0 map: ``z_floor + voxel * sum_l clip((lambda_l
+        - lambda_air) / (lambda_steel - lambda_air), 0, 1)`` over the interior voxels of each
+        layer above the floor (a partly filled voxel scatters in proportion to its steel)."""
         lam = estimate.inv_x0_per_cm[:, 1:-1, 1:-1].mean(dim=(1, 2))  # (nz,)
         frac = ((lam - self.lambda_air) / (self.lambda_steel - self.lambda_air)).clamp(0.0, 1.0)
         v = self.inference_grid.voxel_m
         z0 = self.grid.z_bottom_m + v  # top of the floor
         return z0 + v * frac[1:].sum()
+
+    def _level_densities(self, h: torch.Tensor) -> torch.Tensor:
+        """``(V,)`` 1/X0 (1/cm) of the inference voxels for a level ``h`` (absolute z, m)."""
+        nz, nx, ny = self.inference_grid.shape
+        v, oz = self.inference_grid.voxel_m, self.inference_grid.origin_m[2]
+        dev, dtype = h.device, h.dtype
+        interior = torch.zeros((nz, nx, ny), dtype=torch.bool, device=dev)
+        interior[1:, 1:-1, 1:-1] = True
+        z_lo = (oz + v * torch.arange(nz, device=dev, dtype=dtype))[:, None, None].expand(nz, nx, ny)
+        frac = ((h - z_lo) / v).clamp(0.0, 1.0)
+        fill = self.lambda_air + (self.lambda_steel - self.lambda_air) * frac
+        lam = torch.where(interior, fill, torch.full_like(frac, self.lambda_wall))
+        return lam.reshape(-1)
+
+    def fit_level(self, reco: Reconstruction, *, soft: bool) -> torch.Tensor:
+        """Maximum-likelihood fill level (absolute z, m), differentiable in the detector.
+
+        Per muon and view, ``(dt, dx)`` is zero-mean Gaussian with covariance ``S(h) = sum_v
+        lambda_v(h) k f a_v + S_meas`` (the model of :func:`infer_x0`, with the known materials
+        and the momentum followed down the path). The negative log-likelihood ``sum_i w_i
+        sum_views (ln det S + u^T S^-1 u) / 2`` is minimised over a 1 cm grid of levels, refined
+        by Newton steps, and the last Newton step is taken on the autograd graph so the result
+        carries the implicit-function gradient ``dh/dtheta = -d_theta NLL' / NLL''``.
+        """
+        grid = self.inference_grid
+        nz = grid.shape[0]
+        design = _design(reco.fit_in, reco.fit_out, grid, "path", soft)
+        dt, dx, meas = _kink_observables(reco.fit_in, reco.fit_out, grid.origin_m[2])
+        eloss = self.inference.eloss_mev_per_x0 * 1e-3
+        p, w = reco.momentum_gev, reco.weight_used
+        lo = grid.origin_m[2] + grid.voxel_m  # top of the floor
+        hi = grid.origin_m[2] + nz * grid.voxel_m
+
+        def nll(h: torch.Tensor) -> torch.Tensor:
+            lam_e = self._level_densities(h)[design.idx]
+            coef = _scattering_coefficients(design, lam_e, p, eloss, nz)
+            s = (coef * lam_e[:, :, None, None]).sum(1) + meas  # (n, 2, 3)
+            stt, stx, sxx = s[..., 0], s[..., 1], s[..., 2]
+            det = (stt * sxx - stx * stx).clamp_min(1e-300)
+            quad = (sxx * dt * dt - 2 * stx * dt * dx + stt * dx * dx) / det
+            return 0.5 * (w[:, None] * (torch.log(det) + quad)).sum()
+
+        if float(w.detach().sum()) <= 0:  # nothing seen: the middle of the range
+            return torch.tensor(0.5 * (lo + hi), dtype=p.dtype, device=p.device) + 0.0 * w.sum()
+        with torch.no_grad():
+            grid_h = torch.arange(lo, hi + 1e-9, 0.01, dtype=p.dtype, device=p.device)
+            values = torch.stack([nll(h) for h in grid_h])
+            h_best = grid_h[int(torch.argmin(values))].clone()
+        keep_graph = torch.is_grad_enabled()  # False in the final (no-grad) evaluation
+        with torch.enable_grad():
+            for _ in range(3):
+                h = h_best.clone().requires_grad_(True)
+                g, hess = _grad_hess(nll, h, create_graph=False)
+                step = -g / hess if hess > 0 else -0.01 * torch.sign(g)
+                h_best = (h_best + step.clamp(-0.02, 0.02)).clamp(lo, hi).detach()
+            h = h_best.clone().requires_grad_(True)
+            g, hess = _grad_hess(nll, h, create_graph=keep_graph)
+        if not keep_graph:
+            return (h_best - g / hess).detach() if float(hess) > 0 else h_best
+        if float(hess.detach()) <= 0:
+            return h_best + 0.0 * g
+        return h_best - g / hess
 
     def forward(
         self,
@@ -1154,27 +1279,45 @@ class LadleFurnace(MuonTomography):
         lo, hi = self.fill_range_m
         u = torch.rand(k, generator=generator, device=ref.device, dtype=torch.float64).cpu()
         levels = [lo + (hi - lo) * (i + float(u[i])) / k for i in range(k)]
-        errors, weights, exposure = [], [], 0.0
+        errors, weights, exposure, rate = [], [], 0.0, 0.0
         for level in levels:
             grid, true_level = ladle_grid(level, self.geometry, layer_m=self.layer_m)
-            scan = self.scan(grid, params, choices, max(2, n_samples // k), generator)
-            errors.append(100.0 * (self.fill_level(scan.estimate) - true_level))
-            weights.append(scan.weight)
-            exposure += scan.extras["exposure_s"]
-            rate = scan.rate_hz
+            reco = self.reconstruct(grid, params, choices, max(2, n_samples // k), generator)
+            if self.level_method == "fit":
+                h = self.fit_level(reco, soft=self.training)
+            else:
+                est = infer_x0(
+                    reco.fit_in, reco.fit_out, reco.momentum_gev, reco.weight_used, self.inference_grid,
+                    settings=self.inference, soft=self.training,
+                )  # fmt: skip
+                h = self.fill_level(est)
+            errors.append(100.0 * (h - true_level))
+            weights.append(reco.weight)
+            exposure += reco.exposure_s
+            rate = reco.rate_hz
         err = torch.stack(errors)
         ms = (err * err).mean()
         rms = torch.sqrt(ms + 1e-12)
         se_ms = (err.detach() ** 2).std() / math.sqrt(k) if k > 1 else torch.zeros(())
         w = torch.cat(weights)
-        pseudo = ScanResult(estimate=scan.estimate, weight=w, rate_hz=rate, n_generated=int(w.numel()))
+        frac = w.mean().clamp_min(1e-12)
+        scan_time = self.target_muons / (rate * frac)
+        scan_se = scan_time.detach() * (w.detach().std() / math.sqrt(w.numel())) / frac.detach()
         return {
             "fill_level_error": Estimate(rms, se_ms / (2.0 * rms.detach())),
             "cost": self.cost(params, choices),
-            "scan_time": self.scan_time(pseudo),
+            "scan_time": Estimate(scan_time, scan_se),
             "accepted_fraction": Estimate(w.mean().detach()),
             "exposure_s": exposure / k,
         }
+
+
+def _grad_hess(fn: Any, h: torch.Tensor, *, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and second derivative of a scalar function of a 0-d tensor ``h`` (autograd)."""
+    value = fn(h)
+    (g,) = torch.autograd.grad(value, h, create_graph=True)
+    (hess,) = torch.autograd.grad(g, h, create_graph=create_graph)
+    return (g, hess) if create_graph else (g.detach(), hess.detach())
 
 
 # ----------------------------------------------------------------------------------------------
