@@ -1359,7 +1359,7 @@ def tomography_study(
     or ``"ladle"`` (fill level of a ladle furnace). Objectives: the physics figure and the
     detector cost (kEUR), both minimised; constraint: the scan time to reconstruct
     ``target_muons`` muons stays below ``max_scan_time_s``. The normalisation runs from 0 to
-    ``nadir_physics`` (default 3 for the ln X0 MSE, 30 cm for the fill level) and
+    ``nadir_physics`` (default 3 for the ln X0 MSE, 3 cm for the fill level) and
     ``nadir_cost_keur``; other keyword arguments go to the simulation module."""
     space = tomography_space(geometry)
     if scenario == "lead_block":
@@ -1378,7 +1378,7 @@ def tomography_study(
             "fill_level_error", "minimize", "cm", description="RMS error of the inferred steel level"
         )
         name, desc = "ladle_furnace", "Muon tomography of the fill level of a ladle furnace"
-        default_nadir = 30.0
+        default_nadir = 3.0
     else:
         raise ValueError(f"scenario must be 'lead_block' or 'ladle', got {scenario!r}")
     return StudyDefinition(
