@@ -139,18 +139,43 @@ def _run_cli(url: str, trials: int) -> subprocess.Popen:
     )
 
 
+def _counts(db: Path) -> tuple[int, int]:
+    """(finished, running) trials, read with the sqlite3 module (WAL allows it mid-run)."""
+    import sqlite3
+
+    if not db.exists():
+        return 0, 0
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = dict(con.execute("SELECT state, count(*) FROM trials GROUP BY state").fetchall())
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0, 0
+    finally:
+        con.close()
+    return rows.get("COMPLETE", 0) + rows.get("FAILED", 0), rows.get("RUNNING", 0)
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing(tmp_path):
-    """kill -9 a running study several times; the resumed study equals the uninterrupted one."""
+    """kill -9 a running study several times, each time while a trial is in flight and at a
+    random moment in it; the resumed study equals the uninterrupted one."""
     n = 24
     ref_url = _url(tmp_path, "ref.db")
     assert _run_cli(ref_url, n).wait(300) == 0
-    url = _url(tmp_path, "killed.db")
+    db = tmp_path / "killed.db"
+    url = f"sqlite:///{db}"
     rng = np.random.default_rng(2024)
     kills = 0
-    for _ in range(5):
+    for _ in range(4):
+        before, _ = _counts(db)
         p = _run_cli(url, n)
-        time.sleep(float(rng.uniform(2.0, 4.5)))
+        deadline = time.monotonic() + 120
+        # let the run make progress, then kill it at a random moment while a trial is RUNNING
+        while time.monotonic() < deadline and p.poll() is None and _counts(db)[0] <= before:
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 0.15)))
+        while time.monotonic() < deadline and p.poll() is None and _counts(db)[1] == 0:
+            time.sleep(0.005)
         if p.poll() is None:
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
@@ -162,6 +187,4 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     assert len(got) == n and [t.number for t in got] == list(range(n))
     assert all(t.state is TrialState.COMPLETE for t in got)
     assert sum(t.retries for t in got) >= 1  # at least one kill landed mid-trial
-    assert [(t.weights, t.objectives, t.params) for t in got] == [
-        (t.weights, t.objectives, t.params) for t in ref
-    ]
+    assert [(t.weights, t.objectives, t.params) for t in got] == [(t.weights, t.objectives, t.params) for t in ref]
