@@ -6,7 +6,8 @@ Every function takes pandas frames in the column layout of :mod:`paretoopt.colum
 reads a database. The front figures keep a fixed trace layout so a dashboard can patch one
 trace by index: ``TRACE_OTHER`` (completed trials off the front, grey; infeasible ones as
 crosses), ``TRACE_FRONT`` (the Pareto-optimal trials, with standard-error bars), ``TRACE_KNEE``
-(the knee point). Above ``webgl_threshold`` points the 2-D traces use ``Scattergl``.
+(the knee point). Above ``webgl_threshold`` points the 2-D traces use ``Scattergl``. Every
+point of a front figure carries its trial number as ``customdata`` (what a click reports).
 """
 
 from __future__ import annotations
@@ -163,17 +164,32 @@ def _hover_front(df: pd.DataFrame, objectives: Sequence[Objective]) -> list[str]
 
 
 def _hover_other(df: pd.DataFrame, axes: Sequence[Objective]) -> list[str]:
+    # column-wise (not row-by-row ``iloc``): a 10,000-trial study builds its hover text in ms
     cols = [(o, _column(df, o)) for o in axes]
-    numbers = list(df["number"]) if "number" in df.columns else [None] * len(df)
-    feasible = list(df["feasible"]) if "feasible" in df.columns else [True] * len(df)
-    out = []
-    for i in range(len(df)):
-        head = f"trial {int(numbers[i])}" if numbers[i] is not None else "trial"
-        if not bool(feasible[i]):
-            head += " (infeasible)"
-        parts = [head] + [f"{objective_column(o)} = {float(df[c].iloc[i]):.4g}" for o, c in cols if c]
-        out.append("<br>".join(parts))
-    return out
+    n = len(df)
+    numbers = df["number"].tolist() if "number" in df.columns else [None] * n
+    feasible = df["feasible"].tolist() if "feasible" in df.columns else [True] * n
+    heads = [
+        ("trial" if k is None else f"trial {int(k)}") + ("" if bool(f) else " (infeasible)")
+        for k, f in zip(numbers, feasible, strict=True)
+    ]
+    parts = [heads]
+    for o, c in cols:
+        if c:
+            label = objective_column(o)
+            parts.append([f"{label} = {v:.4g}" for v in np.asarray(df[c], dtype=float).tolist()])
+    return ["<br>".join(row) for row in zip(*parts, strict=True)]
+
+
+def _symbols(feasible: np.ndarray) -> str | list[str]:
+    """One symbol for all when every trial is feasible (a 10,000-entry list costs plotly's
+    validation and the browser a lot), else circles and crosses for the infeasible ones."""
+    return "circle" if bool(np.all(feasible)) else np.where(feasible, "circle", "x").tolist()
+
+
+def _numbers(df: pd.DataFrame) -> np.ndarray | None:
+    """Trial numbers of ``df`` as ``customdata``, so a click on a point names its trial."""
+    return np.asarray(df["number"], dtype=int) if "number" in df.columns else None
 
 
 def _color_marker(df: pd.DataFrame, color_by: str | None, space: DesignSpace | None) -> dict[str, Any]:
@@ -250,8 +266,9 @@ def front_figure(
                 y=np.asarray(others[_column(others, oy)], dtype=float),
                 mode="markers",
                 name="other trials",
-                marker={"color": GREY, "size": 6, "symbol": np.where(feasible, "circle", "x").tolist()},
+                marker={"color": GREY, "size": 6, "symbol": _symbols(feasible)},
                 text=_hover_other(others, (ox, oy)),
+                customdata=_numbers(others),
                 hovertemplate="%{text}<extra></extra>",
             )
         )
@@ -281,6 +298,7 @@ def front_figure(
             if ey is not None
             else None,
             text=_hover_front(front_df, objs),
+            customdata=_numbers(front_df),
             hovertemplate="%{text}<extra></extra>",
         )
     )
@@ -295,6 +313,7 @@ def front_figure(
         scatter(
             x=fx[knee],
             y=fy[knee],
+            customdata=None if _numbers(front_df) is None else _numbers(front_df)[knee],
             mode="markers",
             name="knee point",
             marker={
@@ -352,8 +371,9 @@ def front_figure_3d(
                 z=xyz[2],
                 mode="markers",
                 name="other trials",
-                marker={"color": GREY, "size": 3, "symbol": np.where(feasible, "circle", "x").tolist()},
+                marker={"color": GREY, "size": 3, "symbol": _symbols(feasible)},
                 text=_hover_other(others, axes),
+                customdata=_numbers(others),
                 hovertemplate="%{text}<extra></extra>",
             )
         )
@@ -383,6 +403,7 @@ def front_figure_3d(
             error_y=bars(errs[1]),
             error_z=bars(errs[2]),
             text=_hover_front(front_df, objs),
+            customdata=_numbers(front_df),
             hovertemplate="%{text}<extra></extra>",
         )
     )
@@ -396,6 +417,7 @@ def front_figure_3d(
             x=f[0][knee],
             y=f[1][knee],
             z=f[2][knee],
+            customdata=None if _numbers(front_df) is None else _numbers(front_df)[knee],
             mode="markers",
             name="knee point",
             marker={"symbol": "diamond", "size": 9, "color": KNEE_COLOR},
