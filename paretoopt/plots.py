@@ -187,9 +187,11 @@ def _symbols(feasible: np.ndarray) -> str | list[str]:
     return "circle" if bool(np.all(feasible)) else np.where(feasible, "circle", "x").tolist()
 
 
-def _numbers(df: pd.DataFrame) -> np.ndarray | None:
-    """Trial numbers of ``df`` as ``customdata``, so a click on a point names its trial."""
-    return np.asarray(df["number"], dtype=int) if "number" in df.columns else None
+def _numbers(df: pd.DataFrame) -> list[int] | None:
+    """Trial numbers of ``df`` as ``customdata``, so a click on a point names its trial. A plain
+    list: plotly.py would send an array as a base64 typed array, which Dash's click events do
+    not decode."""
+    return [int(v) for v in df["number"]] if "number" in df.columns else None
 
 
 def _color_marker(df: pd.DataFrame, color_by: str | None, space: DesignSpace | None) -> dict[str, Any]:
@@ -313,7 +315,7 @@ def front_figure(
         scatter(
             x=fx[knee],
             y=fy[knee],
-            customdata=None if _numbers(front_df) is None else _numbers(front_df)[knee],
+            customdata=_numbers(front_df[knee]) if "number" in front_df.columns else None,
             mode="markers",
             name="knee point",
             marker={
@@ -417,7 +419,7 @@ def front_figure_3d(
             x=f[0][knee],
             y=f[1][knee],
             z=f[2][knee],
-            customdata=None if _numbers(front_df) is None else _numbers(front_df)[knee],
+            customdata=_numbers(front_df[knee]) if "number" in front_df.columns else None,
             mode="markers",
             name="knee point",
             marker={"symbol": "diamond", "size": 9, "color": KNEE_COLOR},
@@ -499,7 +501,10 @@ def trajectory_figure(
         raise KeyError(f"a trajectory frame needs a 'step' column; it has {list(steps.columns)}")
     rest = [c for c in steps.columns if c not in ("step", "loss")]
     if objectives is not None:
-        obj_cols = [c for o in objectives for c in (objective_column(o), o.name) if c in rest]
+        # an objective without a unit has objective_column(o) == o.name: keep each column once
+        obj_cols = list(
+            dict.fromkeys(c for o in objectives for c in (objective_column(o), o.name) if c in rest)
+        )
         groups = [("loss", ["loss"] if "loss" in steps.columns else []), ("objectives", obj_cols)]
         groups.append(("parameters", [c for c in rest if c not in obj_cols]))
     else:

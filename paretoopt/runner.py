@@ -33,7 +33,7 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
-from paretoopt.inner import InnerResult, optimize_inner
+from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
 from paretoopt.outer import Engine, Proposal, TrialRecord, make_engine
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, WeightedSum, make_scalarization
@@ -53,6 +53,9 @@ log = logging.getLogger("paretoopt")
 STALE_AFTER_S = 600.0
 HEARTBEAT_EVERY_S = 30.0
 ANCHOR = "anchor"
+#: Source of trials added from the dashboard's what-if panel: stored and shown like any trial,
+#: but not the engine's (not replayed into it, not counted as its proposals).
+WHATIF = "whatif"
 
 
 def worker_id() -> str:
@@ -108,22 +111,37 @@ def execute_trial(
     *,
     settings: InnerSettings | None = None,
     device: str = "cpu",
+    evaluate_only: bool = False,
 ) -> tuple[TrialState, TrialResult]:
     """Run one trial's inner loop and turn its outcome into what storage records.
 
+    ``evaluate_only``: evaluate the design ``trial.init`` (+ ``trial.choices``) as it is, one
+    simulator call, instead of optimising from it (the dashboard's "simulate this design").
     A simulation that raises, returns NaN/inf or gives a non-finite gradient makes a FAILED
     trial with the reason; nothing else is caught."""
     t0 = time.perf_counter()
     try:
-        res: InnerResult = optimize_inner(
-            definition,
-            trial.choices,
-            scalarization_for(trial, normalization, scalarization),
-            settings=settings,
-            seed=trial.seed,
-            init=trial.init,
-            device=device,
-        )
+        scal = scalarization_for(trial, normalization, scalarization)
+        if evaluate_only:
+            res: InnerResult = evaluate_design(
+                definition,
+                trial.init or {},
+                trial.choices,
+                scal,
+                settings=settings,
+                seed=trial.seed,
+                device=device,
+            )
+        else:
+            res = optimize_inner(
+                definition,
+                trial.choices,
+                scal,
+                settings=settings,
+                seed=trial.seed,
+                init=trial.init,
+                device=device,
+            )
     except (SimulationError, ParetoOptError) as exc:
         return TrialState.FAILED, TrialResult(
             params=dict(trial.init or {}),
@@ -520,7 +538,7 @@ class _Run:
         self.storage.set_normalization(self.sid, norm.to_dict())
 
     def _engine_trials(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-        return [t for t in trials if t.source != ANCHOR]
+        return [t for t in trials if t.source not in (ANCHOR, WHATIF)]
 
     def _replay_engine(self) -> None:
         """Rebuild engine state from stored trials (see :class:`paretoopt.outer.Engine`)."""

@@ -1,0 +1,205 @@
+"""The dashboard in a real headless Chromium: study list, front, trial, what-if, export,
+unknown study, simulate; no browser console errors on any page (checked by the ``tab``
+fixture)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paretoopt.export import read_front_csv
+from paretoopt.storage import TrialState
+from paretoopt.study import load_study
+from tests.dashboard.conftest import ROOT, ZDT1StandIn
+
+pytestmark = pytest.mark.browser
+
+FRONT_JS = "document.querySelector('#front .js-plotly-plot')"
+
+
+def _open_study(tab, server, name: str) -> None:  # noqa: ANN001
+    tab.goto(f"{server.url}/study/{name}")
+    tab.wait_for_selector("#front .js-plotly-plot .scatterlayer")
+    tab.wait_for_function(f"{FRONT_JS} && {FRONT_JS}._fullData && {FRONT_JS}._fullData.length === 5")
+
+
+def _trace_lengths(tab) -> list[int]:  # noqa: ANN001
+    return tab.evaluate(f"Array.from({FRONT_JS}._fullData, t => (t.x ? t.x.length : 0))")
+
+
+def _point_xy(tab, trace: int, number: int) -> tuple[float, float]:  # noqa: ANN001
+    """Pixel position (page coordinates) of trial ``number`` in trace ``trace`` of the front."""
+    return tab.evaluate(
+        """([trace, number]) => {
+            const gd = document.querySelector('#front .js-plotly-plot');
+            const t = gd._fullData[trace];
+            const i = Array.from(t.customdata).indexOf(number);
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const r = gd.getBoundingClientRect();
+            return [r.left + xa._offset + xa.l2p(t.x[i]), r.top + ya._offset + ya.l2p(t.y[i])];
+        }""",
+        [trace, number],
+    )
+
+
+def test_study_list_shows_the_seeded_studies(tab, server, seeded_db):  # noqa: ANN001
+    tab.goto(server.url + "/")
+    tab.wait_for_selector("#study-table")
+    names = tab.locator(".study-link").all_inner_texts()
+    assert names == ["mixed_zdt", "zdt1"]
+    row = tab.locator("#study-table tr", has_text="zdt1")
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == "f1 (min), f2 (min)" and cells[2] == "20" and cells[3] == "0"
+    # the hypervolume column fills in after the page shows: the study's final hypervolume
+    hv = load_study(study_name="zdt1", storage=seeded_db).hypervolume_history()["hypervolume"].iloc[-1]
+    tab.wait_for_function("document.querySelectorAll('#study-table td.num')[3].innerText !== '…'")
+    assert float(row.locator("td").nth(5).inner_text()) == pytest.approx(hv, rel=1e-5)
+    tab.locator(".study-link", has_text="zdt1").click()
+    tab.wait_for_selector("#study-title")
+    assert tab.locator("#study-title").inner_text() == "zdt1"
+
+
+def test_front_renders_every_trial_and_opens_a_clicked_one(tab, server, seeded_db, tmp_path):  # noqa: ANN001
+    study = load_study(study_name="zdt1", storage=seeded_db)
+    front = study.pareto_front()
+    n_complete = len(study.completed_trials)
+    _open_study(tab, server, "zdt1")
+    other, on_front, knee, selected, whatif = _trace_lengths(tab)
+    assert on_front == len(front) and other == n_complete - len(front) and knee == 1
+    # drawn, not only sent: one SVG point per trial, plus the knee star and the selection ring
+    assert tab.locator("#front .scatterlayer .point").count() == n_complete + 2
+    # the page opens on the knee trial
+    knee_number = int(front.loc[front["knee"], "number"].iloc[0])
+    assert tab.locator("#trial-title").inner_text() == f"Trial {knee_number}"
+    assert (selected, whatif) == (1, 0)
+    shot = tmp_path / "dashboard.png"
+    tab.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1400, "height": 1000})
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("PARETOOPT_SCREENSHOT"):  # refresh the README's picture
+        (ROOT / "dashboard" / "assets" / "dashboard.png").write_bytes(shot.read_bytes())
+    # click another front point: its trial opens, with parameters and trajectory
+    target = int(front["number"].iloc[-1])
+    x, y = _point_xy(tab, 1, target)
+    tab.mouse.move(x, y)
+    tab.mouse.click(x, y)
+    tab.wait_for_function(f"document.querySelector('#trial-title').innerText === 'Trial {target}'")
+    t = next(t for t in study.trials if t.number == target)
+    objectives = tab.locator("#trial-objectives").inner_text()
+    assert f"{t.objectives[0]:.4f}"[:5] in objectives
+    assert tab.locator("#trajectory .js-plotly-plot").count() == 1
+    sel = tab.evaluate(f"Array.from({FRONT_JS}._fullData[3].x)")
+    assert sel == pytest.approx([t.objectives[0]])
+
+
+def test_moving_a_whatif_control_moves_the_prediction(tab, server):  # noqa: ANN001
+    _open_study(tab, server, "zdt1")
+    readout = tab.locator("#whatif-readout")
+    x1 = tab.locator(".control", has_text="x1").first
+    thumb = x1.locator("[role=slider]")
+    thumb.focus()
+    tab.keyboard.press("ArrowRight")
+    tab.wait_for_function(f"{FRONT_JS}._fullData[4].x && {FRONT_JS}._fullData[4].x.length === 1")
+    first = tab.evaluate(f"[{FRONT_JS}._fullData[4].x[0], {FRONT_JS}._fullData[4].y[0]]")
+    text_before = readout.inner_text()
+    for _ in range(50):
+        tab.keyboard.press("ArrowRight")
+    tab.wait_for_function(f"{FRONT_JS}._fullData[4].x[0] > {first[0]} + 0.04")
+    second = tab.evaluate(f"[{FRONT_JS}._fullData[4].x[0], {FRONT_JS}._fullData[4].y[0]]")
+    assert readout.inner_text() != text_before and "f1" in readout.inner_text()
+    # the prediction is the stand-in's value at the design the controls show
+    values = {
+        c.locator(".control-label").inner_text(): float(c.locator("input[type=number]").input_value())
+        for c in tab.locator(".control").all()
+    }
+    design = {k: [v] for k, v in values.items()}
+    import pandas as pd
+
+    mean, std = ZDT1StandIn().predict(pd.DataFrame(design))
+    np.testing.assert_allclose(second, mean[0], rtol=1e-6, atol=1e-9)
+    bars = tab.evaluate(f"{FRONT_JS}._fullData[4].error_x.array[0]")
+    assert bars == pytest.approx(std[0, 0])
+
+
+def test_colour_by_a_choice(tab, server):  # noqa: ANN001
+    _open_study(tab, server, "mixed_zdt")
+    tab.locator("#color-by").click()
+    tab.get_by_role("option", name="family").click()
+    tab.wait_for_function(f"{FRONT_JS}._fullData[1].marker.colorbar !== undefined")
+    ticks = tab.evaluate(f"Array.from({FRONT_JS}._fullData[1].marker.colorbar.ticktext)")
+    assert ticks == ["A", "B"]
+
+
+def test_export_buttons_download_files_that_parse(tab, server, seeded_db, tmp_path):  # noqa: ANN001
+    front = load_study(study_name="zdt1", storage=seeded_db).pareto_front()
+    _open_study(tab, server, "zdt1")
+    with tab.expect_download() as info:
+        tab.locator("#export-csv").click()
+    path = Path(tmp_path) / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.name == "zdt1-front.csv"
+    table = read_front_csv(path)
+    assert len(table) == len(front)
+    np.testing.assert_allclose(np.sort(table["f1"].to_numpy()), np.sort(front["f1"].to_numpy()))
+    with tab.expect_download() as info:
+        tab.locator("#export-xlsx").click()
+    xlsx = Path(tmp_path) / info.value.suggested_filename
+    info.value.save_as(xlsx)
+    import openpyxl
+
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.worksheets[0].max_row >= len(front) + 1
+
+
+def test_table_of_all_trials_sorts_filters_and_opens_a_row(tab, server, seeded_db):  # noqa: ANN001
+    study = load_study(study_name="zdt1", storage=seeded_db)
+    _open_study(tab, server, "zdt1")
+    tab.get_by_text("All trials", exact=True).click()
+    tab.wait_for_selector("#grid .ag-row")
+    assert tab.locator("#grid .ag-header-cell-text", has_text="f1 stderr").count() == 1
+    row = tab.locator("#grid .ag-center-cols-container .ag-row[row-id='5']")
+    row.locator(".ag-cell").first.click()
+    tab.wait_for_function("document.querySelector('#trial-title').innerText === 'Trial 5'")
+    assert study.trials[5].number == 5
+
+
+def test_unknown_study_and_bad_url_say_so(tab, server):  # noqa: ANN001
+    tab.goto(f"{server.url}/study/no_such_study")
+    tab.wait_for_selector("#message-page")
+    text = tab.locator("#message-page").inner_text()
+    assert "Unknown study" in text and "no study named 'no_such_study'" in text and "zdt1" in text
+    tab.goto(f"{server.url}/some/bad/path%3Cscript%3E")
+    tab.wait_for_selector("#message-page")
+    assert "Page not found" in tab.locator("#message-page").inner_text()
+    assert "Traceback" not in tab.content()
+
+
+def test_simulate_this_design_stores_a_whatif_trial(tab, server, seeded_db):  # noqa: ANN001
+    before = len(load_study(study_name="zdt1", storage=seeded_db).trials)
+    _open_study(tab, server, "zdt1")
+    tab.locator("#simulate").click()
+    tab.wait_for_selector("#sim-message", timeout=60_000)
+    message = tab.locator("#sim-message").inner_text()
+    assert message.startswith("stored as trial"), message
+    study = load_study(study_name="zdt1", storage=seeded_db)
+    assert len(study.trials) == before + 1
+    new = study.trials[-1]
+    assert new.source == "whatif" and new.state is TrialState.COMPLETE and new.n_calls == 1
+    # the new trial is selected and shown; the design evaluated is the selected trial's one
+    tab.wait_for_function(f"document.querySelector('#trial-title').innerText === 'Trial {new.number}'")
+    assert new.n_steps == 0 and new.objectives is not None
+
+
+def test_read_only_dashboard_has_no_simulate_button(tab, seeded_db):  # noqa: ANN001
+    from dashboard import create_app
+    from tests.dashboard.conftest import Server, stand_in_factory
+
+    s = Server(create_app(seeded_db, surrogate_factory=stand_in_factory))
+    try:
+        _open_study(tab, s, "zdt1")
+        assert tab.locator("#simulate").count() == 0
+        assert "Read-only" in tab.locator("#whatif-panel").inner_text()
+    finally:
+        s.close()
