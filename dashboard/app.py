@@ -92,6 +92,7 @@ def create_app(
     poll_interval_s: float = 5.0,
     allowed_hosts: Iterable[str] | None = LOOPBACK_NAMES,
     background_cache_dir: str | None = None,
+    prefetch: bool = True,
 ) -> dash.Dash:
     """The dashboard over the study database at ``storage_url`` (a SQLAlchemy URL).
 
@@ -107,6 +108,8 @@ def create_app(
             ``None`` answers to any (for a server bound to a public interface on purpose).
         background_cache_dir: where background simulations keep their state (default a new
             temporary folder); only used with ``allow_simulate``.
+        prefetch: read the most recently updated studies and draw their fronts in a background
+            thread at start, so a first visit does not wait for the database.
     """
     storage = open_storage(storage_url)
     manager = _background_manager(background_cache_dir) if allow_simulate else None
@@ -133,6 +136,10 @@ def create_app(
     callbacks.register(app, context)
     app.server.config["PARETOOPT_CONTEXT"] = context
     _harden(app.server, allowed_hosts)
+    if prefetch:
+        from dashboard import figures
+
+        context.cache.prefetch(lambda snap: (figures.front(snap), snap.hypervolume()))
     return app
 
 

@@ -12,6 +12,7 @@ turned into its front figure once, not on every click. Snapshots go through
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,10 +39,14 @@ from paretoopt.storage import (
 )
 from paretoopt.study import Study
 
+log = logging.getLogger("paretoopt.dashboard")
+
 #: ``list_studies`` answers are reused for this long (several callbacks of one page load ask).
 VERSION_TTL_S = 0.5
 #: Parallel coordinates draw at most this many trials: the front and a seeded sample of the rest.
 PARCOORDS_MAX_LINES = 2000
+#: Snapshots kept in memory (least recently used dropped first).
+MAX_SNAPSHOTS = 16
 
 
 def open_storage(url: str) -> SQLStorage:
@@ -285,8 +290,9 @@ class StudyCache:
     Thread-safe: Dash serves callbacks from several threads; two callbacks asking for the same
     new snapshot build it once."""
 
-    def __init__(self, storage: BaseStorage) -> None:
+    def __init__(self, storage: BaseStorage, max_snapshots: int = MAX_SNAPSHOTS) -> None:
         self.storage = storage
+        self.max_snapshots = max_snapshots
         self._snapshots: dict[str, Snapshot] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -319,9 +325,11 @@ class StudyCache:
         """The snapshot of study ``name`` at its current version (read anew when it changed)."""
         version = self.version(name, max_age_s)
         with self._lock:
-            snap = self._snapshots.get(name)
-            if snap is not None and snap.version == version:
-                return snap
+            snap = self._snapshots.pop(name, None)
+            if snap is not None:
+                self._snapshots[name] = snap  # most recently used last
+                if snap.version == version:
+                    return snap
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
             with self._lock:
@@ -330,8 +338,34 @@ class StudyCache:
                 return snap
             snap = Snapshot(self.storage, name, version)
             with self._lock:
+                self._snapshots.pop(name, None)
                 self._snapshots[name] = snap
+                while len(self._snapshots) > self.max_snapshots:
+                    self._snapshots.pop(next(iter(self._snapshots)))
             return snap
+
+    def prefetch(self, build: Callable[[Snapshot], Any] | None = None) -> threading.Thread:
+        """Read the most recently updated studies (up to ``max_snapshots``) in a background
+        thread, calling ``build(snapshot)`` on each (e.g. to draw its default front), so the
+        first visit of a study page finds it ready."""
+
+        def run() -> None:
+            try:
+                summaries = sorted(
+                    self.summaries(max_age_s=0.0),
+                    key=lambda s: s.updated_at.timestamp() if s.updated_at else 0.0,
+                    reverse=True,
+                )
+                for s in summaries[: self.max_snapshots]:
+                    snap = self.get(s.name)
+                    if build is not None:
+                        build(snap)
+            except Exception as exc:
+                log.warning("prefetching studies failed: %s", exc)
+
+        thread = threading.Thread(target=run, name="prefetch-studies", daemon=True)
+        thread.start()
+        return thread
 
     def peek(self, name: str) -> Snapshot | None:
         """The snapshot held now, whatever its age (no database access)."""

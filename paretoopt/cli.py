@@ -318,6 +318,9 @@ def dashboard_cmd(
     poll: Annotated[
         float, typer.Option(help="Seconds between checks for new trials on an open study page.")
     ] = 5.0,
+    prefetch: Annotated[
+        bool, typer.Option(help="Read the newest studies and draw their fronts in the background at start.")
+    ] = True,
 ) -> None:
     """Browse the studies of a database in a web dashboard (fronts, trials, what-ifs, exports)."""
     try:
@@ -331,7 +334,11 @@ def dashboard_cmd(
     allowed = None if public else (*LOOPBACK_NAMES, host)
     try:
         dash_app = create_app(
-            _url(storage), allow_simulate=allow_simulate, poll_interval_s=poll, allowed_hosts=allowed
+            _url(storage),
+            allow_simulate=allow_simulate,
+            poll_interval_s=poll,
+            allowed_hosts=allowed,
+            prefetch=prefetch,
         )
     except (ParetoOptError, RuntimeError) as exc:
         raise _fail(str(exc)) from None

@@ -42,7 +42,7 @@ class ZDT1StandIn:
         return mean, np.full_like(mean, 0.02)
 
 
-def stand_in_factory(study) -> ZDT1StandIn:  # noqa: ANN001 - the factory hook's signature
+def stand_in_factory(study) -> ZDT1StandIn:
     return ZDT1StandIn()
 
 
@@ -64,7 +64,7 @@ def seeded_db(tmp_path_factory) -> str:
 class Server:
     """A Dash app served by werkzeug on 127.0.0.1 and a free port, in a daemon thread."""
 
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -121,7 +121,7 @@ def chromium_context(tmp_path_factory):
 class Console:
     """Browser console errors and uncaught page errors of one page."""
 
-    def __init__(self, page) -> None:  # noqa: ANN001
+    def __init__(self, page) -> None:
         self.errors: list[str] = []
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))

@@ -20,17 +20,17 @@ pytestmark = pytest.mark.browser
 FRONT_JS = "document.querySelector('#front .js-plotly-plot')"
 
 
-def _open_study(tab, server, name: str) -> None:  # noqa: ANN001
+def _open_study(tab, server, name: str) -> None:
     tab.goto(f"{server.url}/study/{name}")
     tab.wait_for_selector("#front .js-plotly-plot .scatterlayer")
     tab.wait_for_function(f"{FRONT_JS} && {FRONT_JS}._fullData && {FRONT_JS}._fullData.length === 5")
 
 
-def _trace_lengths(tab) -> list[int]:  # noqa: ANN001
+def _trace_lengths(tab) -> list[int]:
     return tab.evaluate(f"Array.from({FRONT_JS}._fullData, t => (t.x ? t.x.length : 0))")
 
 
-def _point_xy(tab, trace: int, number: int) -> tuple[float, float]:  # noqa: ANN001
+def _point_xy(tab, trace: int, number: int) -> tuple[float, float]:
     """Pixel position (page coordinates) of trial ``number`` in trace ``trace`` of the front."""
     return tab.evaluate(
         """([trace, number]) => {
@@ -45,7 +45,7 @@ def _point_xy(tab, trace: int, number: int) -> tuple[float, float]:  # noqa: ANN
     )
 
 
-def test_study_list_shows_the_seeded_studies(tab, server, seeded_db):  # noqa: ANN001
+def test_study_list_shows_the_seeded_studies(tab, server, seeded_db):
     tab.goto(server.url + "/")
     tab.wait_for_selector("#study-table")
     names = tab.locator(".study-link").all_inner_texts()
@@ -62,7 +62,7 @@ def test_study_list_shows_the_seeded_studies(tab, server, seeded_db):  # noqa: A
     assert tab.locator("#study-title").inner_text() == "zdt1"
 
 
-def test_front_renders_every_trial_and_opens_a_clicked_one(tab, server, seeded_db, tmp_path):  # noqa: ANN001
+def test_front_renders_every_trial_and_opens_a_clicked_one(tab, server, seeded_db, tmp_path):
     study = load_study(study_name="zdt1", storage=seeded_db)
     front = study.pareto_front()
     n_complete = len(study.completed_trials)
@@ -94,7 +94,7 @@ def test_front_renders_every_trial_and_opens_a_clicked_one(tab, server, seeded_d
     assert sel == pytest.approx([t.objectives[0]])
 
 
-def test_moving_a_whatif_control_moves_the_prediction(tab, server):  # noqa: ANN001
+def test_moving_a_whatif_control_moves_the_prediction(tab, server):
     _open_study(tab, server, "zdt1")
     readout = tab.locator("#whatif-readout")
     x1 = tab.locator(".control", has_text="x1").first
@@ -123,7 +123,7 @@ def test_moving_a_whatif_control_moves_the_prediction(tab, server):  # noqa: ANN
     assert bars == pytest.approx(std[0, 0])
 
 
-def test_colour_by_a_choice(tab, server):  # noqa: ANN001
+def test_colour_by_a_choice(tab, server):
     _open_study(tab, server, "mixed_zdt")
     tab.locator("#color-by").click()
     tab.get_by_role("option", name="family").click()
@@ -132,7 +132,7 @@ def test_colour_by_a_choice(tab, server):  # noqa: ANN001
     assert ticks == ["A", "B"]
 
 
-def test_export_buttons_download_files_that_parse(tab, server, seeded_db, tmp_path):  # noqa: ANN001
+def test_export_buttons_download_files_that_parse(tab, server, seeded_db, tmp_path):
     front = load_study(study_name="zdt1", storage=seeded_db).pareto_front()
     _open_study(tab, server, "zdt1")
     with tab.expect_download() as info:
@@ -153,7 +153,7 @@ def test_export_buttons_download_files_that_parse(tab, server, seeded_db, tmp_pa
     assert wb.worksheets[0].max_row >= len(front) + 1
 
 
-def test_table_of_all_trials_sorts_filters_and_opens_a_row(tab, server, seeded_db):  # noqa: ANN001
+def test_table_of_all_trials_sorts_filters_and_opens_a_row(tab, server, seeded_db):
     study = load_study(study_name="zdt1", storage=seeded_db)
     _open_study(tab, server, "zdt1")
     tab.get_by_text("All trials", exact=True).click()
@@ -165,7 +165,7 @@ def test_table_of_all_trials_sorts_filters_and_opens_a_row(tab, server, seeded_d
     assert study.trials[5].number == 5
 
 
-def test_unknown_study_and_bad_url_say_so(tab, server):  # noqa: ANN001
+def test_unknown_study_and_bad_url_say_so(tab, server):
     tab.goto(f"{server.url}/study/no_such_study")
     tab.wait_for_selector("#message-page")
     text = tab.locator("#message-page").inner_text()
@@ -176,7 +176,7 @@ def test_unknown_study_and_bad_url_say_so(tab, server):  # noqa: ANN001
     assert "Traceback" not in tab.content()
 
 
-def test_simulate_this_design_stores_a_whatif_trial(tab, server, seeded_db):  # noqa: ANN001
+def test_simulate_this_design_stores_a_whatif_trial(tab, server, seeded_db):
     before = len(load_study(study_name="zdt1", storage=seeded_db).trials)
     _open_study(tab, server, "zdt1")
     tab.locator("#simulate").click()
@@ -192,7 +192,7 @@ def test_simulate_this_design_stores_a_whatif_trial(tab, server, seeded_db):  # 
     assert new.n_steps == 0 and new.objectives is not None
 
 
-def test_read_only_dashboard_has_no_simulate_button(tab, seeded_db):  # noqa: ANN001
+def test_read_only_dashboard_has_no_simulate_button(tab, seeded_db):
     from dashboard import create_app
     from tests.dashboard.conftest import Server, stand_in_factory
 
