@@ -145,6 +145,12 @@ class SnapshotStorage(BaseStorage):
     def get_trajectory(self, trial_id: int) -> list[StoredStep]:
         return self.inner.get_trajectory(trial_id)
 
+    def get_surrogate(self, study_id: int) -> Any:
+        return self.inner.get_surrogate(study_id)
+
+    def save_surrogate(self, study_id: int, **kwargs: Any) -> Any:
+        return self._read_only()
+
 
 def version_key(summary: StudySummary) -> str:
     """A string that changes whenever a study gains trials, a trial changes state, or the study

@@ -4,7 +4,9 @@ A *predictor* is any object with ``predict(designs: pandas.DataFrame) -> (mean, 
 per design, one column per parameter and choice named as in the design space (unit headers
 accepted, extra columns ignored); ``mean`` and ``std`` are ``n x m`` numpy arrays in natural units
 and objective order. ``Study.surrogate()`` returns one (:mod:`paretoopt.surrogate`); tests and
-other models plug in through ``create_app(..., surrogate_factory=...)``.
+other models plug in through ``create_app(..., surrogate_factory=...)``. The dashboard never
+stores a model (it reads the database only): it loads the stored one when current and
+otherwise fits one in memory.
 
 Surrogates are fitted off the request path: :class:`SurrogateCache` starts the fit in a thread
 when a study page opens, keeps the model per study, and refits only when the study has grown by
@@ -42,12 +44,18 @@ SurrogateFactory = Callable[[Study], Predictor]
 
 
 def default_surrogate_factory(study: Study) -> Predictor:
-    """``study.surrogate()``: the study's surrogate (:mod:`paretoopt.surrogate`), fitted on its
-    evaluated designs or loaded when a stored one is current."""
-    make = getattr(study, "surrogate", None)
-    if make is None:
-        raise RuntimeError("this paretoopt has no surrogate models (paretoopt.surrogate is missing)")
-    return make()
+    """The study's surrogate (:class:`paretoopt.surrogate.Surrogate`) without writing anything:
+    the stored model when it was fitted on the study's current trials (checked like every
+    stored model: a tampered one is refused with :class:`UntrustedModelError`, never replaced),
+    otherwise a new fit kept in memory (``paretoopt surrogate fit STUDY`` stores one)."""
+    from paretoopt.surrogate import eligible_trials, fit_surrogate, load_surrogate
+
+    stored = study.storage.get_surrogate(study.record.id)
+    if stored is not None and stored.trial_numbers == sorted(t.number for t in eligible_trials(study)):
+        surrogate = load_surrogate(study)
+        if surrogate is not None:
+            return surrogate
+    return fit_surrogate(study)
 
 
 # ----- controls <-> design values -----

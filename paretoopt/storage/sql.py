@@ -34,6 +34,7 @@ from paretoopt.storage.base import (
     BaseStorage,
     FrozenTrial,
     StoredStep,
+    StoredSurrogate,
     StudyRecord,
     StudySpec,
     StudySummary,
@@ -42,6 +43,7 @@ from paretoopt.storage.base import (
 )
 from paretoopt.storage.models import (
     StudyModel,
+    SurrogateModelRow,
     TrajectoryStepModel,
     TrialModel,
     TrialState,
@@ -321,6 +323,7 @@ class SQLStorage(BaseStorage):
             s.execute(delete(TrajectoryStepModel).where(TrajectoryStepModel.trial_id.in_(trial_ids)))
             s.execute(delete(TrialValueModel).where(TrialValueModel.trial_id.in_(trial_ids)))
             s.execute(delete(TrialModel).where(TrialModel.study_id == m.id))
+            s.execute(delete(SurrogateModelRow).where(SurrogateModelRow.study_id == m.id))
             s.delete(m)
 
     def set_normalization(self, study_id: int, normalization: dict[str, Any]) -> None:
@@ -556,6 +559,73 @@ class SQLStorage(BaseStorage):
                 )
                 for r in rows
             ]
+
+    # ----- surrogate models -----
+    def save_surrogate(
+        self,
+        study_id: int,
+        *,
+        kind: str,
+        trial_numbers: Sequence[int],
+        n_points: int,
+        blob: bytes,
+        digest: str,
+    ) -> StoredSurrogate:
+        with self.session_scope() as s:
+            # take the study's row lock first (as enqueue_trials): versions are allocated atomically
+            locked = s.execute(
+                update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow())
+            ).rowcount
+            if not locked:
+                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+            last = s.scalar(
+                select(func.max(SurrogateModelRow.version)).where(SurrogateModelRow.study_id == study_id)
+            )
+            row = SurrogateModelRow(
+                study_id=study_id,
+                version=int(last or 0) + 1,
+                kind=kind,
+                trial_numbers_json=_dumps([int(n) for n in trial_numbers]),
+                n_points=int(n_points),
+                blob=bytes(blob),
+                digest=digest,
+                created_at=utcnow(),
+            )
+            s.add(row)
+            s.flush()
+            s.execute(
+                delete(SurrogateModelRow).where(
+                    SurrogateModelRow.study_id == study_id, SurrogateModelRow.version < row.version
+                )
+            )
+            return self._stored_surrogate(row)
+
+    def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
+        with self.session_scope() as s:
+            row = s.scalar(
+                select(SurrogateModelRow)
+                .where(SurrogateModelRow.study_id == study_id)
+                .order_by(SurrogateModelRow.version.desc())
+                .limit(1)
+            )
+            return self._stored_surrogate(row) if row is not None else None
+
+    @staticmethod
+    def _stored_surrogate(row: SurrogateModelRow) -> StoredSurrogate:
+        try:  # not authenticated: a garbled list only makes the model look stale
+            numbers = [int(n) for n in json.loads(row.trial_numbers_json)]
+        except (json.JSONDecodeError, TypeError, ValueError):
+            numbers = []
+        return StoredSurrogate(
+            study_id=row.study_id,
+            version=row.version,
+            kind=row.kind,
+            trial_numbers=numbers,
+            n_points=row.n_points,
+            blob=bytes(row.blob),
+            digest=row.digest,
+            created_at=row.created_at,
+        )
 
     @staticmethod
     def _frozen(m: Any, objs: list[Any], cons: list[Any]) -> FrozenTrial:

@@ -8,8 +8,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,26 +22,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-
-
-class ZDT1StandIn:
-    """A stand-in surrogate with the real ``predict`` contract: the exact ZDT1 objectives of the
-    design (columns ``x1``..``xn`` of the frame, unit headers allowed, other columns ignored)
-    with a constant 0.02 standard deviation. Lets the tests check the exact prediction."""
-
-    def predict(self, designs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        cols = sorted(
-            (c for c in designs.columns if str(c).split(" ")[0][1:].isdigit()), key=lambda c: int(c[1:])
-        )
-        x = designs[cols].to_numpy(dtype=float)
-        g = 1.0 + 9.0 * x[:, 1:].mean(axis=1)
-        f1 = x[:, 0]
-        mean = np.column_stack([f1, g * (1.0 - np.sqrt(f1 / g))])
-        return mean, np.full_like(mean, 0.02)
-
-
-def stand_in_factory(study) -> ZDT1StandIn:
-    return ZDT1StandIn()
 
 
 @pytest.fixture(scope="session")
@@ -81,13 +59,12 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(seeded_db, tmp_path_factory) -> Iterator[Server]:
-    """The dashboard with ``--allow-simulate`` and the stand-in surrogate."""
+    """The dashboard with ``--allow-simulate`` and the default (real) surrogates."""
     from dashboard import create_app
 
     app = create_app(
         seeded_db,
         allow_simulate=True,
-        surrogate_factory=stand_in_factory,
         poll_interval_s=1.0,
         background_cache_dir=str(tmp_path_factory.mktemp("bg")),
     )

@@ -26,7 +26,7 @@ from paretoopt.problem import load_study_definition
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 from paretoopt.storage import StudyRecord, TrialProposal
 from paretoopt.study import load_study, spec_from_definition
-from tests.dashboard.conftest import ROOT, stand_in_factory
+from tests.dashboard.conftest import ROOT
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_snapshot_storage_refuses_writes_and_reads_trials_once(seeded_db):
     assert view.get_trials(sid) == view.get_trials(sid) and len(view.get_trials(sid)) == 20
     cache = StudyCache(st)
     assert cache.get("zdt1") is cache.get("zdt1")
-    with pytest.raises(StudyNotFoundError, match="no study named 'nope'.*zdt1"):
+    with pytest.raises(StudyNotFoundError, match=r"no study named 'nope'.*zdt1"):
         cache.get("nope")
 
 
@@ -138,7 +138,7 @@ def test_definition_is_reloaded_only_from_an_unchanged_file(tmp_path):
 def test_host_header_check_and_headers(seeded_db):
     from dashboard import create_app
 
-    client = create_app(seeded_db, surrogate_factory=stand_in_factory).server.test_client()
+    client = create_app(seeded_db, prefetch=False).server.test_client()
     ok = client.get("/", headers={"Host": "127.0.0.1:8050"})
     assert ok.status_code == 200 and ok.headers["X-Frame-Options"] == "DENY"
     assert client.get("/", headers={"Host": "localhost:8050"}).status_code == 200
