@@ -50,13 +50,14 @@ class DashboardContext:
     allow_simulate: bool
     poll_ms: int
     background_manager: Any = None
+    warm_surrogates: bool = True
     _writable: BaseStorage | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def warm_surrogate(self, snap: Snapshot) -> None:
         """Start fitting the study's surrogate now, so the first what-if finds it ready."""
         n = snap.completed_count()
-        if n:
+        if n and self.warm_surrogates:
             self.surrogates.request(snap.name, snap.study, n)
 
     def writable_storage(self) -> BaseStorage:
@@ -93,6 +94,7 @@ def create_app(
     allowed_hosts: Iterable[str] | None = LOOPBACK_NAMES,
     background_cache_dir: str | None = None,
     prefetch: bool = True,
+    warm_surrogates: bool = True,
 ) -> dash.Dash:
     """The dashboard over the study database at ``storage_url`` (a SQLAlchemy URL).
 
@@ -110,6 +112,8 @@ def create_app(
             temporary folder); only used with ``allow_simulate``.
         prefetch: read the most recently updated studies and draw their fronts in a background
             thread at start, so a first visit does not wait for the database.
+        warm_surrogates: start fitting (or loading) a study's surrogate when its page opens, so
+            the first what-if finds it ready; otherwise the first what-if starts it.
     """
     storage = open_storage(storage_url)
     manager = _background_manager(background_cache_dir) if allow_simulate else None
@@ -120,6 +124,7 @@ def create_app(
         allow_simulate=allow_simulate,
         poll_ms=max(500, int(1000 * poll_interval_s)),
         background_manager=manager,
+        warm_surrogates=warm_surrogates,
     )
     app = dash.Dash(
         __name__,

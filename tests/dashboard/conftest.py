@@ -65,6 +65,7 @@ def server(seeded_db, tmp_path_factory) -> Iterator[Server]:
     app = create_app(
         seeded_db,
         allow_simulate=True,
+        warm_surrogates=False,  # only the what-if test fits one (zdt1), nothing left running at exit
         poll_interval_s=1.0,
         background_cache_dir=str(tmp_path_factory.mktemp("bg")),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from paretoopt.export import read_front_csv
 from paretoopt.storage import TrialState
@@ -102,11 +103,16 @@ def test_moving_a_whatif_control_moves_the_prediction(tab, server, seeded_db):
     x1 = tab.locator(".control", has_text="x1").first
     thumb = x1.locator("[role=slider]")
     thumb.focus()
-    tab.keyboard.press("ArrowRight")
-    # the first prediction waits for the fit started when the page opened
-    tab.wait_for_function(
-        f"{FRONT_JS}._fullData[4].x && {FRONT_JS}._fullData[4].x.length === 1", timeout=90_000
-    )
+    # the first move starts the fit (seconds); a callback waits for it up to 20 s, then asks to
+    # move again: press until a prediction is drawn
+    has_prediction = f"{FRONT_JS}._fullData[4].x && {FRONT_JS}._fullData[4].x.length === 1"
+    for _ in range(6):
+        tab.keyboard.press("ArrowRight")
+        try:
+            tab.wait_for_function(has_prediction, timeout=25_000)
+            break
+        except PlaywrightTimeout:
+            continue
     first = tab.evaluate(f"{FRONT_JS}._fullData[4].x[0]")
     text_before = readout.inner_text()
     for _ in range(80):
