@@ -154,6 +154,24 @@ def _json_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _is_selected_design(snap: Snapshot, number: int | None, design: dict[str, Any]) -> bool:
+    """Whether ``design`` is the selected trial's own design (what a prefill sets)."""
+    from dashboard.whatif import design_of_trial
+
+    t = snap.by_number.get(number) if number is not None else None
+    if t is None:
+        return False
+    own = design_of_trial(snap.space, t.params, t.choices)
+    for k, v in own.items():
+        w = design.get(k)
+        if isinstance(v, float) and isinstance(w, int | float):
+            if not math.isclose(v, float(w), rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif v != w:
+            return False
+    return True
+
+
 def _readout(snap: Snapshot, mean: np.ndarray, std: np.ndarray, elapsed_ms: float) -> list[Any]:
     from paretoopt.columns import objective_column
     from paretoopt.export import round_to_error
@@ -353,25 +371,38 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
         State("x-axis", "value"),
         State("y-axis", "value"),
         State("z-axis", "value"),
+        State("selected", "data"),
         State("study-name", "data"),
         prevent_initial_call=True,
     )
-    def what_if(_values, view, x, y, z, name) -> Any:
+    def what_if(_values, view, x, y, z, selected, name) -> Any:
         t0 = time.perf_counter()
         snap = c.cache.get(name)
         controls = {i["id"]["name"]: i.get("value") for i in ctx.inputs_list[0]}
         design = design_from_controls(snap.space, controls)
-        fut = c.surrogates.request(name, snap.study, sum(1 for t in snap.trials if t.objectives))
-        try:
-            predictor = fut.result(timeout=SURROGATE_WAIT_S)
-        except FutureTimeout:
-            return (
-                no_update,
-                "the surrogate is still being fitted; move a control again in a moment",
-                no_update,
-            )
-        except Exception as exc:
-            return no_update, f"no surrogate for this study: {exc}", no_update
+        if _is_selected_design(snap, selected, design):
+            # the controls were just prefilled from a trial: predict if a model is ready, but
+            # leave starting a fit (seconds of CPU) to a real what-if
+            predictor = c.surrogates.ready(name)
+            if predictor is None:
+                clear = Patch()
+                for key, value in figures.overlay_patch(
+                    figures.axes_of(snap, view or "2d", x, y, z), None, None
+                ).items():
+                    clear["data"][figures.TRACE_WHATIF][key] = value
+                return clear, "prediction: move a control", None
+        else:
+            fut = c.surrogates.request(name, snap.study, snap.completed_count())
+            try:
+                predictor = fut.result(timeout=SURROGATE_WAIT_S)
+            except FutureTimeout:
+                return (
+                    no_update,
+                    "the surrogate is still being fitted; move a control again in a moment",
+                    no_update,
+                )
+            except Exception as exc:
+                return no_update, f"no surrogate for this study: {exc}", no_update
         try:
             mean, std = predict(predictor, design, len(snap.objectives))
         except Exception as exc:

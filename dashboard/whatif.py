@@ -149,6 +149,14 @@ class SurrogateCache:
     def _failed(fut: Future[Predictor]) -> bool:
         return fut.done() and fut.exception() is not None
 
+    def ready(self, name: str) -> Predictor | None:
+        """The study's current model if one is fitted, else ``None`` (starts nothing)."""
+        with self._lock:
+            current = self._current.get(name)
+        if current is None or not current[1].done() or self._failed(current[1]):
+            return None
+        return current[1].result()
+
     def request(self, name: str, study: Study, n_complete: int) -> Future[Predictor]:
         """The study's surrogate as a future: the current model, a first fit, or (after a
         failure) a new try; starts a refit in the background when the study has grown."""
