@@ -211,6 +211,15 @@ class Process:
             self.proc.wait()
 
 
+def optuna_study_id(port: int) -> int:
+    """The id optuna-dashboard gives study "zdt1" (0 in a JournalStorage, 1 in SQLite)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=60) as r:
+        studies = json.load(r)["studies"]
+    return next(int(s["study_id"]) for s in studies if s["study_name"] == "zdt1")
+
+
 # ----------------------------------------------------------------------------- browser measurements
 OURS_READY = """(n) => {
     const gd = document.querySelector('#front .js-plotly-plot');
@@ -453,7 +462,7 @@ def main() -> None:
                             oport,
                         )  # fmt: skip
                         try:
-                            ourl = f"http://127.0.0.1:{oport}/dashboard/studies/0"
+                            ourl = f"http://127.0.0.1:{oport}/dashboard/studies/{optuna_study_id(oport)}"
                             try:
                                 cold = time_to_front(context, ourl, OPTUNA_READY, n, timeout_s=300)
                                 warm = [

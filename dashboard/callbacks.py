@@ -377,7 +377,8 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
     )
     def what_if(_values, view, x, y, z, selected, name) -> Any:
         t0 = time.perf_counter()
-        snap = c.cache.get(name)
+        # the snapshot on screen (polling keeps it current): no database query per key press
+        snap = c.cache.peek(name) or c.cache.get(name)
         controls = {i["id"]["name"]: i.get("value") for i in ctx.inputs_list[0]}
         design = design_from_controls(snap.space, controls)
         if _is_selected_design(snap, selected, design):

@@ -26,7 +26,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory) -> str:
-    """A SQLite database with zdt1 (grid, 20 trials) and mixed_zdt (random, 16 trials)."""
+    """A SQLite database with zdt1 (grid, 20 trials), mixed_zdt (random, 16 trials) and the
+    three-objective dtlz2 (random, 8 trials)."""
     from paretoopt import optimize
     from paretoopt.problem import load_study_definition
 
@@ -36,6 +37,7 @@ def seeded_db(tmp_path_factory) -> str:
     optimize(
         load_study_definition(ROOT / "studies" / "mixed_zdt.py"), storage=url, n_trials=16, engine="random"
     )
+    optimize(load_study_definition(ROOT / "studies" / "dtlz2.py"), storage=url, n_trials=8, engine="random")
     return url
 
 

@@ -50,7 +50,7 @@ def test_study_list_shows_the_seeded_studies(tab, server, seeded_db):
     tab.goto(server.url + "/")
     tab.wait_for_selector("#study-table")
     names = tab.locator(".study-link").all_inner_texts()
-    assert names == ["mixed_zdt", "zdt1"]
+    assert names == ["dtlz2", "mixed_zdt", "zdt1"]
     row = tab.locator("#study-table tr", has_text="zdt1")
     cells = row.locator("td").all_inner_texts()
     assert cells[1] == "f1 (min), f2 (min)" and cells[2] == "20" and cells[3] == "0"
@@ -134,6 +134,45 @@ def test_colour_by_a_choice(tab, server):
     tab.wait_for_function(f"{FRONT_JS}._fullData[1].marker.colorbar !== undefined")
     ticks = tab.evaluate(f"Array.from({FRONT_JS}._fullData[1].marker.colorbar.ticktext)")
     assert ticks == ["A", "B"]
+
+
+def test_three_objectives_in_3d(tab, server, seeded_db):
+    study = load_study(study_name="dtlz2", storage=seeded_db)
+    _open_study(tab, server, "dtlz2")
+    tab.locator("#view").get_by_text("3-D").click()
+    tab.wait_for_function(f"{FRONT_JS}._fullData[1].type === 'scatter3d'")
+    types = tab.evaluate(f"Array.from({FRONT_JS}._fullData, t => t.type)")
+    assert types == ["scatter3d"] * 5
+    lengths = _trace_lengths(tab)
+    assert lengths[0] + lengths[1] == len(study.completed_trials) and lengths[1] == len(study.best_trials)
+    assert tab.evaluate(f"{FRONT_JS}._fullLayout.scene.zaxis.title.text") == "f3 (min)"
+
+
+def test_live_update_keeps_the_selection(tab, server, seeded_db):
+    """A trial finished by another process appears on the open page (polling), and the trial
+    the user opened stays open."""
+    from paretoopt.storage import SQLStorage, TrialProposal, TrialResult
+
+    study = load_study(study_name="mixed_zdt", storage=seeded_db)
+    n_before, n_trials = len(study.completed_trials), len(study.trials)
+    _open_study(tab, server, "mixed_zdt")
+    title = tab.locator("#trial-title").inner_text()
+    lengths = _trace_lengths(tab)
+    st = SQLStorage(seeded_db)
+    proposal = TrialProposal((0.5, 0.5), {"family": "A", "level": 3}, 1)
+    (t,) = st.enqueue_trials(study.record.id, [proposal], batch=99)
+    st.start_trial(t.id, "test:1")
+    params = {f"x{i}": 0.5 for i in range(1, 11)}
+    st.finish_trial(
+        t.id, TrialState.COMPLETE, TrialResult(params=params, objectives=[0.9, 2.5], stderr=[0.0, 0.0])
+    )
+    both = f"Array.from({FRONT_JS}._fullData.slice(0, 2), t => t.x.length).reduce((a, b) => a + b)"
+    tab.wait_for_function(f"{both} === {n_before + 1}")
+    assert _trace_lengths(tab)[0] == lengths[0] + 1  # dominated: one grey point more
+    assert tab.locator("#trial-title").inner_text() == title
+    tab.wait_for_function(
+        f"document.querySelector('#study-summary').innerText.startsWith('{n_trials + 1} trials')"
+    )
 
 
 def test_export_buttons_download_files_that_parse(tab, server, seeded_db, tmp_path):
