@@ -216,7 +216,7 @@ def optuna_study_id(port: int) -> int:
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=60) as r:
-        studies = json.load(r)["studies"]
+        studies = json.load(r)["study_summaries"]
     return next(int(s["study_id"]) for s in studies if s["study_name"] == "zdt1")
 
 
@@ -454,7 +454,11 @@ def main() -> None:
                             if kind == "journal"
                             else f"sqlite:///{tmp / f'optuna_{n}.db'}"
                         )
-                        wrote = seed_optuna(py, *data[n], target, kind, tmp)
+                        try:
+                            wrote = seed_optuna(py, *data[n], target, kind, tmp)
+                        except subprocess.CalledProcessError as exc:
+                            print(f"optuna {kind} {n}: writing the study failed: {exc}", flush=True)
+                            continue
                         oport = free_port()
                         od = Process(
                             [str(OPTUNA_VENV / "bin" / "optuna-dashboard"), target, "--host", "127.0.0.1",
@@ -462,8 +466,8 @@ def main() -> None:
                             oport,
                         )  # fmt: skip
                         try:
-                            ourl = f"http://127.0.0.1:{oport}/dashboard/studies/{optuna_study_id(oport)}"
                             try:
+                                ourl = f"http://127.0.0.1:{oport}/dashboard/studies/{optuna_study_id(oport)}"
                                 cold = time_to_front(context, ourl, OPTUNA_READY, n, timeout_s=300)
                                 warm = [
                                     time_to_front(context, ourl, OPTUNA_READY, n, timeout_s=300)
