@@ -180,7 +180,7 @@ def run(
         if simulator == "surrogate":
             from paretoopt.surrogate import optimize_on_surrogate
 
-            study = optimize_on_surrogate(definition, **kwargs)
+            study = optimize_on_surrogate(definition, **kwargs)  # type: ignore[arg-type]
         else:
             study = optimize(definition, **kwargs)
     except typer.Exit:
@@ -201,6 +201,11 @@ def run(
             EXIT_FAILED,
         )
     typer.echo(_front_text(study))
+    if simulator == "surrogate":
+        from paretoopt.surrogate import comparison_summary, surrogate_comparison
+
+        typer.echo("")
+        typer.echo(comparison_summary(surrogate_comparison(study), study.objectives))
 
 
 @app.command("list")
@@ -298,6 +303,137 @@ def export(
     except ParetoOptError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"wrote {path}")
+
+
+@app.command("dashboard")
+def dashboard_cmd(
+    storage: StorageOpt = None,
+    host: Annotated[
+        str,
+        typer.Option(help="Interface to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8050,
+    allow_simulate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-simulate",
+            help="Allow 'simulate this design' (runs the study's code, adds trials); read-only without it.",
+        ),
+    ] = False,
+    poll: Annotated[
+        float, typer.Option(help="Seconds between checks for new trials on an open study page.")
+    ] = 5.0,
+    prefetch: Annotated[
+        bool, typer.Option(help="Read the newest studies and draw their fronts in the background at start.")
+    ] = True,
+) -> None:
+    """Browse the studies of a database in a web dashboard (fronts, trials, what-ifs, exports)."""
+    try:
+        from dashboard import create_app, serve
+        from dashboard.app import LOOPBACK_NAMES
+    except ImportError as exc:
+        raise _fail(f"the dashboard package is not installed: {exc}") from None
+    if not 0 < port < 65536:
+        raise _fail(f"--port must be in 1..65535, got {port}")
+    public = host in ("0.0.0.0", "::", "")  # noqa: S104 - only when the user asks for it
+    allowed = None if public else (*LOOPBACK_NAMES, host)
+    try:
+        dash_app = create_app(
+            _url(storage),
+            allow_simulate=allow_simulate,
+            poll_interval_s=poll,
+            allowed_hosts=allowed,
+            prefetch=prefetch,
+        )
+    except (ParetoOptError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    mode = "simulations allowed" if allow_simulate else "read-only"
+    shown = "127.0.0.1" if public else host
+    typer.echo(
+        f"paretoopt dashboard on http://{shown}:{port}/ ({mode}, storage {_url(storage)}); Ctrl-C stops it"
+    )
+    if public:
+        typer.echo(
+            "warning: listening on every interface; anyone who can reach this port can read the studies",
+            err=True,
+        )
+    try:
+        serve(dash_app, host, port)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+surrogate_app = typer.Typer(
+    help="Fit and inspect the surrogates of a study (design -> objectives, with uncertainty).",
+    no_args_is_help=True,
+)
+app.add_typer(surrogate_app, name="surrogate")
+
+
+def _validation_text(surrogate: Any) -> str:
+    table = surrogate.validation_table()
+    return surrogate.summary() + "\n\n" + table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+@surrogate_app.command("fit")
+def surrogate_fit(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: StorageOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out split and the fit.")] = 0,
+    kind: Annotated[
+        str,
+        typer.Option(help="auto (exact GP up to 1000 points, else deep ensemble), exact_gp, deep_ensemble."),
+    ] = "auto",
+) -> None:
+    """Fit the study's surrogate on every completed trial, store it, print its validation table."""
+    from paretoopt.exceptions import SurrogateError
+    from paretoopt.study import load_study
+    from paretoopt.surrogate import KINDS, fit_surrogate, save_surrogate
+
+    if kind not in ("auto", *KINDS):
+        raise _fail(f"--kind must be auto, {', '.join(KINDS)}; got {kind!r}")
+    try:
+        s = load_study(study_name=study, storage=_open_existing(storage))
+        surrogate = fit_surrogate(s, seed=seed, kind=kind)  # type: ignore[arg-type]
+        save_surrogate(s, surrogate)
+    except SurrogateError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from None
+    except ParetoOptError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"study {s.name!r}: surrogate stored in {s.storage.url}")
+    typer.echo(_validation_text(surrogate))
+
+
+@surrogate_app.command("show")
+def surrogate_show(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: StorageOpt = None,
+) -> None:
+    """Print the validation table of the study's stored surrogate (refitting nothing)."""
+    from paretoopt.exceptions import SurrogateError
+    from paretoopt.study import load_study
+    from paretoopt.surrogate import eligible_trials, load_surrogate
+
+    try:
+        s = load_study(study_name=study, storage=_open_existing(storage))
+        surrogate = load_surrogate(s)
+        if surrogate is None:
+            raise _fail(
+                f"no surrogate stored for study {study!r}; fit one with `paretoopt surrogate fit {study}`",
+                EXIT_FAILED,
+            )
+        current = sorted(t.number for t in eligible_trials(s))
+    except SurrogateError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from None
+    except ParetoOptError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"study {s.name!r}")
+    typer.echo(_validation_text(surrogate))
+    if current != surrogate.trial_numbers:
+        typer.echo(
+            f"\nnote: the study now has {len(current)} completed trials, the model was fitted on "
+            f"{len(surrogate.trial_numbers)}; `paretoopt surrogate fit {study}` refits it"
+        )
 
 
 def main() -> None:

@@ -45,3 +45,12 @@ class FinishedTrialError(StorageError):
 
 class EngineError(ParetoOptError, ValueError):
     """An outer engine was configured with unknown or invalid options."""
+
+
+class SurrogateError(ParetoOptError):
+    """A surrogate cannot be fitted (too few completed trials) or none is stored."""
+
+
+class UntrustedModelError(SurrogateError):
+    """A stored surrogate was refused: its digest does not match, it is not a safetensors blob
+    (a pickle, say), or its header or tensors do not match the study's schema."""

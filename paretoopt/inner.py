@@ -216,6 +216,57 @@ def optimize_inner(
     )
 
 
+def evaluate_design(
+    definition: StudyDefinition,
+    params: Mapping[str, float],
+    choices: Mapping[str, Any],
+    scalarization: Scalarization,
+    *,
+    settings: InnerSettings | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> InnerResult:
+    """One final evaluation of a given design, no optimisation: the same fresh sample of
+    ``n_eval_samples`` in evaluation mode as :func:`optimize_inner` ends with (one call, no
+    trajectory). Used to re-simulate designs found on a surrogate.
+
+    Raises:
+        SimulationError: the simulation failed or returned malformed or non-finite values.
+        SpaceError: ``params`` or ``choices`` are not valid for the design space.
+    """
+    t0 = time.perf_counter()
+    settings = settings if settings is not None else definition.inner
+    space = definition.space
+    choices = space.validate_outer(choices)
+    values = space.validate_inner(params)
+    try:
+        ev, loss = _final_evaluation(
+            definition, values, choices, scalarization, settings, seed, torch.device(device)
+        )
+    finally:
+        _set_mode(definition, training=False)
+    constraints = {c.name: float(ev.constraints[i]) for i, c in enumerate(definition.constraints)}
+    return InnerResult(
+        params=dict(values),
+        choices=dict(choices),
+        objectives={o.name: float(ev.objectives[i]) for i, o in enumerate(definition.objectives)},
+        stderr={o.name: float(ev.objective_stderr[i]) for i, o in enumerate(definition.objectives)},
+        constraints=constraints,
+        constraint_stderr={
+            c.name: float(ev.constraint_stderr[i]) for i, c in enumerate(definition.constraints)
+        },
+        feasible=all(c.satisfied(constraints[c.name]) for c in definition.constraints),
+        loss=loss,
+        n_calls=1,
+        n_backward=0,
+        n_steps=0,
+        converged=True,
+        optimizer="none",
+        wall_time_s=time.perf_counter() - t0,
+        extras=ev.extras,
+    )
+
+
 def _run_adam(
     definition: StudyDefinition,
     choices: dict[str, Any],

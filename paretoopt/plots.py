@@ -6,7 +6,8 @@ Every function takes pandas frames in the column layout of :mod:`paretoopt.colum
 reads a database. The front figures keep a fixed trace layout so a dashboard can patch one
 trace by index: ``TRACE_OTHER`` (completed trials off the front, grey; infeasible ones as
 crosses), ``TRACE_FRONT`` (the Pareto-optimal trials, with standard-error bars), ``TRACE_KNEE``
-(the knee point). Above ``webgl_threshold`` points the 2-D traces use ``Scattergl``.
+(the knee point). Above ``webgl_threshold`` points the 2-D traces use ``Scattergl``. Every
+point of a front figure carries its trial number as ``customdata`` (what a click reports).
 """
 
 from __future__ import annotations
@@ -163,17 +164,34 @@ def _hover_front(df: pd.DataFrame, objectives: Sequence[Objective]) -> list[str]
 
 
 def _hover_other(df: pd.DataFrame, axes: Sequence[Objective]) -> list[str]:
+    # column-wise (not row-by-row ``iloc``): a 10,000-trial study builds its hover text in ms
     cols = [(o, _column(df, o)) for o in axes]
-    numbers = list(df["number"]) if "number" in df.columns else [None] * len(df)
-    feasible = list(df["feasible"]) if "feasible" in df.columns else [True] * len(df)
-    out = []
-    for i in range(len(df)):
-        head = f"trial {int(numbers[i])}" if numbers[i] is not None else "trial"
-        if not bool(feasible[i]):
-            head += " (infeasible)"
-        parts = [head] + [f"{objective_column(o)} = {float(df[c].iloc[i]):.4g}" for o, c in cols if c]
-        out.append("<br>".join(parts))
-    return out
+    n = len(df)
+    numbers = df["number"].tolist() if "number" in df.columns else [None] * n
+    feasible = df["feasible"].tolist() if "feasible" in df.columns else [True] * n
+    heads = [
+        ("trial" if k is None else f"trial {int(k)}") + ("" if bool(f) else " (infeasible)")
+        for k, f in zip(numbers, feasible, strict=True)
+    ]
+    parts = [heads]
+    for o, c in cols:
+        if c:
+            label = objective_column(o)
+            parts.append([f"{label} = {v:.4g}" for v in np.asarray(df[c], dtype=float).tolist()])
+    return ["<br>".join(row) for row in zip(*parts, strict=True)]
+
+
+def _symbols(feasible: np.ndarray) -> str | list[str]:
+    """One symbol for all when every trial is feasible (a 10,000-entry list costs plotly's
+    validation and the browser a lot), else circles and crosses for the infeasible ones."""
+    return "circle" if bool(np.all(feasible)) else np.where(feasible, "circle", "x").tolist()
+
+
+def _numbers(df: pd.DataFrame) -> list[int] | None:
+    """Trial numbers of ``df`` as ``customdata``, so a click on a point names its trial. A plain
+    list: plotly.py would send an array as a base64 typed array, which Dash's click events do
+    not decode."""
+    return [int(v) for v in df["number"]] if "number" in df.columns else None
 
 
 def _color_marker(df: pd.DataFrame, color_by: str | None, space: DesignSpace | None) -> dict[str, Any]:
@@ -250,8 +268,9 @@ def front_figure(
                 y=np.asarray(others[_column(others, oy)], dtype=float),
                 mode="markers",
                 name="other trials",
-                marker={"color": GREY, "size": 6, "symbol": np.where(feasible, "circle", "x").tolist()},
+                marker={"color": GREY, "size": 6, "symbol": _symbols(feasible)},
                 text=_hover_other(others, (ox, oy)),
+                customdata=_numbers(others),
                 hovertemplate="%{text}<extra></extra>",
             )
         )
@@ -281,6 +300,7 @@ def front_figure(
             if ey is not None
             else None,
             text=_hover_front(front_df, objs),
+            customdata=_numbers(front_df),
             hovertemplate="%{text}<extra></extra>",
         )
     )
@@ -295,6 +315,7 @@ def front_figure(
         scatter(
             x=fx[knee],
             y=fy[knee],
+            customdata=_numbers(front_df[knee]) if "number" in front_df.columns else None,
             mode="markers",
             name="knee point",
             marker={
@@ -352,8 +373,9 @@ def front_figure_3d(
                 z=xyz[2],
                 mode="markers",
                 name="other trials",
-                marker={"color": GREY, "size": 3, "symbol": np.where(feasible, "circle", "x").tolist()},
+                marker={"color": GREY, "size": 3, "symbol": _symbols(feasible)},
                 text=_hover_other(others, axes),
+                customdata=_numbers(others),
                 hovertemplate="%{text}<extra></extra>",
             )
         )
@@ -383,6 +405,7 @@ def front_figure_3d(
             error_y=bars(errs[1]),
             error_z=bars(errs[2]),
             text=_hover_front(front_df, objs),
+            customdata=_numbers(front_df),
             hovertemplate="%{text}<extra></extra>",
         )
     )
@@ -396,6 +419,7 @@ def front_figure_3d(
             x=f[0][knee],
             y=f[1][knee],
             z=f[2][knee],
+            customdata=_numbers(front_df[knee]) if "number" in front_df.columns else None,
             mode="markers",
             name="knee point",
             marker={"symbol": "diamond", "size": 9, "color": KNEE_COLOR},
@@ -477,7 +501,10 @@ def trajectory_figure(
         raise KeyError(f"a trajectory frame needs a 'step' column; it has {list(steps.columns)}")
     rest = [c for c in steps.columns if c not in ("step", "loss")]
     if objectives is not None:
-        obj_cols = [c for o in objectives for c in (objective_column(o), o.name) if c in rest]
+        # an objective without a unit has objective_column(o) == o.name: keep each column once
+        obj_cols = list(
+            dict.fromkeys(c for o in objectives for c in (objective_column(o), o.name) if c in rest)
+        )
         groups = [("loss", ["loss"] if "loss" in steps.columns else []), ("objectives", obj_cols)]
         groups.append(("parameters", [c for c in rest if c not in obj_cols]))
     else:

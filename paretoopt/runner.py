@@ -33,7 +33,7 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
-from paretoopt.inner import InnerResult, optimize_inner
+from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
 from paretoopt.outer import Engine, Proposal, TrialRecord, make_engine
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, WeightedSum, make_scalarization
@@ -53,6 +53,14 @@ log = logging.getLogger("paretoopt")
 STALE_AFTER_S = 600.0
 HEARTBEAT_EVERY_S = 30.0
 ANCHOR = "anchor"
+#: Trials traced on a surrogate (in the ``<study>.surrogate`` study, see paretoopt.surrogate).
+SURROGATE = "surrogate"
+#: A surrogate-optimal design evaluated once with the real simulation (no inner loop).
+RESIMULATED = "resimulated"
+#: Trials added from the dashboard's what-if panel ("simulate this design").
+WHATIF = "whatif"
+#: Trials the engine did not propose: told to it, never asked for or replayed.
+EXTERNAL_SOURCES = (ANCHOR, RESIMULATED, WHATIF)
 
 
 def worker_id() -> str:
@@ -108,22 +116,37 @@ def execute_trial(
     *,
     settings: InnerSettings | None = None,
     device: str = "cpu",
+    evaluate_only: bool = False,
 ) -> tuple[TrialState, TrialResult]:
     """Run one trial's inner loop and turn its outcome into what storage records.
 
+    ``evaluate_only``: evaluate the design ``trial.init`` (+ ``trial.choices``) as it is, one
+    simulator call, instead of optimising from it (the dashboard's "simulate this design").
     A simulation that raises, returns NaN/inf or gives a non-finite gradient makes a FAILED
-    trial with the reason; nothing else is caught."""
+    trial with the reason; nothing else is caught. A ``"resimulated"`` trial runs no inner loop:
+    its design (``trial.init``) gets one final evaluation."""
     t0 = time.perf_counter()
     try:
-        res: InnerResult = optimize_inner(
-            definition,
-            trial.choices,
-            scalarization_for(trial, normalization, scalarization),
-            settings=settings,
-            seed=trial.seed,
-            init=trial.init,
-            device=device,
-        )
+        if evaluate_only or trial.source == RESIMULATED:
+            res: InnerResult = evaluate_design(
+                definition,
+                trial.init or {},
+                trial.choices,
+                scalarization_for(trial, normalization, scalarization),
+                settings=settings,
+                seed=trial.seed,
+                device=device,
+            )
+        else:
+            res = optimize_inner(
+                definition,
+                trial.choices,
+                scalarization_for(trial, normalization, scalarization),
+                settings=settings,
+                seed=trial.seed,
+                init=trial.init,
+                device=device,
+            )
     except (SimulationError, ParetoOptError) as exc:
         return TrialState.FAILED, TrialResult(
             params=dict(trial.init or {}),
@@ -390,6 +413,8 @@ class _Run:
         self.worker = worker_id()
         self._bar: Any = None
         self.normalization: Normalization | None = None
+        #: ``source`` of the trials this run asks for (default: the engine's name)
+        self.trial_source: str | None = None
 
     # ----- helpers -----
     def _trials(self) -> list[FrozenTrial]:
@@ -520,14 +545,14 @@ class _Run:
         self.storage.set_normalization(self.sid, norm.to_dict())
 
     def _engine_trials(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-        return [t for t in trials if t.source != ANCHOR]
+        return [t for t in trials if t.source not in EXTERNAL_SOURCES]
 
     def _replay_engine(self) -> None:
         """Rebuild engine state from stored trials (see :class:`paretoopt.outer.Engine`)."""
         self.engine.setup(self.definition, budget=self.n_trials)
         trials = self._trials()
         mine = self._engine_trials(trials)
-        anchors_done = [to_record(t) for t in trials if t.source == ANCHOR and t.state.is_finished]
+        anchors_done = [to_record(t) for t in trials if t.source in EXTERNAL_SOURCES and t.state.is_finished]
         if anchors_done:
             self.engine.tell(anchors_done)
         if getattr(self.engine, "needs_replay", False):
@@ -567,7 +592,7 @@ class _Run:
                     p.weights,
                     p.choices,
                     trial_seed(self.study.record.seed, start + i),
-                    self.engine.name,
+                    self.trial_source or self.engine.name,
                     init,
                 )
             )
@@ -604,7 +629,49 @@ class _Run:
         if tell and finished:
             by_batch: dict[int, list[FrozenTrial]] = {}
             for t in sorted(finished, key=lambda x: x.number):
-                if t.source != ANCHOR:
+                if t.source not in EXTERNAL_SOURCES:
                     by_batch.setdefault(t.batch, []).append(t)
             for b in sorted(by_batch):
                 self.engine.tell([to_record(t) for t in by_batch[b]])
+
+
+def run_waiting_trials(
+    definition: StudyDefinition,
+    study: Study,
+    *,
+    sources: Sequence[str] = (RESIMULATED,),
+    settings: InnerSettings | None = None,
+    device: str = "cpu",
+    progress: bool | Callable[[RunProgress], None] = False,
+    executor: Any = None,
+) -> list[FrozenTrial]:
+    """Run the WAITING trials of ``study`` whose source is one of ``sources`` (after putting
+    back those of dead workers), without asking or telling an engine: trials enqueued by
+    :func:`paretoopt.surrogate.optimize_on_surrogate`. Same crash safety as :func:`optimize`:
+    an interrupted call is finished by calling it again. Returns the trials finished here."""
+    rec = study.storage.get_study(study.name)
+    if not rec.normalization:
+        raise StudyDefinitionError(f"study {study.name!r} has no normalisation yet; run it first")
+    settings = settings if settings is not None else definition.inner
+    run = _Run(definition, study, None, 0, rec.scalarization, settings, device, False, progress, executor)  # type: ignore[arg-type]
+    run.normalization = Normalization.from_dict(rec.normalization)
+    run._requeue()
+    waiting = [t for t in run._trials() if t.state is TrialState.WAITING and t.source in tuple(sources)]
+    if not waiting:
+        return []
+    run.n_trials = run._finished_count(run._trials()) + len(waiting)
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        run._bar = tqdm(
+            total=run.n_trials, desc=study.name, unit="trial", initial=run.n_trials - len(waiting)
+        )
+    before = {t.number for t in run._trials() if t.state.is_finished}
+    try:
+        with _StopFlag() as stop:
+            run.stop = stop
+            run._run_trials(waiting, tell=False)
+    finally:
+        if run._bar is not None:
+            run._bar.close()
+    return [t for t in run._trials() if t.state.is_finished and t.number not in before]

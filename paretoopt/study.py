@@ -232,6 +232,25 @@ class Study:
         df["hypervolume"] = [float(hv_by_count[k - 1]) if k > 0 else 0.0 for k in hv_values]
         return df.set_index(by)
 
+    # ----- surrogate -----
+    def surrogate(self, refit: str = "auto", *, seed: int = 0, kind: str = "auto") -> Any:
+        """The study's surrogate (:class:`paretoopt.surrogate.Surrogate`): objectives (and
+        constraints) of any design with uncertainty, ``predict(designs) -> (mean, std)``.
+
+        ``refit="auto"`` loads the stored model, or fits and stores a new one when none is
+        stored or the study has gained (or lost) completed trials since; ``"always"`` refits;
+        ``"never"`` only loads. ``seed`` seeds the validation split and the fit, ``kind`` picks
+        the model (``"auto"``, ``"exact_gp"``, ``"deep_ensemble"``). Fitting takes seconds;
+        keep the object for repeated predictions.
+
+        Raises:
+            SurrogateError: too few completed trials to fit (or ``"never"`` with none stored).
+            UntrustedModelError: the stored model was altered or is not a paretoopt surrogate.
+        """
+        from paretoopt.surrogate import get_surrogate
+
+        return get_surrogate(self, refit, seed=seed, kind=kind)  # type: ignore[arg-type]
+
     def export_data(self) -> Any:
         """Everything an export needs (:class:`paretoopt.export.ExportData`)."""
         from paretoopt.export import ExportData

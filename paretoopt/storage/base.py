@@ -109,6 +109,21 @@ class StoredStep:
 
 
 @dataclass(frozen=True)
+class StoredSurrogate:
+    """A stored surrogate model (see :mod:`paretoopt.surrogate`): the safetensors ``blob``, its
+    ``digest`` (checked before the blob is parsed), the trial numbers it was fitted on."""
+
+    study_id: int
+    version: int
+    kind: str
+    trial_numbers: list[int]
+    n_points: int
+    blob: bytes
+    digest: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class FrozenTrial:
     """A trial as read from storage (immutable snapshot)."""
 
@@ -205,6 +220,25 @@ class BaseStorage(ABC):
     @abstractmethod
     def get_trajectory(self, trial_id: int) -> list[StoredStep]:
         """The inner-loop trajectory of one trial, in step order."""
+
+    # ----- surrogate models (optional for a backend: default raises NotImplementedError) -----
+    def save_surrogate(
+        self,
+        study_id: int,
+        *,
+        kind: str,
+        trial_numbers: Sequence[int],
+        n_points: int,
+        blob: bytes,
+        digest: str,
+    ) -> StoredSurrogate:
+        """Store a fitted surrogate of a study as its next version, replacing older ones, in
+        one transaction. Raises StorageError."""
+        raise NotImplementedError(f"{type(self).__name__} does not store surrogate models")
+
+    def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
+        """The newest stored surrogate of a study, or ``None``."""
+        raise NotImplementedError(f"{type(self).__name__} does not store surrogate models")
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -171,3 +172,22 @@ class TrajectoryStepModel(Base):
     loss_type: Mapped[FloatType] = mapped_column(_float_type)
     objectives_json: Mapped[str] = mapped_column(Text)
     params_json: Mapped[str] = mapped_column(Text)
+
+
+class SurrogateModelRow(Base):
+    """A fitted surrogate of a study (:mod:`paretoopt.surrogate`): a safetensors blob (tensors
+    and a JSON header, never a pickle), its HMAC-SHA256 digest, the trial numbers it was fitted
+    on. ``version`` counts the fits of the study; older versions are replaced."""
+
+    __tablename__ = "surrogate_models"
+    __table_args__ = (UniqueConstraint("study_id", "version", name="uq_surrogate_models_study_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    trial_numbers_json: Mapped[str] = mapped_column(Text)
+    n_points: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

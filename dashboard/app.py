@@ -1,0 +1,175 @@
+"""``create_app``: the paretoopt dashboard as a Dash app over one study database.
+
+    from dashboard import create_app
+    app = create_app("sqlite:///paretoopt.db")
+    app.run(host="127.0.0.1", port=8050)
+
+or ``paretoopt dashboard --storage sqlite:///paretoopt.db``. The styles live in
+``dashboard/assets/`` (inside the package, so an installed paretoopt finds them; Dash serves
+that folder).
+
+Security: the app reads the database only (a :class:`~dashboard.data.SnapshotStorage` refuses
+writes) unless ``allow_simulate=True``; with it, "simulate this design" adds trials and runs the
+study's code, re-loaded from its file only when the file's hash matches the stored one (the
+source text in the database is never executed). Requests whose ``Host`` header is not one of
+``allowed_hosts`` get 403 (DNS-rebinding protection for a server on 127.0.0.1); pages may not be
+framed by other sites; Dash's debug mode (tracebacks in the browser) is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dash
+import flask
+
+from dashboard.data import Snapshot, StudyCache, open_storage
+from dashboard.whatif import SurrogateCache, SurrogateFactory, default_surrogate_factory
+from paretoopt.storage import BaseStorage, SQLStorage
+
+ASSETS = Path(__file__).parent / "assets"
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8050
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+log = logging.getLogger("paretoopt.dashboard")
+
+
+@dataclass
+class DashboardContext:
+    """What the callbacks share: the read-only storage, the snapshot and surrogate caches, and
+    the options the app was created with."""
+
+    storage: BaseStorage
+    cache: StudyCache
+    surrogates: SurrogateCache
+    allow_simulate: bool
+    poll_ms: int
+    background_manager: Any = None
+    warm_surrogates: bool = True
+    _writable: BaseStorage | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def warm_surrogate(self, snap: Snapshot) -> None:
+        """Start fitting the study's surrogate now, so the first what-if finds it ready."""
+        n = snap.completed_count()
+        if n and self.warm_surrogates:
+            self.surrogates.request(snap.name, snap.study, n)
+
+    def writable_storage(self) -> BaseStorage:
+        """A storage that may write (only with ``allow_simulate``)."""
+        if not self.allow_simulate:
+            raise PermissionError("the dashboard is read-only; start it with --allow-simulate")
+        with self._lock:
+            if self._writable is None:
+                self._writable = SQLStorage(self.storage.url, migrate=False)
+            return self._writable
+
+
+def _background_manager(cache_dir: str | None) -> Any:
+    try:
+        import diskcache
+        import multiprocess  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(
+            "--allow-simulate runs simulations as Dash background callbacks, which need "
+            "`pip install 'dash[diskcache]'` (diskcache, multiprocess)"
+        ) from exc
+    import diskcache
+
+    folder = cache_dir or tempfile.mkdtemp(prefix="paretoopt-dashboard-")
+    return dash.DiskcacheManager(diskcache.Cache(folder))
+
+
+def create_app(
+    storage_url: str,
+    *,
+    allow_simulate: bool = False,
+    surrogate_factory: SurrogateFactory | None = None,
+    poll_interval_s: float = 5.0,
+    allowed_hosts: Iterable[str] | None = LOOPBACK_NAMES,
+    background_cache_dir: str | None = None,
+    prefetch: bool = True,
+    warm_surrogates: bool = True,
+) -> dash.Dash:
+    """The dashboard over the study database at ``storage_url`` (a SQLAlchemy URL).
+
+    Args:
+        storage_url: an existing database; nothing is created or migrated. A bad URL or a
+            missing SQLite file raises :class:`~paretoopt.exceptions.StorageError` here.
+        allow_simulate: show "simulate this design", which runs the real simulation and stores
+            the result as a trial (``source="whatif"``). Off by default: the app only reads.
+        surrogate_factory: ``factory(study) -> predictor`` with ``predictor.predict(designs) ->
+            (mean, std)`` (see :mod:`dashboard.whatif`); default ``study.surrogate()``.
+        poll_interval_s: how often an open study page checks the database for new trials.
+        allowed_hosts: host names the server answers to (``Host`` header, port ignored);
+            ``None`` answers to any (for a server bound to a public interface on purpose).
+        background_cache_dir: where background simulations keep their state (default a new
+            temporary folder); only used with ``allow_simulate``.
+        prefetch: read the most recently updated studies and draw their fronts in a background
+            thread at start, so a first visit does not wait for the database.
+        warm_surrogates: start fitting (or loading) a study's surrogate when its page opens, so
+            the first what-if finds it ready; otherwise the first what-if starts it.
+    """
+    storage = open_storage(storage_url)
+    manager = _background_manager(background_cache_dir) if allow_simulate else None
+    context = DashboardContext(
+        storage=storage,
+        cache=StudyCache(storage),
+        surrogates=SurrogateCache(surrogate_factory or default_surrogate_factory),
+        allow_simulate=allow_simulate,
+        poll_ms=max(500, int(1000 * poll_interval_s)),
+        background_manager=manager,
+        warm_surrogates=warm_surrogates,
+    )
+    app = dash.Dash(
+        __name__,
+        assets_folder=str(ASSETS),
+        title="paretoopt",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+        background_callback_manager=manager,
+    )
+    from dashboard import callbacks, layout
+
+    app.layout = layout.shell()
+    callbacks.register(app, context)
+    app.server.config["PARETOOPT_CONTEXT"] = context
+    _harden(app.server, allowed_hosts)
+    if prefetch:
+        from dashboard import figures
+
+        context.cache.prefetch(lambda snap: (figures.front(snap), snap.hypervolume()))
+    return app
+
+
+def _harden(server: flask.Flask, allowed_hosts: Iterable[str] | None) -> None:
+    hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+
+    @server.before_request
+    def _check_host() -> Any:
+        if hosts is None:
+            return None
+        host = (flask.request.host or "").lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name not in hosts and host not in hosts:
+            return flask.Response(f"host {host!r} is not served here", status=403, mimetype="text/plain")
+        return None
+
+    @server.after_request
+    def _headers(response: flask.Response) -> flask.Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+
+def serve(app: dash.Dash, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve ``app`` (threaded, debug off) until interrupted."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app.run(host=host, port=port, debug=False, threaded=True)

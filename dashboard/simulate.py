@@ -1,0 +1,146 @@
+""" "Simulate this design": run the real simulation on a what-if design and store it as a trial.
+
+Only with ``--allow-simulate``. The study's code is needed, and the database is never trusted
+with it: the definition is re-loaded from the file it was created from (the stored
+``definition_path``) only if that file still exists and its SHA-256 equals the stored
+``definition_hash``; the stored source text is never executed. The new trial goes through the
+Storage API like any other (enqueue WAITING -> claim RUNNING -> finish, ``source="whatif"``) and
+:func:`paretoopt.runner.execute_trial` runs it, either as one evaluation of the design as it is
+or as the inner loop started from it (with the selected trial's weights).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paretoopt.exceptions import ParetoOptError
+from paretoopt.problem import InnerSettings, StudyDefinition, load_study_definition
+from paretoopt.scalarize import Normalization
+from paretoopt.storage import BaseStorage, StudyRecord, TrialProposal, TrialState, get_storage
+from paretoopt.study import Study
+
+MODES = {
+    "evaluate": "evaluate this exact design (one simulator call)",
+    "optimize": "run the inner loop from it",
+}
+
+
+class CannotSimulate(ParetoOptError):
+    """The design cannot be simulated from here (definition file gone or changed, bad design)."""
+
+
+@dataclass(frozen=True)
+class SimulationOutcome:
+    """What the "simulate" button reports: the stored trial's number and a one-line message."""
+
+    number: int | None
+    message: str
+    ok: bool
+
+
+def load_trusted_definition(record: StudyRecord) -> StudyDefinition:
+    """The study's definition, loaded from its file only when the file's SHA-256 matches the hash
+    stored when the study was created. Raises :class:`CannotSimulate` saying why not."""
+    path = record.definition_path
+    if not path:
+        raise CannotSimulate(
+            f"study {record.name!r} was not created from a study file, so its simulation cannot be loaded"
+        )
+    p = Path(path)
+    if not p.is_file():
+        raise CannotSimulate(f"the study file {path} no longer exists; cannot simulate")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CannotSimulate(f"cannot read the study file {path}: {exc}") from exc
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if digest != record.definition_hash:
+        raise CannotSimulate(
+            f"the study file {path} changed since the study was created (SHA-256 {digest[:12]}… instead "
+            f"of {record.definition_hash[:12]}…); cannot simulate"
+        )
+    definition = load_study_definition(p)
+    if definition.source_hash != record.definition_hash:  # the file changed while we read it
+        raise CannotSimulate(f"the study file {path} changed while loading; cannot simulate")
+    return definition
+
+
+def _settings(record: StudyRecord, definition: StudyDefinition) -> InnerSettings:
+    if record.settings:
+        try:
+            return InnerSettings(**record.settings)
+        except (TypeError, ParetoOptError):
+            pass
+    return definition.inner
+
+
+def simulate_design(
+    storage: str | BaseStorage,
+    study_name: str,
+    design: Mapping[str, Any],
+    *,
+    mode: str = "evaluate",
+    base_number: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    device: str = "cpu",
+) -> SimulationOutcome:
+    """Simulate ``design`` (every parameter and choice by name) and store it as a trial.
+
+    ``mode="evaluate"``: one evaluation of the design as it is; ``"optimize"``: the inner loop
+    started from the design's continuous parameters with the weights of trial ``base_number``
+    (equal weights without one). ``progress`` receives a short status line at each stage.
+    Never raises for an expected failure: the outcome says what went wrong."""
+    say = progress or (lambda _msg: None)
+    if mode not in MODES:
+        return SimulationOutcome(None, f"unknown mode {mode!r}", False)
+    try:
+        st = get_storage(storage)
+        record = st.get_study(study_name)
+        say("loading the study definition")
+        definition = load_trusted_definition(record)
+        study = Study(st, record)
+        space = definition.space
+        inner = space.validate_inner({n: design[n] for n in space.inner_names}) if space.inner else {}
+        outer = space.validate_outer({n: design[n] for n in space.outer_names})
+        trials = st.get_trials(record.id)
+        base = next((t for t in trials if t.number == base_number), None)
+        m = len(definition.objectives)
+        weights = tuple(base.weights) if base is not None and len(base.weights) == m else (1.0 / m,) * m
+        from paretoopt.runner import WHATIF, execute_trial, trial_seed, worker_id
+
+        seed = trial_seed(record.seed, 10**6 + len(trials))
+        (trial,) = st.enqueue_trials(
+            record.id, [TrialProposal(weights, outer, seed, source=WHATIF, init=inner)], batch=-2
+        )
+        running = st.start_trial(trial.id, worker_id())
+        if running is None:
+            return SimulationOutcome(trial.number, f"trial {trial.number} was taken by a running study", True)
+        say("simulating" if mode == "evaluate" else "running the inner loop")
+        norm = study.normalization or Normalization.identity(definition.signs)
+        state, result = execute_trial(
+            definition,
+            running,
+            norm,
+            record.scalarization,
+            settings=_settings(record, definition),
+            device=device,
+            evaluate_only=mode == "evaluate",
+        )
+        say("storing the trial")
+        done = st.finish_trial(trial.id, state, result)
+    except ParetoOptError as exc:
+        return SimulationOutcome(None, f"cannot simulate: {exc}", False)
+    except KeyError as exc:
+        return SimulationOutcome(None, f"cannot simulate: the design lacks {exc}", False)
+    if state is not TrialState.COMPLETE:
+        first = (result.error or "").splitlines()[0] if result.error else "failed"
+        return SimulationOutcome(done.number, f"trial {done.number} failed: {first}", False)
+    values = ", ".join(
+        f"{o.label} = {v:.4g} ± {e:.2g}"
+        for o, v, e in zip(definition.objectives, result.objectives, result.stderr, strict=True)
+    )
+    return SimulationOutcome(done.number, f"stored as trial {done.number}: {values}", True)

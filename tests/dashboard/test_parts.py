@@ -1,0 +1,220 @@
+"""The dashboard's parts without a browser: URL routing, server-side table filters (nothing
+evaluated), the incremental hypervolume history, read-only storage, the trusted re-load of a
+study definition, the Host check, what-if value handling, and the CLI's default bind address."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.callbacks import filter_and_sort, parse_path
+from dashboard.data import SnapshotStorage, StudyCache, fast_hypervolume_history, open_storage
+from dashboard.simulate import CannotSimulate, load_trusted_definition
+from dashboard.whatif import SurrogateCache, design_from_controls, design_value
+from paretoopt.exceptions import StorageError, StudyNotFoundError
+from paretoopt.problem import load_study_definition
+from paretoopt.space import Choice, DesignSpace, Integer, Real
+from paretoopt.storage import StudyRecord, TrialProposal
+from paretoopt.study import load_study, spec_from_definition
+from tests.dashboard.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", ("list", None)),
+        (None, ("list", None)),
+        ("/study/zdt1", ("study", "zdt1")),
+        ("/study/a%2Fb%20c", ("study", "a/b c")),
+        ("/study/", ("unknown", "/study/")),
+        ("/study/a/b", ("unknown", "/study/a/b")),
+        ("/admin", ("unknown", "/admin")),
+    ],
+)
+def test_parse_path(path, expected):
+    assert parse_path(path) == expected
+
+
+def test_table_filters_and_sorts_without_evaluating_anything():
+    df = pd.DataFrame(
+        {
+            "number": [0, 1, 2, 3, 4],
+            "f1 [mm]": [0.5, 0.1, np.nan, 0.9, 0.3],
+            "source": ["grid", "whatif", "grid", "anchor", "__import__('os')"],
+        }
+    )
+    out = filter_and_sort(df, {"f1 [mm]": {"filterType": "number", "type": "lessThan", "filter": 0.6}}, None)
+    assert list(out["number"]) == [0, 1, 4]
+    rng = {"filterType": "number", "type": "inRange", "filter": 0.2, "filterTo": 0.9}
+    assert list(filter_and_sort(df, {"f1 [mm]": rng}, None)["number"]) == [0, 3, 4]
+    either = {
+        "filterType": "text",
+        "operator": "OR",
+        "conditions": [
+            {"filterType": "text", "type": "equals", "filter": "whatif"},
+            {"filterType": "text", "type": "startsWith", "filter": "anch"},
+        ],
+    }
+    assert list(filter_and_sort(df, {"source": either}, None)["number"]) == [1, 3]
+    # text that looks like code is only ever compared as text
+    code = {"filterType": "text", "type": "contains", "filter": "__import__('os')"}
+    assert list(filter_and_sort(df, {"source": code}, None)["number"]) == [4]
+    blank = {"filterType": "number", "type": "blank"}
+    assert list(filter_and_sort(df, {"f1 [mm]": blank}, None)["number"]) == [2]
+    # unknown columns, operators and malformed values are ignored, not fatal
+    junk = {"nope": {"type": "equals"}, "f1 [mm]": {"filterType": "number", "type": "exec", "filter": "1"}}
+    assert len(filter_and_sort(df, junk, None)) == 5
+    bad = {"f1 [mm]": {"filterType": "number", "type": "lessThan", "filter": "os.system('x')"}}
+    assert len(filter_and_sort(df, bad, None)) == 5
+    desc = filter_and_sort(df, None, [{"colId": "f1 [mm]", "sort": "desc"}, {"colId": "nope", "sort": "asc"}])
+    assert list(desc["number"]) == [3, 0, 4, 1, 2]
+
+
+@pytest.mark.parametrize("name", ["zdt1", "mixed_zdt"])
+def test_incremental_hypervolume_history_equals_the_study_api(seeded_db, name):
+    study = load_study(study_name=name, storage=seeded_db)
+    expected = study.hypervolume_history()
+    fast = fast_hypervolume_history(study.trials, study.directions, study.reference_point())
+    np.testing.assert_allclose(fast["hypervolume"], expected["hypervolume"], rtol=1e-12)
+    np.testing.assert_array_equal(fast["calls"], expected["calls"])
+    np.testing.assert_array_equal(fast["number"], expected["number"])
+
+
+def test_snapshot_storage_refuses_writes_and_reads_trials_once(seeded_db):
+    st = open_storage(seeded_db)
+    sid = st.get_study("zdt1").id
+    view = SnapshotStorage(st)
+    with pytest.raises(StorageError, match="reads this database only"):
+        view.enqueue_trials(sid, [TrialProposal((0.5, 0.5), {}, 0)], batch=0)
+    with pytest.raises(StorageError, match="reads this database only"):
+        view.set_normalization(sid, {})
+    assert view.get_trials(sid) == view.get_trials(sid) == st.get_trials(sid)
+    cache = StudyCache(st)
+    assert cache.get("zdt1") is cache.get("zdt1")
+    with pytest.raises(StudyNotFoundError, match=r"no study named 'nope'.*zdt1"):
+        cache.get("nope")
+
+
+def test_open_storage_creates_nothing(tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError, match="no database at"):
+        open_storage(f"sqlite:///{missing}")
+    assert not missing.exists()
+    with pytest.raises(StorageError, match="bad storage URL"):
+        open_storage("not a url")
+
+
+def test_definition_is_reloaded_only_from_an_unchanged_file(tmp_path):
+    src = ROOT / "studies" / "zdt1.py"
+    path = tmp_path / "zdt1.py"
+    shutil.copy(src, path)
+    definition = load_study_definition(path)
+    spec = spec_from_definition(
+        definition, name="z", engine="grid", engine_options={}, scalarization="chebyshev", seed=0, settings={}
+    )
+    record = StudyRecord(**dataclasses.asdict(spec))
+    assert record.definition_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_trusted_definition(record).name == "zdt1"
+    path.write_text(path.read_text() + "\n# edited\n")
+    with pytest.raises(CannotSimulate, match="changed since the study was created"):
+        load_trusted_definition(record)
+    path.unlink()
+    with pytest.raises(CannotSimulate, match="no longer exists"):
+        load_trusted_definition(record)
+    with pytest.raises(CannotSimulate, match="not created from a study file"):
+        load_trusted_definition(dataclasses.replace(record, definition_path=None))
+
+
+def test_host_header_check_and_headers(seeded_db):
+    from dashboard import create_app
+
+    client = create_app(seeded_db, prefetch=False).server.test_client()
+    ok = client.get("/", headers={"Host": "127.0.0.1:8050"})
+    assert ok.status_code == 200 and ok.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/", headers={"Host": "localhost:8050"}).status_code == 200
+    assert client.get("/", headers={"Host": "attacker.example:8050"}).status_code == 403
+
+
+def test_whatif_values_are_parsed_and_clamped():
+    space = DesignSpace(
+        Real("t_mm", 1.0, 100.0, unit="mm", log=True), Integer("n", 1, 5), Choice("m", ("Pb", "W", "Cu"))
+    )
+    assert design_value(space["t_mm"], 1.0) == pytest.approx(10.0)  # log10 control
+    assert design_value(space["t_mm"], 9.0) == 100.0
+    assert design_value(space["n"], 7.4) == 5 and design_value(space["n"], "2") == 2
+    assert design_value(space["m"], 2) == "Cu" and design_value(space["m"], "__import__('os')") == "Pb"
+    design = design_from_controls(space, {"t_mm": "nonsense", "m": 1})
+    assert design == {"t_mm": pytest.approx(10.0), "n": 1, "m": "W"}
+
+
+def test_surrogate_cache_fits_once_and_refits_when_the_study_grew():
+    calls = []
+
+    def factory(study):
+        calls.append(study)
+        return object()
+
+    cache = SurrogateCache(factory)
+    first = cache.request("s", "study-a", 20).result(timeout=5)
+    assert cache.request("s", "study-a", 21).result(timeout=5) is first and len(calls) == 1
+    cache.request("s", "study-b", 30)  # grew by 50 %: refit in the background, old model meanwhile
+    for _ in range(100):
+        if len(calls) == 2:
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert cache.request("s", "study-b", 30).result(timeout=5) is not first and len(calls) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_dashboard_binds_loopback_by_default(seeded_db):
+    import psutil
+
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from paretoopt.cli import main; main()", "dashboard", "--storage", seeded_db,
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        addrs: list[tuple[str, int]] = []
+        for _ in range(150):
+            addrs = [
+                (c.laddr.ip, c.laddr.port)
+                for c in psutil.Process(proc.pid).net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
+            if addrs or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert addrs == [("127.0.0.1", port)], proc.stdout.read() if proc.poll() is not None else addrs
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    out = proc.stdout.read().decode()
+    assert f"http://127.0.0.1:{port}/" in out and "read-only" in out
+
+
+def test_cli_dashboard_bad_storage_is_a_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from paretoopt.cli import app
+
+    r = CliRunner().invoke(app, ["dashboard", "--storage", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert r.exit_code == 2 and "no database at" in r.output and "Traceback" not in r.output
