@@ -30,21 +30,44 @@ STEPS = 200
 
 def _spec() -> StudySpec:
     return StudySpec(
-        name="bench", definition_name="bench", definition_hash="0" * 64,
-        space=[{"type": "real", "name": f"x{i}", "low": 0.0, "high": 1.0, "unit": None, "log": False,
-                "differentiable": True} for i in range(5)],
-        objectives=[{"name": "f1", "direction": "minimize", "unit": None, "description": ""},
-                    {"name": "f2", "direction": "minimize", "unit": None, "description": ""}],
-        constraints=[], engine="grid",
+        name="bench",
+        definition_name="bench",
+        definition_hash="0" * 64,
+        space=[
+            {
+                "type": "real",
+                "name": f"x{i}",
+                "low": 0.0,
+                "high": 1.0,
+                "unit": None,
+                "log": False,
+                "differentiable": True,
+            }
+            for i in range(5)
+        ],
+        objectives=[
+            {"name": "f1", "direction": "minimize", "unit": None, "description": ""},
+            {"name": "f2", "direction": "minimize", "unit": None, "description": ""},
+        ],
+        constraints=[],
+        engine="grid",
     )
 
 
 def _result(i: int) -> TrialResult:
     params = {f"x{j}": 0.1 * j + 1e-3 * i for j in range(5)}
     traj = [TrajectoryStep(s, 1.0 / (s + 1), [0.5, 0.5 + 1e-3 * s], params) for s in range(STEPS)]
-    return TrialResult(params=params, objectives=[0.1 * i, 1.0 - 0.1 * i], stderr=[0.01, 0.01],
-                       n_calls=STEPS + 1, n_backward=STEPS, n_steps=STEPS, loss=0.3, wall_time_s=1.0,
-                       trajectory=traj)
+    return TrialResult(
+        params=params,
+        objectives=[0.1 * i, 1.0 - 0.1 * i],
+        stderr=[0.01, 0.01],
+        n_calls=STEPS + 1,
+        n_backward=STEPS,
+        n_steps=STEPS,
+        loss=0.3,
+        wall_time_s=1.0,
+        trajectory=traj,
+    )
 
 
 def bench_paretoopt(url: str, n: int) -> list[float]:
@@ -100,9 +123,11 @@ def main() -> None:
             import optuna  # noqa: F401
 
             raw["Optuna RDB (SQLite), trial.report per step (1 objective)"] = bench_optuna(
-                f"sqlite:///{tmpdir / 'o1.db'}", max(20, args.trials // 5), "report")
+                f"sqlite:///{tmpdir / 'o1.db'}", max(20, args.trials // 5), "report"
+            )
             raw["Optuna RDB (SQLite), trajectory as one user attr"] = bench_optuna(
-                f"sqlite:///{tmpdir / 'o2.db'}", args.trials, "attr")
+                f"sqlite:///{tmpdir / 'o2.db'}", args.trials, "attr"
+            )
         except ImportError:
             print("optuna not installed (pip install 'paretoopt[bench]'): peer skipped")
         try:
@@ -120,11 +145,16 @@ def main() -> None:
     ours = statistics.median(raw["paretoopt (SQLite)"])
     for name, ts in raw.items():
         med = statistics.median(ts)
-        rows.append({
-            "storage": name, "trials": len(ts), "median ms/trial": 1e3 * med,
-            "p90 ms/trial": 1e3 * sorted(ts)[int(0.9 * (len(ts) - 1))],
-            "trials/s": 1.0 / med, "ratio to paretoopt SQLite": med / ours,
-        })
+        rows.append(
+            {
+                "storage": name,
+                "trials": len(ts),
+                "median ms/trial": 1e3 * med,
+                "p90 ms/trial": 1e3 * sorted(ts)[int(0.9 * (len(ts) - 1))],
+                "trials/s": 1.0 / med,
+                "ratio to paretoopt SQLite": med / ours,
+            }
+        )
     print_table(rows, f"Trial write cost with a {STEPS}-step trajectory")
     path = write_json("storage", {"steps": STEPS, "rows": rows})
     print(f"\nwrote {path}")

@@ -508,7 +508,7 @@ class _Run:
         anchors = [t for t in trials if t.source == ANCHOR]
         m = len(d.objectives)
         if not anchors:
-            choices = d.space.discrete_combinations()[0]
+            choices = d.space.default_outer()
             props = []
             for k in range(m):
                 w = [1e-3] * m

@@ -448,7 +448,8 @@ class SQLStorage(BaseStorage):
                 if row is None:
                     raise StorageError(f"no trial with id {trial_id} in {self.url}")
                 raise FinishedTrialError(
-                    f"trial {row.number} is already {TrialState(row.state).value}; finished trials are immutable"
+                    f"trial {row.number} is already {TrialState(row.state).value}; "
+                    "finished trials are immutable"
                 )
             values = []
             for kind, vals, errs in (
