@@ -35,12 +35,12 @@ What is fitted on what
   out, a model is fitted on the rest and scored on them: R2 and RMSE per output and the
   empirical coverage of the central 68 % and 95 % predictive intervals (predictive = the
   model's uncertainty plus the point's noise). Trials holding the smallest or largest final
-  value of an output or of a continuous parameter are never held out: the score is of
-  interpolation between evaluated designs, the surrogate's use; beyond them is
-  extrapolation. The GP's variances are first calibrated on the training trials themselves
-  (closed-form leave-one-trial-out, widened only). The stored model is then fitted on every
-  trial (starting from the validation fit's hyperparameters); the table describes how that
-  procedure generalises to unseen trials.
+  value of an output or of a continuous parameter are never held out, nor the last trial of a
+  combination of choices: the score is of interpolation between evaluated designs, the
+  surrogate's use; beyond them is extrapolation. The GP's variances are first calibrated on
+  the training trials themselves (closed-form leave-one-trial-out, widened only). The stored
+  model is then fitted on every trial (starting from the validation fit's hyperparameters);
+  the table describes how that procedure generalises to unseen trials.
 
 Storage
 -------
@@ -811,18 +811,37 @@ def extreme_trials(data: TrainingData, n_continuous: int) -> set[int]:
 
 
 def split_trials(
-    numbers: Sequence[int], seed: int, fraction: float = HOLDOUT_FRACTION, keep: Sequence[int] = ()
+    numbers: Sequence[int],
+    seed: int,
+    fraction: float = HOLDOUT_FRACTION,
+    keep: Sequence[int] = (),
+    groups: Mapping[int, Any] | None = None,
 ) -> tuple[list[int], list[int]]:
     """Seeded split of trial numbers into (train, held out): ``round(fraction * n)`` trials
-    (at least one, at most ``n - 1``) drawn among those not in ``keep``."""
+    (at least one, at most ``n - 1``) drawn among those not in ``keep``, such that every
+    held-out trial's group (its discrete choices) still has a trial in training."""
     nums = sorted(int(n) for n in numbers)
-    candidates = [n for n in nums if n not in set(keep)] or nums
+    kept = set(keep)
+    candidates = [n for n in nums if n not in kept]
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5E1EC7])
-    perm = rng.permutation(len(candidates))
-    n_test = min(max(1, round(fraction * len(nums))), len(candidates), len(nums) - 1)
-    test = sorted(candidates[i] for i in perm[:n_test])
+    order = [candidates[i] for i in rng.permutation(len(candidates))]
+    n_test = min(max(1, round(fraction * len(nums))), len(nums) - 1)
+    left: dict[Any, int] = {}
+    for n in nums:
+        g = groups.get(n) if groups else None
+        left[g] = left.get(g, 0) + 1
+    test: list[int] = []
+    for n in order:
+        if len(test) == n_test:
+            break
+        g = groups.get(n) if groups else None
+        if left[g] > 1:
+            left[g] -= 1
+            test.append(n)
+    if not test:  # nothing qualifies (tiny study): hold out one trial anyway
+        test = [order[0] if order else nums[int(rng.integers(len(nums)))]]
     train = sorted(set(nums) - set(test))
-    return train, test
+    return train, sorted(test)
 
 
 # ----------------------------------------------------------------------------- the surrogate
@@ -1248,12 +1267,16 @@ def _validate(
     kind: str, encoder: DesignEncoder, data: TrainingData, names: Sequence[str], seed: int, holdout: float
 ) -> tuple[list[dict[str, Any]], list[int], list[int], _Model]:
     """Fit on a seeded split of the trials, score on the held-out ones. The trials holding an
-    extreme final value of some output or continuous parameter stay in training: the score is
-    of interpolation between evaluated designs, what a surrogate is used for; beyond them it
-    would be extrapolation."""
+    extreme final value of some output or continuous parameter stay in training, and so does
+    the last trial of each combination of choices: the score is of interpolation between
+    evaluated designs, what a surrogate is used for; beyond them it would be extrapolation."""
     numbers = sorted(set(data.trial.tolist()))
+    finals = data.subset(data.final)
+    combos = {
+        int(n): tuple(row[encoder.n_continuous :]) for n, row in zip(finals.trial, finals.x, strict=True)
+    }
     train_nums, test_nums = split_trials(
-        numbers, seed, holdout, keep=sorted(extreme_trials(data, encoder.n_continuous))
+        numbers, seed, holdout, keep=sorted(extreme_trials(data, encoder.n_continuous)), groups=combos
     )
     train = data.subset(np.isin(data.trial, train_nums))
     test = data.subset(np.isin(data.trial, test_nums))

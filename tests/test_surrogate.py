@@ -280,7 +280,7 @@ def test_too_few_trials_and_unknown_studies(tmp_path):
 @pytest.fixture(scope="module")
 def calorimeter(tmp_path_factory):
     """The calorimeter study (physics.calorimetry) with two absorbers, two active media, 10-40
-    layers and smaller Monte Carlo samples than studies/calorimeter.py, so that 16 trials run
+    layers and smaller Monte Carlo samples than studies/calorimeter.py, so that 24 trials run
     in CI time; the physics is the same."""
     from paretoopt.physics.calorimetry import calorimeter_study
     from paretoopt.problem import InnerSettings
@@ -303,7 +303,7 @@ def calorimeter(tmp_path_factory):
         ),
     )
     url = f"sqlite:///{tmp_path_factory.mktemp('calo') / 'study.db'}"
-    return optimize(d, storage=url, n_trials=16, engine="random", seed=0)
+    return optimize(d, storage=url, n_trials=24, engine="random", seed=0)
 
 
 def test_held_out_r2_and_coverage_on_the_calorimeter(calorimeter):
