@@ -341,20 +341,24 @@ class SQLStorage(BaseStorage):
         if not proposals:
             return []
         with self.session_scope() as s:
-            # the no-op UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) first, so
-            # numbers are allocated atomically with several processes adding trials to one study
-            s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
-            start = s.scalar(select(StudyModel.next_number).where(StudyModel.id == study_id))
-            if start is None:
-                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
-            start = int(start)
+            # one UPDATE ... RETURNING takes the write lock (SQLite) / row lock (PostgreSQL) and
+            # allocates the numbers atomically, even with several processes adding trials
             n = len(proposals)
-            if max_total is not None:
-                n = max(0, min(n, int(max_total) - start))
+            end = s.execute(
+                update(StudyModel)
+                .where(StudyModel.id == study_id)
+                .values(next_number=StudyModel.next_number + n)
+                .returning(StudyModel.next_number)
+            ).scalar()
+            if end is None:
+                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+            start = int(end) - n
+            if max_total is not None and start + n > int(max_total):
+                n = max(0, int(max_total) - start)
                 proposals = list(proposals)[:n]
+                s.execute(update(StudyModel).where(StudyModel.id == study_id).values(next_number=start + n))
             if n == 0:
                 return []
-            s.execute(update(StudyModel).where(StudyModel.id == study_id).values(next_number=start + n))
             models = []
             for i, p in enumerate(proposals):
                 m = TrialModel(
