@@ -187,4 +187,5 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     assert len(got) == n and [t.number for t in got] == list(range(n))
     assert all(t.state is TrialState.COMPLETE for t in got)
     assert sum(t.retries for t in got) >= 1  # at least one kill landed mid-trial
-    assert [(t.weights, t.objectives, t.params) for t in got] == [(t.weights, t.objectives, t.params) for t in ref]
+    key = [(t.weights, t.objectives, t.params) for t in ref]
+    assert [(t.weights, t.objectives, t.params) for t in got] == key
