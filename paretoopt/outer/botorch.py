@@ -1,0 +1,405 @@
+"""The model-based engine: multi-objective Bayesian optimisation with botorch.
+
+It models the map (scalarisation weights, outer parameters) -> objectives, i.e. what the inner
+loop reaches for a proposal, with one Gaussian process per objective (a ``ModelListGP`` of
+``SingleTaskGP``, or ``MixedSingleTaskGP`` with a categorical kernel when the space has
+choices), and proposes batches by q-log noisy expected hypervolume improvement (qLogNEHVI,
+Ament et al. 2023; Daulton et al. 2021) over the mixed space.
+
+* **Encoding** (:mod:`paretoopt.outer.encoding`): weights as ``m - 1`` unit coordinates,
+  non-differentiable reals and integers scaled to ``[0, 1]``, choices as option indices. Inputs
+  are thus normalised by construction; outputs are standardised (``Standardize``) per objective.
+* **Directions**: botorch maximises, so every objective enters as ``-sign * value`` (minimised
+  ones negated). The hypervolume reference point is the normalisation's nadir plus 10 % of the
+  ideal-nadir range (the definition's ``ideal`` / ``nadir`` when given, else the observed Pareto
+  set's; :func:`paretoopt.pareto.reference_point`).
+* **Noise**: an objective whose stored standard errors are all positive uses them as fixed
+  observation noise (``train_Yvar = stderr^2``); otherwise (exact analytic studies) the noise is
+  inferred.
+* **Design**: the first ``initial_trials`` proposals are a scrambled Sobol sequence (proposal
+  ``i`` is Sobol point ``i``), and Sobol continues while fewer than two trials have finished.
+* **Acquisition optimisation**: all combinations of the discrete coordinates enumerated
+  (``optimize_acqf_mixed``) when there are at most ``max_enumerate`` of them, else
+  ``optimize_acqf_mixed_alternating``; ``num_restarts`` / ``raw_samples`` capped small.
+  Proposals handed out but not yet told are passed as ``X_pending``.
+* **Cost control**: fits are warm-started and capped at ``fit_maxiter`` L-BFGS iterations. To
+  keep the engine a deterministic function of the trials it was told (resuming rebuilds it by
+  ``setup`` + ``tell``), the warm start never comes from a previous ask: it comes from a cached
+  cold fit on the first ``2^k`` finished trials (``k`` the largest with ``2^k`` <= the count),
+  computed once per power of two. Random draws (fit restarts, raw samples, MC samples) run
+  under ``torch.random.fork_rng`` seeded by ``(seed, proposal index)``; the global torch state
+  and ``torch.set_num_threads`` are left as they were.
+* **The fused C++ kernel**: botorch compiles a small C++ extension for qLog(N)EHVI on first use
+  (about 70 s on two cores, then cached in ``~/.cache/torch_extensions``). The engine announces
+  the compilation with a warning before it starts, and when compilation fails botorch's pure
+  Python path (same values, about 3x slower) is used, with a warning saying so.
+  ``fused_kernel=False`` skips the attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from paretoopt.exceptions import EngineError
+from paretoopt.outer.base import Engine, Proposal, TrialRecord
+from paretoopt.outer.encoding import MixedEncoding
+from paretoopt.pareto import reference_point
+
+logger = logging.getLogger(__name__)
+
+_DTYPE = torch.float64
+
+
+def _seed_of(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
+
+
+def prepare_fused_kernel(enabled: bool = True) -> bool:
+    """Load (compiling on first use) botorch's fused qLogNEHVI C++ kernel, visibly.
+
+    Returns True when the kernel is in use, False when botorch runs its pure-Python path
+    (``enabled=False``, or compilation failed). Safe to call many times; only the first call in
+    a process does anything.
+    """
+    from botorch.acquisition.multi_objective import logei
+
+    if logei._load_attempted:
+        return logei._C is not None
+    if not enabled:
+        logei._load_attempted = True  # botorch then keeps its pure-Python path
+        logger.info("botorch fused qLogNEHVI kernel disabled; using the pure-Python path")
+        return False
+    build_dir = _kernel_build_dir()
+    if not _kernel_cached(build_dir):
+        warnings.warn(
+            "compiling botorch's fused qLogNEHVI C++ kernel (first use on this machine, about "
+            f"70 s on two cores; cached in {build_dir} afterwards). Pass fused_kernel=False to "
+            "the botorch engine to skip it.",
+            UserWarning,
+            stacklevel=3,
+        )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            logei._try_load_fused_kernel()
+        except Exception as exc:  # botorch catches compile errors itself; be safe anyway
+            logei._C = None
+            caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, __file__, 0))
+    if logei._C is None:
+        reason = "; ".join(str(w.message) for w in caught) or "unknown reason"
+        warnings.warn(
+            f"botorch's fused qLogNEHVI kernel is unavailable ({reason}); using botorch's "
+            "pure-Python qLogNEHVI (same values, about 3x slower).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+    logger.info("botorch fused qLogNEHVI kernel ready after %.1f s", time.perf_counter() - t0)
+    return True
+
+
+def _kernel_build_dir() -> str:
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return str(_get_build_directory("logei_fused_ext", verbose=False))
+    except Exception:  # private torch helper; only used for the message
+        return "~/.cache/torch_extensions"
+
+
+def _kernel_cached(build_dir: str) -> bool:
+    from pathlib import Path
+
+    p = Path(build_dir).expanduser()
+    return p.is_dir() and any(p.glob("*.so"))
+
+
+class BotorchEngine(Engine):
+    """qLogNEHVI over (weights, outer parameters) with per-objective GPs.
+
+    Options (all keyword-only):
+        seed: seeds the Sobol design and every random draw of fitting and acquisition.
+        initial_trials: Sobol proposals before modelling (default ``max(4, 2 (d + 1))`` for
+            an encoding of ``d`` coordinates).
+        batch_size: proposals per acquisition optimisation (``q``); ``ask(n)`` returns
+            ``min(n, batch_size)`` model-based proposals.
+        num_restarts / raw_samples: acquisition optimiser starts and initial samples (small
+            caps: the engine must not dominate the run time).
+        mc_samples: quasi-Monte Carlo samples of the acquisition function.
+        fit_maxiter: L-BFGS iterations of a warm-started GP fit (cold anchor fits get 4x).
+        max_enumerate: enumerate the discrete combinations when there are at most this many.
+        fused_kernel: allow botorch to compile its fused C++ kernel on first use.
+    """
+
+    name = "botorch"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        initial_trials: int | None = None,
+        batch_size: int = 1,
+        num_restarts: int = 4,
+        raw_samples: int = 64,
+        mc_samples: int = 64,
+        fit_maxiter: int = 50,
+        max_enumerate: int = 16,
+        fused_kernel: bool = True,
+    ) -> None:
+        super().__init__(seed=seed)
+        for label, value, low in (
+            ("batch_size", batch_size, 1),
+            ("num_restarts", num_restarts, 1),
+            ("raw_samples", raw_samples, 2),
+            ("mc_samples", mc_samples, 4),
+            ("fit_maxiter", fit_maxiter, 1),
+            ("max_enumerate", max_enumerate, 1),
+        ):
+            if int(value) < low:
+                raise EngineError(f"{label} must be at least {low}, got {value}")
+        if initial_trials is not None and int(initial_trials) < 1:
+            raise EngineError(f"initial_trials must be at least 1, got {initial_trials}")
+        self.initial_trials = None if initial_trials is None else int(initial_trials)
+        self.batch_size = int(batch_size)
+        self.num_restarts = int(num_restarts)
+        self.raw_samples = int(raw_samples)
+        self.mc_samples = int(mc_samples)
+        self.fit_maxiter = int(fit_maxiter)
+        self.max_enumerate = int(max_enumerate)
+        self.fused_kernel = bool(fused_kernel)
+
+    # ----- setup -----
+    def _setup(self) -> None:
+        assert self.definition is not None
+        self._enc = MixedEncoding(self.definition.space, self.n_objectives)
+        self._n_initial = (
+            self.initial_trials if self.initial_trials is not None else max(4, 2 * (self._enc.d + 1))
+        )
+        self._signs = np.array([o.sign for o in self.definition.objectives])
+        self._anchors: dict[int, list[dict[str, torch.Tensor]]] = {}
+        self._pending: list[tuple[tuple[Any, ...], np.ndarray]] = []
+        self.last_ask_s = 0.0  # wall time of the last model-based ask (fit + acquisition)
+
+    # ----- ask -----
+    def _ask(self, n: int) -> list[Proposal]:
+        data = self._training_data()
+        start = self.n_asked
+        if start < self._n_initial or data is None:
+            count = min(n, self._n_initial - start) if start < self._n_initial else n
+            xs = self._sobol(start, count)
+        else:
+            t0 = time.perf_counter()
+            xs = self._acquire(min(n, self.batch_size), data)
+            self.last_ask_s = time.perf_counter() - t0
+        proposals = []
+        for x in xs:
+            weights, choices = self._enc.decode(x)
+            proposals.append(Proposal(weights=weights, choices=choices))
+            self._pending.append((_key(weights, choices), np.asarray(x, dtype=float)))
+        return proposals
+
+    def _sobol(self, start: int, count: int) -> list[np.ndarray]:
+        """Scrambled Sobol points ``start .. start + count - 1`` mapped onto the encoding."""
+        engine = torch.quasirandom.SobolEngine(self._enc.d, scramble=True, seed=_seed_of(self.seed, 7))
+        if start:
+            engine.fast_forward(start)
+        z = engine.draw(count, dtype=_DTYPE).numpy()
+        out = []
+        for row in z:
+            x = np.empty(self._enc.d)
+            for i, dim in enumerate(self._enc.dims):
+                if dim.discrete:
+                    k = len(dim.values)
+                    x[i] = dim.values[min(int(row[i] * k), k - 1)]
+                else:
+                    x[i] = dim.low + row[i] * (dim.high - dim.low)
+            out.append(x)
+        return out
+
+    # ----- tell -----
+    def _tell(self, trials: list[TrialRecord]) -> None:
+        for t in trials:
+            try:
+                key = _key(tuple(float(w) / sum(t.weights) for w in t.weights), t.choices)
+            except (TypeError, ZeroDivisionError):
+                continue
+            for i, (k, _) in enumerate(self._pending):
+                if k == key:
+                    del self._pending[i]
+                    break
+
+    # ----- modelling -----
+    def _training_data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(X n x d, Y n x m maximised, stderr n x m)`` of the finished trials, or None when
+        fewer than two distinct designs have finished."""
+        rows, ys, ses = [], [], []
+        for t in self.completed:
+            y = np.asarray(t.objectives, dtype=float)
+            if y.shape != (self.n_objectives,) or not np.all(np.isfinite(y)):
+                continue
+            try:
+                x = self._enc.encode(t.weights, t.choices)
+            except Exception:  # a trial from another space version: skip it, do not crash
+                logger.warning("botorch engine ignores trial %s: its choices do not fit the space", t.number)
+                continue
+            se = np.asarray(t.stderr if t.stderr is not None else np.zeros_like(y), dtype=float)
+            rows.append(x)
+            ys.append(-self._signs * y)
+            ses.append(np.where(np.isfinite(se), np.abs(se), 0.0))
+        if len(rows) < 2 or len(np.unique(np.round(np.asarray(rows), 12), axis=0)) < 2:
+            return None
+        return (
+            torch.tensor(np.asarray(rows), dtype=_DTYPE),
+            torch.tensor(np.asarray(ys), dtype=_DTYPE),
+            torch.tensor(np.asarray(ses), dtype=_DTYPE),
+        )
+
+    def _build_models(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> list[Any]:
+        from botorch.models import MixedSingleTaskGP, SingleTaskGP
+        from botorch.models.transforms.outcome import Standardize
+
+        cat = self._enc.indices("choice")
+        models = []
+        for j in range(Y.shape[1]):
+            y = Y[:, j : j + 1]
+            se = SE[:, j : j + 1]
+            yvar = (se**2).clamp_min(1e-12) if bool(torch.all(se > 0)) else None
+            if cat:
+                model = MixedSingleTaskGP(
+                    X, y, cat_dims=cat, train_Yvar=yvar, outcome_transform=Standardize(m=1)
+                )
+            else:
+                model = SingleTaskGP(X, y, train_Yvar=yvar, outcome_transform=Standardize(m=1))
+            models.append(model)
+        return models
+
+    def _fit(self, models: list[Any], maxiter: int, init: list[dict[str, torch.Tensor]] | None) -> None:
+        from botorch.fit import fit_gpytorch_mll
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        for j, model in enumerate(models):
+            if init is not None:
+                own = dict(model.named_parameters())
+                model.load_state_dict(
+                    {k: v for k, v in init[j].items() if k in own and own[k].shape == v.shape}, strict=False
+                )
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # capped iterations: "optimisation stopped" is expected
+                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+            model.eval()
+
+    def _anchor(
+        self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor
+    ) -> list[dict[str, torch.Tensor]] | None:
+        """Hyperparameters of a cold fit on the first ``2^k`` finished trials (cached)."""
+        n = X.shape[0]
+        if n < 4:
+            return None
+        size = 1 << (n.bit_length() - 1)
+        if size not in self._anchors:
+            models = self._build_models(X[:size], Y[:size], SE[:size])
+            with torch.random.fork_rng():
+                torch.manual_seed(_seed_of(self.seed, size, 3))
+                self._fit(models, 4 * self.fit_maxiter, None)
+            self._anchors[size] = [{k: v.detach().clone() for k, v in m.named_parameters()} for m in models]
+        return self._anchors[size]
+
+    def _reference_point(self, Y: torch.Tensor) -> torch.Tensor:
+        """Reference point in botorch's maximised space (see the module docstring)."""
+        d = self.definition
+        assert d is not None
+        directions = [o.direction for o in d.objectives]
+        natural = (-Y.numpy()) * self._signs  # back to natural units
+        ref = reference_point(natural, directions, ideal=d.ideal, nadir=d.nadir)
+        return torch.tensor(-self._signs * ref, dtype=_DTYPE)
+
+    def _acquire(self, q: int, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
+        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+        from botorch.models import ModelListGP
+        from botorch.sampling import SobolQMCNormalSampler
+
+        X, Y, SE = data
+        prepare_fused_kernel(self.fused_kernel)
+        with torch.random.fork_rng():
+            torch.manual_seed(_seed_of(self.seed, self.n_asked, 5))
+            try:
+                anchor = self._anchor(X, Y, SE)
+                models = self._build_models(X, Y, SE)
+                self._fit(models, self.fit_maxiter if anchor is not None else 4 * self.fit_maxiter, anchor)
+                model = ModelListGP(*models)
+                pending = (
+                    torch.tensor(np.asarray([x for _, x in self._pending]), dtype=_DTYPE)
+                    if self._pending
+                    else None
+                )
+                acq = qLogNoisyExpectedHypervolumeImprovement(
+                    model=model,
+                    ref_point=self._reference_point(Y),
+                    X_baseline=X,
+                    sampler=SobolQMCNormalSampler(
+                        torch.Size([self.mc_samples]), seed=_seed_of(self.seed, 11)
+                    ),
+                    prune_baseline=True,
+                    X_pending=pending,
+                )
+                cand = self._optimize(acq, q)
+            except Exception as exc:  # a failed fit must not stop the study
+                warnings.warn(
+                    f"botorch engine: model-based proposal failed ({type(exc).__name__}: {exc}); "
+                    "proposing Sobol points instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                return self._sobol(self.n_asked, q)
+        xs = self._enc.round_discrete(cand.detach().numpy())
+        return list(xs)
+
+    def _optimize(self, acq: Any, q: int) -> torch.Tensor:
+        from botorch.optim import optimize_acqf, optimize_acqf_mixed
+        from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+
+        bounds = torch.tensor(self._enc.bounds(), dtype=_DTYPE)
+        discrete = self._enc.indices("integer", "choice")
+        opts = {"batch_limit": 8, "maxiter": 100}
+        if not discrete:
+            cand, _ = optimize_acqf(
+                acq, bounds, q=q, num_restarts=self.num_restarts, raw_samples=self.raw_samples, options=opts
+            )
+        elif self._enc.n_discrete_combinations() <= self.max_enumerate:
+            cand, _ = optimize_acqf_mixed(
+                acq,
+                bounds,
+                q=q,
+                num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples,
+                fixed_features_list=self._enc.discrete_combinations(),
+                options=opts,
+            )
+        else:
+            dims = self._enc.dims
+            cand, _ = optimize_acqf_mixed_alternating(
+                acq,
+                bounds,
+                discrete_dims={i: list(dims[i].values) for i in self._enc.indices("integer")},
+                cat_dims={i: list(dims[i].values) for i in self._enc.indices("choice")},
+                q=q,
+                num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples,
+                options={"maxiter_alternating": 16, "batch_limit": 8},
+            )
+        return cand.reshape(-1, self._enc.d)
+
+
+def _key(weights: tuple[float, ...], choices: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        tuple(round(float(w), 9) for w in weights),
+        tuple(sorted((k, repr(v)) for k, v in choices.items())),
+    )
