@@ -40,10 +40,16 @@ def zdt_g(x_tail: torch.Tensor, optimum: float = 0.0) -> torch.Tensor:
 
 
 def safe_sqrt(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """``sqrt(x)`` with a finite gradient at 0 (ZDT1/3 and the mixed study touch ``f1 = 0``,
-    where the true slope is infinite and a gradient optimiser stepping onto the bound would
-    get ``inf``); differs from ``sqrt`` only below ``eps``."""
-    return torch.sqrt(x.clamp_min(eps))
+    """``sqrt(x)`` continued linearly below ``eps`` (slope ``1 / (2 sqrt(eps))``).
+
+    ZDT1/3 and the mixed study reach ``f1 = 0``, where the true slope of ``sqrt`` is infinite:
+    a gradient method stepping onto that bound would get ``inf``. Clamping instead would make the
+    slope 0 there and turn the bound into a spurious stationary point; the linear continuation
+    keeps the steep slope that pushes the optimiser back inside. Differs from ``sqrt`` only below
+    ``eps``."""
+    root_eps = eps**0.5
+    linear = root_eps + (x - eps) / (2.0 * root_eps)
+    return torch.where(x >= eps, torch.sqrt(x.clamp_min(eps)), linear)
 
 
 def zdt_objectives(x: torch.Tensor, kind: str, optimum: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,17 +68,28 @@ def zdt_objectives(x: torch.Tensor, kind: str, optimum: float = 0.0) -> tuple[to
     return f1, g * h
 
 
+#: The f1 intervals of ZDT3's disconnected Pareto front (Deb, *Multi-Objective Optimization
+#: using Evolutionary Algorithms*, Wiley 2001, sec. 8.3; as in pymoo's ZDT3).
+ZDT3_FRONT_F1 = (
+    (0.0, 0.0830015349),
+    (0.1822287280, 0.2577623634),
+    (0.4093136748, 0.4538821041),
+    (0.6183967944, 0.6525117038),
+    (0.8233317983, 0.8518328654),
+)
+
+
 def zdt_front(kind: str, n: int = 1000) -> np.ndarray:
     """``n x 2`` points of the true ZDT1/2/3 Pareto front (ZDT3's five pieces filtered)."""
-    f1 = np.linspace(0.0, 1.0, n if kind != "zdt3" else 20 * n)
+    f1 = np.linspace(0.0, 1.0, n)
     if kind == "zdt1":
         return np.column_stack([f1, 1.0 - np.sqrt(f1)])
     if kind == "zdt2":
         return np.column_stack([f1, 1.0 - f1**2])
     if kind == "zdt3":
-        from pymoo.problems import get_problem
-
-        return np.asarray(get_problem("zdt3").pareto_front(n_pareto_points=n), dtype=float)
+        pieces = [np.linspace(lo, hi, max(n // len(ZDT3_FRONT_F1), 2)) for lo, hi in ZDT3_FRONT_F1]
+        x = np.concatenate(pieces)
+        return np.column_stack([x, 1.0 - np.sqrt(x) - x * np.sin(10.0 * np.pi * x)])
     raise ValueError(f"unknown ZDT problem {kind!r}")
 
 
@@ -82,8 +99,9 @@ def zdt_study(kind: str, n_var: int = 30, *, interior: bool = False) -> StudyDef
     optimum = INTERIOR_OPTIMUM if interior else 0.0
     space = DesignSpace(*[Real(f"x{i}", 0.0, 1.0) for i in range(1, n_var + 1)])
 
-    def simulate(params: dict[str, torch.Tensor], choices: dict[str, Any], n_samples: int,
-                 generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def simulate(
+        params: dict[str, torch.Tensor], choices: dict[str, Any], n_samples: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
         f1, f2 = zdt_objectives(_stack_x(params, n_var), kind, optimum)
         return {"f1": f1, "f2": f2}
 
@@ -122,7 +140,10 @@ def dtlz2_front(n: int = 1000, n_obj: int = 3) -> np.ndarray:
     """Points on the DTLZ2 front (the positive unit-sphere orthant), evenly spread."""
     from pymoo.util.ref_dirs import get_reference_directions
 
-    ref = get_reference_directions("energy", n_obj, n, seed=1)
+    partitions = 1
+    while math.comb(partitions + n_obj - 1, n_obj - 1) < n:
+        partitions += 1
+    ref = np.asarray(get_reference_directions("das-dennis", n_obj, n_partitions=partitions), dtype=float)
     return ref / np.linalg.norm(ref, axis=1, keepdims=True)
 
 
@@ -132,8 +153,9 @@ def dtlz2_study(n_obj: int = 3, n_var: int | None = None) -> StudyDefinition:
     space = DesignSpace(*[Real(f"x{i}", 0.0, 1.0) for i in range(1, n_var + 1)])
     names = [f"f{i}" for i in range(1, n_obj + 1)]
 
-    def simulate(params: dict[str, torch.Tensor], choices: dict[str, Any], n_samples: int,
-                 generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def simulate(
+        params: dict[str, torch.Tensor], choices: dict[str, Any], n_samples: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
         f = dtlz2_objectives(_stack_x(params, n_var), n_obj)
         return {name: f[i] for i, name in enumerate(names)}
 
@@ -187,8 +209,9 @@ def mixed_study(n_var: int = 10) -> StudyDefinition:
         Integer("level", 0, 3),
     )
 
-    def simulate(params: dict[str, torch.Tensor], choices: dict[str, Any], n_samples: int,
-                 generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def simulate(
+        params: dict[str, torch.Tensor], choices: dict[str, Any], n_samples: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
         f1, f2 = mixed_objectives(_stack_x(params, n_var), choices["family"], int(choices["level"]))
         return {"f1": f1, "f2": f2}
 

@@ -5,10 +5,12 @@ Two optimisers sit behind :func:`optimize_inner` (``InnerSettings.optimizer``):
 * ``"adam"``: Adam in the unconstrained reparametrisation of the differentiable parameters
   (bounds can never be left), a fresh Monte Carlo sample every step, cosine learning-rate
   decay, stop on a plateau of the smoothed loss or at ``max_steps``. For noisy simulations.
-* ``"lbfgs"``: scipy's L-BFGS-B with box bounds on one fixed Monte Carlo sample (common random
-  numbers, the sample-average approximation), torch gradients passed with ``jac=True`` as
-  botorch's ``gen_candidates_scipy`` does. Reaches optima that lie exactly on a bound and needs
-  far fewer calls on smooth problems; for deterministic (analytic) studies.
+* ``"lbfgs"``: scipy's L-BFGS-B on one fixed Monte Carlo sample (common random numbers, the
+  sample-average approximation), torch gradients passed with ``jac=True`` as botorch's
+  ``gen_candidates_scipy`` does, with box bounds (optima on a bound are reached exactly) inside
+  a moving trust region of 0.15 of each range, so that it follows the descent path instead
+  of jumping onto a face of the box where ZDT2 and DTLZ2 have spurious stationary points.
+  Needs far fewer calls on smooth problems; for deterministic (analytic) studies.
 
 Both start in the interior (the centre of the box unless ``init`` is given), which keeps
 gradient methods away from the spurious stationary points some problems (DTLZ2) have on the
@@ -34,6 +36,10 @@ import torch
 from paretoopt.exceptions import SimulationError
 from paretoopt.problem import Evaluation, InnerSettings, StudyDefinition, evaluate, warn_no_gradient
 from paretoopt.scalarize import Normalization, Scalarization, WeightedSum
+
+#: L-BFGS-B trust region: the most a sub-run may move a coordinate (fraction of its range).
+_TRUST_RADIUS = 0.15
+_MAX_TRUST_ROUNDS = 50
 
 #: Offset of the final-evaluation seed stream from the optimisation steps' seeds.
 _EVAL_STREAM = 2**31 - 1
@@ -293,8 +299,13 @@ def _run_lbfgs(
     dtype = settings.torch_dtype
     if not space.inner:
         return {}, [], 0, 0, True
-    # optimise in unit-cube coordinates so that every parameter has the same scale
-    t_start = np.array(
+    # L-BFGS-B in unit-cube coordinates inside a moving trust region: each sub-run may move every
+    # coordinate by at most TRUST_RADIUS, and the region is re-centred until the optimum lies
+    # strictly inside it. Plain L-BFGS-B in the whole box lets its first projected steps land on
+    # faces where ZDT2 and DTLZ2 have spurious stationary points (zero slope of one objective),
+    # and it stays there; in the logistic reparametrisation quasi-Newton steps blow up along
+    # saturating coordinates and stick to a bound. The trust region follows the descent path.
+    t_cur = np.array(
         [float(p._to_unit(torch.tensor(start[p.name], dtype=torch.float64))) for p in space.inner]
     )
     gen = torch.Generator(device=dev)
@@ -329,20 +340,32 @@ def _run_lbfgs(
         )
         return value, grad
 
-    res = scipy.optimize.minimize(
-        fun,
-        t_start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * len(space.inner),
-        options={"maxiter": settings.max_steps, "ftol": settings.tol * 1e-3, "gtol": 1e-9},
-    )
-    t_best = np.clip(res.x, 0.0, 1.0)
+    converged = False
+    for _ in range(_MAX_TRUST_ROUNDS):
+        lo = np.maximum(0.0, t_cur - _TRUST_RADIUS)
+        hi = np.minimum(1.0, t_cur + _TRUST_RADIUS)
+        remaining = settings.max_steps - counters["calls"]
+        if remaining < 1:
+            break
+        res = scipy.optimize.minimize(
+            fun,
+            t_cur,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=list(zip(lo, hi)),
+            options={"maxiter": remaining, "maxfun": remaining, "ftol": settings.tol * 1e-3, "gtol": 1e-10},
+        )
+        t_new = np.clip(res.x, 0.0, 1.0)
+        on_edge = ((np.abs(t_new - lo) < 1e-9) & (lo > 0.0)) | ((np.abs(t_new - hi) < 1e-9) & (hi < 1.0))
+        t_cur = t_new
+        if not on_edge.any():
+            converged = bool(res.success)
+            break
     final = {
-        p.name: min(max(float(p._from_unit(torch.tensor(t_best[i], dtype=torch.float64))), p.low), p.high)
+        p.name: min(max(float(p._from_unit(torch.tensor(t_cur[i], dtype=torch.float64))), p.low), p.high)
         for i, p in enumerate(space.inner)
     }
-    return final, traj, counters["calls"], counters["backward"], bool(res.success)
+    return final, traj, counters["calls"], counters["backward"], converged
 
 
 def resolve_normalization(

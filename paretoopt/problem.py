@@ -52,8 +52,7 @@ class Objective:
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):
             raise StudyDefinitionError(
-                f"Objective {self.name!r}: direction must be 'minimize' or 'maximize', "
-                f"got {self.direction!r}"
+                f"Objective {self.name!r}: direction must be 'minimize' or 'maximize', got {self.direction!r}"
             )
 
     @property
@@ -159,9 +158,7 @@ class InnerSettings:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:
-            raise StudyDefinitionError(
-                f"unknown inner settings {sorted(unknown)}; known: {sorted(known)}"
-            )
+            raise StudyDefinitionError(f"unknown inner settings {sorted(unknown)}; known: {sorted(known)}")
         return InnerSettings(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
 
     @property
@@ -214,9 +211,7 @@ class StudyDefinition:
             raise StudyDefinitionError(f"study {name!r}: duplicate objective/constraint names {dupes}")
         clash = sorted(set(names) & set(space.names))
         if clash:
-            raise StudyDefinitionError(
-                f"study {name!r}: names used both as parameters and outputs: {clash}"
-            )
+            raise StudyDefinitionError(f"study {name!r}: names used both as parameters and outputs: {clash}")
         if not callable(simulate):
             raise StudyDefinitionError(f"study {name!r}: simulate must be callable")
         for label, vec in (("ideal", ideal), ("nadir", nadir)):
@@ -360,18 +355,14 @@ def evaluate(
     values, errors = [], []
     for o in definition.objectives:
         if o.name not in out:
-            raise SimulationError(
-                f"simulate did not return objective {o.name!r}; it returned {sorted(out)}"
-            )
+            raise SimulationError(f"simulate did not return objective {o.name!r}; it returned {sorted(out)}")
         v, se = _reduce_output(o.name, out[o.name], dtype)
         values.append(v)
         errors.append(se)
     cvals, cerrs = [], []
     for c in definition.constraints:
         if c.name not in out:
-            raise SimulationError(
-                f"simulate did not return constraint {c.name!r}; it returned {sorted(out)}"
-            )
+            raise SimulationError(f"simulate did not return constraint {c.name!r}; it returned {sorted(out)}")
         v, se = _reduce_output(c.name, out[c.name], dtype)
         cvals.append(v)
         cerrs.append(se)
@@ -418,9 +409,7 @@ def _load_from_source(source: str, path: str) -> StudyDefinition:
         ) from exc
     definition = getattr(module, "study", None)
     if definition is None:
-        raise StudyDefinitionError(
-            f"study file {path} defines no variable named 'study' (a StudyDefinition)"
-        )
+        raise StudyDefinitionError(f"study file {path} defines no variable named 'study' (a StudyDefinition)")
     if not isinstance(definition, StudyDefinition):
         raise StudyDefinitionError(
             f"'study' in {path} is a {type(definition).__name__}, not a StudyDefinition"

@@ -88,9 +88,7 @@ class Normalization:
         s = _vec(signs, "signs")
         p = torch.as_tensor(np.asarray(points, dtype=float), dtype=torch.float64)
         if p.dim() != 2 or p.shape[1] != s.shape[0]:
-            raise ScalarizationError(
-                f"points must be n x {s.shape[0]}, got shape {tuple(p.shape)}"
-            )
+            raise ScalarizationError(f"points must be n x {s.shape[0]}, got shape {tuple(p.shape)}")
         oriented = p * s
         ideal = oriented.min(dim=0).values * s
         nadir = oriented.max(dim=0).values * s
@@ -151,8 +149,7 @@ class Scalarization(ABC):
         m = self.normalization.n_objectives
         if f.shape[-1] != m:
             raise ScalarizationError(
-                f"{type(self).__name__} expects objective tensors of shape (..., {m}), got "
-                f"{tuple(f.shape)}"
+                f"{type(self).__name__} expects objective tensors of shape (..., {m}), got {tuple(f.shape)}"
             )
         return self.normalization.transform(f)
 
@@ -171,7 +168,11 @@ class WeightedSum(Scalarization):
         return (z * self.weights.to(device=z.device, dtype=z.dtype)).sum(-1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "weights": self.weights.tolist(), "normalization": self.normalization.to_dict()}
+        return {
+            "kind": self.kind,
+            "weights": self.weights.tolist(),
+            "normalization": self.normalization.to_dict(),
+        }
 
 
 class AugmentedChebyshev(Scalarization):
@@ -179,7 +180,11 @@ class AugmentedChebyshev(Scalarization):
     beyond the ideal (``-utopia_offset`` in normalised units). Every Pareto-optimal point is the
     minimum for some weight, concave parts included. The augmentation ``rho * sum_i f~_i`` is
     unweighted (Miettinen 1999, eq. 3.4.5), so even a weight of exactly 0 gives a Pareto-optimal,
-    not merely weakly optimal, point; botorch's ``get_chebyshev_scalarization`` weights it."""
+    not merely weakly optimal, point; botorch's ``get_chebyshev_scalarization`` weights it.
+    ``smoothing`` > 0 replaces the max by ``smoothing * logsumexp(terms / smoothing)`` (within
+    ``smoothing * ln m`` of it): quasi-Newton methods stall on the max's kink, which is exactly
+    where the optimum lies. ``rho`` is small (1e-3, Miettinen's range 1e-6..1e-3): with 0.05 the
+    term ``rho * sum_i f~_i`` pulls the optimum of a concave front (DTLZ2's sphere) to a vertex."""
 
     kind = "chebyshev"
 
@@ -187,12 +192,16 @@ class AugmentedChebyshev(Scalarization):
         self,
         weights: Sequence[float] | torch.Tensor,
         normalization: Normalization,
-        rho: float = 0.05,
+        rho: float = 1e-3,
         utopia_offset: float = 0.01,
+        smoothing: float = 1e-3,
     ) -> None:
         super().__init__(normalization)
         if rho < 0:
             raise ScalarizationError(f"rho must be >= 0, got {rho}")
+        if smoothing < 0:
+            raise ScalarizationError(f"smoothing must be >= 0, got {smoothing}")
+        self.smoothing = float(smoothing)
         self.weights = _check_weights(weights, normalization.n_objectives)
         self.rho = float(rho)
         self.utopia_offset = float(utopia_offset)
@@ -200,7 +209,12 @@ class AugmentedChebyshev(Scalarization):
     def __call__(self, f: torch.Tensor) -> torch.Tensor:
         z = self._checked(f)
         w = self.weights.to(device=z.device, dtype=z.dtype)
-        return (w * (z + self.utopia_offset)).max(-1).values + self.rho * z.sum(-1)
+        terms = w * (z + self.utopia_offset)
+        if self.smoothing > 0:  # log-sum-exp: a smooth max within smoothing * ln(m) of the max
+            peak = self.smoothing * torch.logsumexp(terms / self.smoothing, dim=-1)
+        else:
+            peak = terms.max(-1).values
+        return peak + self.rho * z.sum(-1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,6 +222,7 @@ class AugmentedChebyshev(Scalarization):
             "weights": self.weights.tolist(),
             "rho": self.rho,
             "utopia_offset": self.utopia_offset,
+            "smoothing": self.smoothing,
             "normalization": self.normalization.to_dict(),
         }
 
@@ -273,7 +288,13 @@ def scalarization_from_dict(d: dict[str, Any]) -> Scalarization:
     if kind == WeightedSum.kind:
         return WeightedSum(d["weights"], norm)
     if kind == AugmentedChebyshev.kind:
-        return AugmentedChebyshev(d["weights"], norm, rho=d.get("rho", 0.05), utopia_offset=d.get("utopia_offset", 0.01))
+        return AugmentedChebyshev(
+            d["weights"],
+            norm,
+            rho=d.get("rho", 1e-3),
+            utopia_offset=d.get("utopia_offset", 0.01),
+            smoothing=d.get("smoothing", 0.0),
+        )
     if kind == BudgetConstraint.kind:
         return BudgetConstraint(d["objective"], d["bounds"], norm, penalty=d.get("penalty", 1e3))
     raise ScalarizationError(f"unknown scalarisation kind {kind!r}")

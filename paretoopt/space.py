@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,9 +28,7 @@ _EPS = 1e-12
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise SpaceError(
-            f"parameter name {name!r} must be a Python identifier (letters, digits, underscore)"
-        )
+        raise SpaceError(f"parameter name {name!r} must be a Python identifier (letters, digits, underscore)")
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,7 @@ class Real:
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise SpaceError(f"Real {self.name!r}: {bound}={value!r} must be a finite number")
         if self.low >= self.high:
-            raise SpaceError(
-                f"Real {self.name!r}: low={self.low} must be smaller than high={self.high}"
-            )
+            raise SpaceError(f"Real {self.name!r}: low={self.low} must be smaller than high={self.high}")
         if self.log and self.low <= 0:
             raise SpaceError(f"Real {self.name!r}: log=True needs low > 0, got low={self.low}")
         object.__setattr__(self, "low", float(self.low))
@@ -116,9 +112,7 @@ class Integer:
                 raise SpaceError(f"Integer {self.name!r}: {bound}={value!r} must be an integer")
             object.__setattr__(self, bound, int(value))
         if self.low >= self.high:
-            raise SpaceError(
-                f"Integer {self.name!r}: low={self.low} must be smaller than high={self.high}"
-            )
+            raise SpaceError(f"Integer {self.name!r}: low={self.low} must be smaller than high={self.high}")
 
     @property
     def values(self) -> list[int]:
@@ -148,9 +142,7 @@ class Choice:
             raise SpaceError(f"Choice {self.name!r}: options contain duplicates: {options!r}")
         for option in options:
             if not isinstance(option, (str, int, float, bool)):
-                raise SpaceError(
-                    f"Choice {self.name!r}: option {option!r} must be a str, int, float or bool"
-                )
+                raise SpaceError(f"Choice {self.name!r}: option {option!r} must be a str, int, float or bool")
         object.__setattr__(self, "options", options)
 
     @property
@@ -164,9 +156,7 @@ class Choice:
         for i, option in enumerate(self.options):  # tolerate 1 vs 1.0, numpy scalars
             if option == value:
                 return i
-        raise SpaceError(
-            f"Choice {self.name!r}: {value!r} is not one of the options {list(self.options)!r}"
-        )
+        raise SpaceError(f"Choice {self.name!r}: {value!r} is not one of the options {list(self.options)!r}")
 
     def contains(self, value: Any) -> bool:
         try:
@@ -176,7 +166,7 @@ class Choice:
         return True
 
 
-Parameter = Union[Real, Integer, Choice]
+Parameter = Real | Integer | Choice
 
 
 class DesignSpace:
@@ -199,9 +189,7 @@ class DesignSpace:
                 raise SpaceError(f"duplicate parameter name {p.name!r} in the design space")
             seen.add(p.name)
         self.params: tuple[Parameter, ...] = tuple(params)
-        self.inner: tuple[Real, ...] = tuple(
-            p for p in params if isinstance(p, Real) and p.differentiable
-        )
+        self.inner: tuple[Real, ...] = tuple(p for p in params if isinstance(p, Real) and p.differentiable)
         self.outer: tuple[Parameter, ...] = tuple(
             p for p in params if not (isinstance(p, Real) and p.differentiable)
         )
@@ -389,3 +377,47 @@ class DesignSpace:
             else:
                 out[p.name] = p.from_unit_float(float(rng.random()))
         return out
+
+
+def param_to_dict(p: Parameter) -> dict[str, Any]:
+    """JSON-friendly description of a parameter (stored with a study; no code needed to read)."""
+    if isinstance(p, Real):
+        return {
+            "type": "real",
+            "name": p.name,
+            "low": p.low,
+            "high": p.high,
+            "unit": p.unit,
+            "log": p.log,
+            "differentiable": p.differentiable,
+        }
+    if isinstance(p, Integer):
+        return {"type": "integer", "name": p.name, "low": p.low, "high": p.high, "unit": p.unit}
+    return {"type": "choice", "name": p.name, "options": list(p.options), "unit": p.unit}
+
+
+def param_from_dict(d: dict[str, Any]) -> Parameter:
+    """Inverse of :func:`param_to_dict`."""
+    kind = d.get("type")
+    if kind == "real":
+        return Real(
+            d["name"],
+            d["low"],
+            d["high"],
+            unit=d.get("unit"),
+            log=d.get("log", False),
+            differentiable=d.get("differentiable", True),
+        )
+    if kind == "integer":
+        return Integer(d["name"], d["low"], d["high"], unit=d.get("unit"))
+    if kind == "choice":
+        return Choice(d["name"], tuple(d["options"]), unit=d.get("unit"))
+    raise SpaceError(f"unknown parameter type {kind!r} in {d!r}")
+
+
+def space_to_list(space: DesignSpace) -> list[dict[str, Any]]:
+    return [param_to_dict(p) for p in space]
+
+
+def space_from_list(items: list[dict[str, Any]]) -> DesignSpace:
+    return DesignSpace(*[param_from_dict(d) for d in items])

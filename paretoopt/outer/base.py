@@ -58,6 +58,11 @@ class Engine(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: True for engines whose state depends on the sequence of ask/tell calls (pymoo's
+    #: generations): a resumed run then replays ``ask(len(batch))`` + ``tell(batch)`` per stored
+    #: batch. False: state is a function of the trials told, and the runner calls
+    #: ``tell(all)`` + ``skip(n)``.
+    needs_replay: ClassVar[bool] = False
 
     def __init__(self, *, seed: int = 0) -> None:
         self.seed = int(seed)
@@ -134,7 +139,9 @@ class Engine(ABC):
         w = np.asarray(p.weights, dtype=float)
         m = self.n_objectives
         if w.shape != (m,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise EngineError(f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives")
+            raise EngineError(
+                f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives"
+            )
         choices = self.definition.space.validate_outer(p.choices)
         return Proposal(weights=tuple(float(x) for x in w / w.sum()), choices=choices)
 

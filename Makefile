@@ -1,0 +1,39 @@
+# paretoopt: the two set-up commands of the README.
+#   make demo   installs into .venv and traces a Pareto front on the default SQLite database
+#   make test   installs (with test tools, a headless browser and PostgreSQL) and runs every test
+# The torch wheel is pinned to the CPU build of 2.13.0 here (TORCH=...); pyproject.toml accepts
+# any torch >= 2.4, so elsewhere `make TORCH=torch demo` or a plain `pip install paretoopt` works.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/paretoopt run studies/zdt1.py --trials 20 --engine grid --seed 0
+	$(BIN)/paretoopt show zdt1
+
+test: install
+	bash .ci/install-system-deps.sh
+	$(BIN)/ruff check paretoopt tests studies benchmarks dashboard
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check paretoopt tests studies benchmarks dashboard
+	$(BIN)/ruff format --check paretoopt tests studies benchmarks dashboard
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache paretoopt.db paretoopt.db-wal paretoopt.db-shm

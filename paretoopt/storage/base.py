@@ -1,0 +1,208 @@
+"""The Storage contract: one API that the runner, the CLI and the dashboard use, whatever the
+backend (SQLite file, PostgreSQL). Modelled on Optuna's ``BaseStorage``.
+
+Contract:
+* Trial numbers are unique within a study and allocated atomically (several processes may add
+  trials to one study).
+* A trial moves WAITING -> RUNNING -> COMPLETE | FAILED | PRUNED. Finished trials are immutable:
+  changing one raises :class:`FinishedTrialError`. A RUNNING trial whose worker died can be put
+  back to WAITING (:meth:`requeue_stale_trials`) and run again with the same proposal and seed.
+* A trial's values, its trajectory and its new state are written in one transaction.
+* Methods are safe to call from several threads; storage objects pickle without their engine
+  (they reconnect), so they can travel to Dask workers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from paretoopt.storage.models import TrialState
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What a new study stores about itself (JSON fields already serialised to Python data)."""
+
+    name: str
+    definition_name: str
+    definition_hash: str
+    space: list[dict[str, Any]]
+    objectives: list[dict[str, Any]]
+    constraints: list[dict[str, Any]]
+    engine: str
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    scalarization: str = "chebyshev"
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    definition_source: str | None = None
+    definition_path: str | None = None
+    description: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StudyRecord(StudySpec):
+    """A stored study: its spec plus identity, normalisation and timestamps."""
+
+    id: int = 0
+    normalization: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """One row of the study list: name, objectives, trial counts by state, last update."""
+
+    name: str
+    objectives: list[dict[str, Any]]
+    counts: dict[str, int]
+    engine: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TrialProposal:
+    """A trial to enqueue: weights, choices, the inner-loop seed and where it came from."""
+
+    weights: tuple[float, ...]
+    choices: dict[str, Any]
+    seed: int
+    source: str = "engine"
+    init: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What a finished inner loop writes: objective/constraint means and standard errors
+    (definition order), the design, accounting and the trajectory."""
+
+    params: dict[str, float]
+    objectives: Sequence[float] = ()
+    stderr: Sequence[float] = ()
+    constraints: Sequence[float] = ()
+    constraint_stderr: Sequence[float] = ()
+    n_calls: int = 0
+    n_backward: int = 0
+    n_steps: int = 0
+    feasible: bool = True
+    converged: bool = False
+    loss: float | None = None
+    wall_time_s: float | None = None
+    error: str | None = None
+    trajectory: Sequence[Any] = ()  # paretoopt.inner.TrajectoryStep
+
+
+@dataclass(frozen=True)
+class StoredStep:
+    """One stored trajectory step."""
+
+    step: int
+    loss: float
+    objectives: list[float]
+    params: dict[str, float]
+
+
+@dataclass(frozen=True)
+class FrozenTrial:
+    """A trial as read from storage (immutable snapshot)."""
+
+    id: int
+    number: int
+    batch: int
+    state: TrialState
+    source: str
+    weights: tuple[float, ...]
+    choices: dict[str, Any]
+    params: dict[str, float]
+    init: dict[str, float] | None
+    seed: int
+    objectives: tuple[float, ...] | None
+    stderr: tuple[float, ...] | None
+    constraints: tuple[float, ...] | None
+    constraint_stderr: tuple[float, ...] | None
+    n_calls: int
+    n_backward: int
+    n_steps: int
+    feasible: bool
+    converged: bool
+    loss: float | None
+    wall_time_s: float | None
+    error: str | None
+    worker: str | None
+    retries: int
+    created_at: datetime | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+
+
+class BaseStorage(ABC):
+    """Abstract storage. Every method raises :class:`~paretoopt.exceptions.StorageError` (or a
+    subclass) on failure; backend exceptions never leak."""
+
+    url: str
+
+    # ----- studies -----
+    @abstractmethod
+    def create_study(self, spec: StudySpec) -> StudyRecord:
+        """Create a study. Raises DuplicateStudyError if the name is taken."""
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyRecord:
+        """Read a study. Raises StudyNotFoundError."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudySummary]:
+        """Every study with trial counts by state (a fixed number of queries)."""
+
+    @abstractmethod
+    def delete_study(self, name: str) -> None:
+        """Delete a study and all its trials. Raises StudyNotFoundError."""
+
+    @abstractmethod
+    def set_normalization(self, study_id: int, normalization: dict[str, Any]) -> None:
+        """Store the study's objective normalisation (ideal / nadir / signs)."""
+
+    # ----- trials -----
+    @abstractmethod
+    def enqueue_trials(
+        self, study_id: int, proposals: Sequence[TrialProposal], batch: int
+    ) -> list[FrozenTrial]:
+        """Add WAITING trials with consecutive, atomically allocated numbers."""
+
+    @abstractmethod
+    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial:
+        """WAITING -> RUNNING, owned by ``worker``. Raises FinishedTrialError if finished."""
+
+    @abstractmethod
+    def heartbeat(self, trial_id: int) -> None:
+        """Mark a RUNNING trial as alive now."""
+
+    @abstractmethod
+    def finish_trial(self, trial_id: int, state: TrialState, result: TrialResult) -> FrozenTrial:
+        """Write the result, trajectory and final state in one transaction.
+        Raises FinishedTrialError if the trial is already finished."""
+
+    @abstractmethod
+    def requeue_stale_trials(
+        self, study_id: int, *, stale_after_s: float, local_dead_workers: Sequence[str] = ()
+    ) -> list[int]:
+        """RUNNING trials whose heartbeat is older than ``stale_after_s`` or whose worker is in
+        ``local_dead_workers`` go back to WAITING (retries + 1). Returns their numbers."""
+
+    @abstractmethod
+    def get_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        """Trials in number order, without trajectories (a fixed number of queries)."""
+
+    @abstractmethod
+    def get_trajectory(self, trial_id: int) -> list[StoredStep]:
+        """The inner-loop trajectory of one trial, in step order."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections."""

@@ -1,0 +1,313 @@
+"""A stored study, read through the Storage API: trials as a table, the Pareto front, the
+hypervolume history. Nothing here executes the study's code: space, objectives and constraints
+are rebuilt from their stored JSON, so the CLI and the dashboard can read any database safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from paretoopt import pareto
+from paretoopt.columns import constraint_column, objective_column, param_column, stderr_column
+from paretoopt.problem import Constraint, Objective, StudyDefinition
+from paretoopt.scalarize import Normalization
+from paretoopt.space import DesignSpace, space_from_list, space_to_list
+from paretoopt.storage import BaseStorage, FrozenTrial, StudyRecord, StudySpec, TrialState, get_storage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def objective_to_dict(o: Objective) -> dict[str, Any]:
+    return asdict(o)
+
+
+def constraint_to_dict(c: Constraint) -> dict[str, Any]:
+    return asdict(c)
+
+
+def spec_from_definition(
+    definition: StudyDefinition,
+    *,
+    name: str,
+    engine: str,
+    engine_options: dict[str, Any],
+    scalarization: str,
+    seed: int,
+    settings: dict[str, Any],
+) -> StudySpec:
+    """What a new study stores about ``definition``."""
+    return StudySpec(
+        name=name,
+        definition_name=definition.name,
+        definition_hash=definition.source_hash,
+        space=space_to_list(definition.space),
+        objectives=[objective_to_dict(o) for o in definition.objectives],
+        constraints=[constraint_to_dict(c) for c in definition.constraints],
+        engine=engine,
+        engine_options=engine_options,
+        scalarization=scalarization,
+        seed=seed,
+        settings=settings,
+        definition_source=definition.source,
+        definition_path=definition.path,
+        description=definition.description,
+    )
+
+
+class Study:
+    """A study in a storage. Get one with :func:`load_study` or :func:`paretoopt.optimize`."""
+
+    def __init__(self, storage: BaseStorage, record: StudyRecord) -> None:
+        self.storage = storage
+        self.record = record
+        self.objectives = [Objective(**o) for o in record.objectives]
+        self.constraints = [Constraint(**c) for c in record.constraints]
+        self.space: DesignSpace = space_from_list(record.space)
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, storage={self.storage.url!r})"
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def normalization(self) -> Normalization | None:
+        rec = self.storage.get_study(self.name)
+        return Normalization.from_dict(rec.normalization) if rec.normalization else None
+
+    # ----- trials -----
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """Every trial, in number order (read fresh from the storage)."""
+        return self.storage.get_trials(self.record.id)
+
+    def get_trials(self, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        return self.storage.get_trials(self.record.id, states)
+
+    @property
+    def completed_trials(self) -> list[FrozenTrial]:
+        return [t for t in self.get_trials([TrialState.COMPLETE]) if _finite(t)]
+
+    @property
+    def n_calls(self) -> int:
+        """Forward simulator calls spent by all finished trials."""
+        return sum(t.n_calls for t in self.trials)
+
+    @property
+    def n_backward(self) -> int:
+        """Backward passes through the simulator spent by all finished trials."""
+        return sum(t.n_backward for t in self.trials)
+
+    def trajectory(self, number: int) -> pd.DataFrame:
+        """The inner-loop trajectory of trial ``number``: step, loss, objectives, parameters."""
+        import pandas as pd
+
+        trial = next((t for t in self.trials if t.number == number), None)
+        if trial is None:
+            raise KeyError(f"study {self.name!r} has no trial {number}")
+        rows = []
+        for s in self.storage.get_trajectory(trial.id):
+            row: dict[str, Any] = {"step": s.step, "loss": s.loss}
+            for o, v in zip(self.objectives, s.objectives, strict=False):
+                row[objective_column(o)] = v
+            for p in self.space.inner:
+                if p.name in s.params:
+                    row[param_column(p)] = s.params[p.name]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ----- tables -----
+    def _row(self, t: FrozenTrial) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.value,
+            "source": t.source,
+            "weights": ",".join(f"{w:.6g}" for w in t.weights),
+        }
+        for p in self.space:
+            value = t.params.get(p.name, t.choices.get(p.name))
+            row[param_column(p)] = value
+        for i, o in enumerate(self.objectives):
+            row[objective_column(o)] = t.objectives[i] if t.objectives else np.nan
+            row[stderr_column(o)] = t.stderr[i] if t.stderr else np.nan
+        for i, c in enumerate(self.constraints):
+            row[constraint_column(c)] = t.constraints[i] if t.constraints else np.nan
+            row[stderr_column(c)] = t.constraint_stderr[i] if t.constraint_stderr else np.nan
+        row.update(
+            feasible=t.feasible,
+            n_calls=t.n_calls,
+            n_backward=t.n_backward,
+            n_steps=t.n_steps,
+            wall_time_s=t.wall_time_s,
+            seed=t.seed,
+            error=t.error,
+        )
+        return row
+
+    def trials_dataframe(self, states: Sequence[TrialState] | None = None) -> pd.DataFrame:
+        """All trials as a pandas table: one column per parameter and objective (units in the
+        headers, see :mod:`paretoopt.columns`), standard errors, accounting and errors."""
+        import pandas as pd
+
+        trials = self.get_trials(states)
+        columns = list(self._row(_empty_trial()).keys())
+        return pd.DataFrame([self._row(t) for t in trials], columns=columns)
+
+    def _front_trials(self) -> tuple[list[FrozenTrial], np.ndarray]:
+        done = [t for t in self.completed_trials if t.feasible]
+        if not done:
+            return [], np.zeros((0, len(self.objectives)))
+        f = np.array([t.objectives for t in done], dtype=float)
+        mask = pareto.non_dominated(f, self.directions)
+        return [t for t, keep in zip(done, mask, strict=True) if keep], f[mask]
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """The non-dominated completed feasible trials (the Pareto set), by trial number."""
+        return self._front_trials()[0]
+
+    def pareto_front(self) -> pd.DataFrame:
+        """The Pareto front as a table (same columns as :meth:`trials_dataframe`, plus ``knee``),
+        sorted by the first objective."""
+        import pandas as pd
+
+        trials, f = self._front_trials()
+        df = pd.DataFrame([self._row(t) for t in trials], columns=list(self._row(_empty_trial()).keys()))
+        knee = np.zeros(len(trials), dtype=bool)
+        if len(trials) >= 3:
+            knee[pareto.knee_point(f, self.directions)] = True
+        df["knee"] = knee
+        first = objective_column(self.objectives[0])
+        ascending = self.objectives[0].direction == "minimize"
+        return df.sort_values([first, "number"], ascending=[ascending, True]).reset_index(drop=True)
+
+    def reference_point(self) -> np.ndarray | None:
+        """Hypervolume reference: the stored nadir pushed 10 % of the ideal-nadir range outward,
+        or (no normalisation) the completed trials' nadir + 10 %."""
+        norm = self.normalization
+        if norm is not None:
+            return (norm.nadir + 0.1 * (norm.nadir - norm.ideal)).numpy()
+        done = self.completed_trials
+        if not done:
+            return None
+        return pareto.reference_point(np.array([t.objectives for t in done]), self.directions)
+
+    def hypervolume_history(
+        self, by: str = "trials", ref_point: Sequence[float] | None = None
+    ) -> pd.DataFrame:
+        """Hypervolume of the front after each finished trial (in trial-number order), with the
+        cumulative simulator calls. ``by="trials"`` indexes by finished-trial count,
+        ``by="calls"`` by cumulative forward calls."""
+        import pandas as pd
+
+        if by not in ("trials", "calls"):
+            raise ValueError(f"by must be 'trials' or 'calls', got {by!r}")
+        finished = [t for t in self.trials if t.state.is_finished]
+        ref = np.asarray(ref_point, dtype=float) if ref_point is not None else self.reference_point()
+        rows = []
+        points: list[tuple[float, ...]] = []
+        calls = 0
+        hv_values = []
+        for t in finished:
+            calls += t.n_calls
+            if t.state is TrialState.COMPLETE and t.feasible and _finite(t):
+                points.append(t.objectives)  # type: ignore[arg-type]
+            rows.append({"trials": len(rows) + 1, "number": t.number, "calls": calls})
+            hv_values.append(len(points))
+        hv_by_count = {}
+        if ref is not None and points:
+            arr = np.array(points, dtype=float)
+            hv_by_count = pareto.hypervolume_history(arr, self.directions, ref)
+        df = pd.DataFrame(rows, columns=["trials", "number", "calls"])
+        df["hypervolume"] = [float(hv_by_count[k - 1]) if k > 0 else 0.0 for k in hv_values]
+        return df.set_index(by)
+
+    def export_data(self) -> Any:
+        """Everything an export needs (:class:`paretoopt.export.ExportData`)."""
+        from paretoopt.export import ExportData
+
+        rec = self.storage.get_study(self.name)
+        import paretoopt
+
+        return ExportData(
+            study_name=self.name,
+            objectives=self.objectives,
+            constraints=self.constraints,
+            space=self.space,
+            front=self.pareto_front(),
+            trials=self.trials_dataframe(),
+            metadata={
+                "study": self.name,
+                "definition": rec.definition_name,
+                "engine": rec.engine,
+                "engine options": rec.engine_options,
+                "scalarization": rec.scalarization,
+                "seed": rec.seed,
+                "trials": len(self.trials),
+                "simulator calls": self.n_calls,
+                "created": rec.created_at.isoformat(timespec="seconds") if rec.created_at else None,
+                "storage": self.storage.url,
+                "paretoopt version": paretoopt.__version__,
+            },
+            definition_source=rec.definition_source,
+            definition_hash=rec.definition_hash,
+        )
+
+    def export(self, fmt: str, path: str) -> Any:
+        """Write the Pareto table for a design review (csv, md, latex, xlsx, html)."""
+        from paretoopt.export import export_front
+
+        return export_front(self.export_data(), fmt, path)
+
+
+def _finite(t: FrozenTrial) -> bool:
+    return t.objectives is not None and all(np.isfinite(t.objectives))
+
+
+def _empty_trial() -> FrozenTrial:
+    return FrozenTrial(
+        id=0,
+        number=0,
+        batch=0,
+        state=TrialState.WAITING,
+        source="",
+        weights=(),
+        choices={},
+        params={},
+        init=None,
+        seed=0,
+        objectives=None,
+        stderr=None,
+        constraints=None,
+        constraint_stderr=None,
+        n_calls=0,
+        n_backward=0,
+        n_steps=0,
+        feasible=True,
+        converged=False,
+        loss=None,
+        wall_time_s=None,
+        error=None,
+        worker=None,
+        retries=0,
+        created_at=None,
+        started_at=None,
+        heartbeat_at=None,
+        finished_at=None,
+    )
+
+
+def load_study(*, study_name: str, storage: str | BaseStorage | None = None) -> Study:
+    """Open a stored study by name. Raises StudyNotFoundError (listing the known names)."""
+    st = get_storage(storage)
+    return Study(st, st.get_study(study_name))
