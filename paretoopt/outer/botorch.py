@@ -38,9 +38,11 @@ Ament et al. 2023; Daulton et al. 2021) over the mixed space.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -133,7 +135,7 @@ class BotorchEngine(Engine):
         num_restarts / raw_samples: acquisition optimiser starts and initial samples (small
             caps: the engine must not dominate the run time).
         mc_samples: quasi-Monte Carlo samples of the acquisition function.
-        fit_maxiter: L-BFGS iterations of a warm-started GP fit (cold anchor fits get 4x).
+        fit_maxiter: L-BFGS iterations of a warm-started GP fit (cold anchor fits get 2x).
         max_enumerate: enumerate the discrete combinations when there are at most this many.
         fused_kernel: allow botorch to compile its fused C++ kernel on first use.
     """
@@ -183,7 +185,7 @@ class BotorchEngine(Engine):
             self.initial_trials if self.initial_trials is not None else max(4, 2 * (self._enc.d + 1))
         )
         self._signs = np.array([o.sign for o in self.definition.objectives])
-        self._anchors: dict[int, list[dict[str, torch.Tensor]]] = {}
+        self._anchors: dict[int, dict[str, torch.Tensor]] = {}
         self._pending: list[tuple[tuple[Any, ...], np.ndarray]] = []
         self.last_ask_s = 0.0  # wall time of the last model-based ask (fit + acquisition)
 
@@ -261,56 +263,55 @@ class BotorchEngine(Engine):
             torch.tensor(np.asarray(ses), dtype=_DTYPE),
         )
 
-    def _build_models(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> list[Any]:
+    def _build_model(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> Any:
+        """One GP with ``m`` independent outputs (a batched model: one posterior call serves
+        every objective), standardised outputs, fixed noise ``stderr^2`` when every stored
+        standard error is positive, inferred noise otherwise."""
         from botorch.models import MixedSingleTaskGP, SingleTaskGP
         from botorch.models.transforms.outcome import Standardize
 
         cat = self._enc.indices("choice")
-        models = []
-        for j in range(Y.shape[1]):
-            y = Y[:, j : j + 1]
-            se = SE[:, j : j + 1]
-            yvar = (se**2).clamp_min(1e-12) if bool(torch.all(se > 0)) else None
-            if cat:
-                model = MixedSingleTaskGP(
-                    X, y, cat_dims=cat, train_Yvar=yvar, outcome_transform=Standardize(m=1)
-                )
-            else:
-                model = SingleTaskGP(X, y, train_Yvar=yvar, outcome_transform=Standardize(m=1))
-            models.append(model)
-        return models
+        m = Y.shape[1]
+        yvar = (SE**2).clamp_min(1e-12) if bool(torch.all(SE > 0)) else None
+        if cat:
+            return MixedSingleTaskGP(X, Y, cat_dims=cat, train_Yvar=yvar, outcome_transform=Standardize(m=m))
+        return SingleTaskGP(X, Y, train_Yvar=yvar, outcome_transform=Standardize(m=m))
 
-    def _fit(self, models: list[Any], maxiter: int, init: list[dict[str, torch.Tensor]] | None) -> None:
+    @staticmethod
+    def _load(model: Any, params: dict[str, torch.Tensor]) -> None:
+        """Set the hyperparameters ``params`` (from another fit) where names and shapes match."""
+        own = dict(model.named_parameters())
+        model.load_state_dict(
+            {k: v for k, v in params.items() if k in own and own[k].shape == v.shape}, strict=False
+        )
+
+    @staticmethod
+    def _fit(model: Any, maxiter: int) -> None:
         from botorch.fit import fit_gpytorch_mll
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        for j, model in enumerate(models):
-            if init is not None:
-                own = dict(model.named_parameters())
-                model.load_state_dict(
-                    {k: v for k, v in init[j].items() if k in own and own[k].shape == v.shape}, strict=False
-                )
-            mll = ExactMarginalLogLikelihood(model.likelihood, model)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # capped iterations: "optimisation stopped" is expected
-                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
-            model.eval()
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # capped iterations: "optimisation stopped" is expected
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+        model.eval()
 
-    def _anchor(
-        self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor
-    ) -> list[dict[str, torch.Tensor]] | None:
-        """Hyperparameters of a cold fit on the first ``2^k`` finished trials (cached)."""
+    def _fitted_model(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> Any:
+        """The GP on all finished trials, warm-started from the cached anchor fit."""
         n = X.shape[0]
-        if n < 4:
-            return None
-        size = 1 << (n.bit_length() - 1)
+        size = 1 << (n.bit_length() - 1)  # the anchor: the first 2^k finished trials
         if size not in self._anchors:
-            models = self._build_models(X[:size], Y[:size], SE[:size])
+            anchor = self._build_model(X[:size], Y[:size], SE[:size])
             with torch.random.fork_rng():
                 torch.manual_seed(_seed_of(self.seed, size, 3))
-                self._fit(models, 4 * self.fit_maxiter, None)
-            self._anchors[size] = [{k: v.detach().clone() for k, v in m.named_parameters()} for m in models]
-        return self._anchors[size]
+                self._fit(anchor, 2 * self.fit_maxiter)
+            self._anchors[size] = {k: v.detach().clone() for k, v in anchor.named_parameters()}
+        model = self._build_model(X, Y, SE)
+        self._load(model, self._anchors[size])
+        if n > size:
+            self._fit(model, self.fit_maxiter)
+        model.eval()
+        return model
 
     def _reference_point(self, Y: torch.Tensor) -> torch.Tensor:
         """Reference point in botorch's maximised space (see the module docstring)."""
@@ -323,18 +324,14 @@ class BotorchEngine(Engine):
 
     def _acquire(self, q: int, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
         from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-        from botorch.models import ModelListGP
         from botorch.sampling import SobolQMCNormalSampler
 
         X, Y, SE = data
         prepare_fused_kernel(self.fused_kernel)
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(), _quiet_expected_warnings():
             torch.manual_seed(_seed_of(self.seed, self.n_asked, 5))
             try:
-                anchor = self._anchor(X, Y, SE)
-                models = self._build_models(X, Y, SE)
-                self._fit(models, self.fit_maxiter if anchor is not None else 4 * self.fit_maxiter, anchor)
-                model = ModelListGP(*models)
+                model = self._fitted_model(X, Y, SE)
                 pending = (
                     torch.tensor(np.asarray([x for _, x in self._pending]), dtype=_DTYPE)
                     if self._pending
@@ -363,26 +360,21 @@ class BotorchEngine(Engine):
         return list(xs)
 
     def _optimize(self, acq: Any, q: int) -> torch.Tensor:
-        from botorch.optim import optimize_acqf, optimize_acqf_mixed
+        from botorch.optim import optimize_acqf
         from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 
         bounds = torch.tensor(self._enc.bounds(), dtype=_DTYPE)
-        discrete = self._enc.indices("integer", "choice")
-        opts = {"batch_limit": 8, "maxiter": 100}
-        if not discrete:
+        if not self._enc.indices("integer", "choice"):
             cand, _ = optimize_acqf(
-                acq, bounds, q=q, num_restarts=self.num_restarts, raw_samples=self.raw_samples, options=opts
-            )
-        elif self._enc.n_discrete_combinations() <= self.max_enumerate:
-            cand, _ = optimize_acqf_mixed(
                 acq,
                 bounds,
                 q=q,
                 num_restarts=self.num_restarts,
                 raw_samples=self.raw_samples,
-                fixed_features_list=self._enc.discrete_combinations(),
-                options=opts,
+                options={"batch_limit": 16, "maxiter": 100},
             )
+        elif self._enc.n_discrete_combinations() <= self.max_enumerate:
+            cand = self._optimize_enumerated(acq, q, bounds)
         else:
             dims = self._enc.dims
             cand, _ = optimize_acqf_mixed_alternating(
@@ -393,9 +385,75 @@ class BotorchEngine(Engine):
                 q=q,
                 num_restarts=self.num_restarts,
                 raw_samples=self.raw_samples,
-                options={"maxiter_alternating": 16, "batch_limit": 8},
+                options={"maxiter_alternating": 16, "batch_limit": 16},
             )
         return cand.reshape(-1, self._enc.d)
+
+    def _optimize_enumerated(self, acq: Any, q: int, bounds: torch.Tensor) -> torch.Tensor:
+        """Every discrete combination at once: ``raw_samples`` Sobol points of the continuous
+        coordinates per combination, the best ``num_restarts`` of each refined together by one
+        batched L-BFGS-B run (``gen_candidates_scipy`` with per-start fixed discrete values),
+        the best overall kept; ``q > 1`` by sequential greedy conditioning (``X_pending``).
+        botorch's ``optimize_acqf_mixed`` does the same one combination at a time, which costs
+        the number of combinations times more acquisition evaluations."""
+        from botorch.generation.gen import gen_candidates_scipy
+
+        enc = self._enc
+        cont = enc.indices("weight", "real")
+        disc = enc.indices("integer", "choice")
+        combos = torch.tensor([[c[i] for i in disc] for c in enc.discrete_combinations()], dtype=_DTYPE)
+        n_combo = combos.shape[0]
+        lo, hi = bounds[0, cont], bounds[1, cont]
+        sobol = torch.quasirandom.SobolEngine(
+            len(cont), scramble=True, seed=_seed_of(self.seed, self.n_asked, 13)
+        )
+        base_pending = acq.X_pending
+        chosen: list[torch.Tensor] = []
+        for _ in range(q):
+            raw = lo + (hi - lo) * sobol.draw(self.raw_samples, dtype=_DTYPE)  # R x dc
+            full = torch.empty(n_combo, self.raw_samples, enc.d, dtype=_DTYPE)
+            full[..., cont] = raw
+            full[..., disc] = combos[:, None, :]
+            with torch.no_grad():
+                flat = full.reshape(-1, 1, enc.d)
+                values = torch.cat([acq(chunk) for chunk in flat.split(256)]).reshape(n_combo, -1)
+            r = min(self.num_restarts, self.raw_samples)
+            top = values.topk(r, dim=1).indices  # C x r
+            starts = full.gather(1, top[..., None].expand(-1, -1, enc.d)).reshape(-1, 1, enc.d)
+            fixed = {i: starts[:, 0, i].clone() for i in disc}
+            cand, vals = gen_candidates_scipy(
+                starts,
+                acq,
+                lower_bounds=bounds[0],
+                upper_bounds=bounds[1],
+                options={"maxiter": 100},
+                fixed_features=fixed,
+            )
+            best = cand[int(vals.argmax())].reshape(1, enc.d)
+            chosen.append(best)
+            pending = torch.cat(chosen) if base_pending is None else torch.cat([base_pending, *chosen])
+            acq.set_X_pending(pending)
+        acq.set_X_pending(base_pending)
+        return torch.cat(chosen)
+
+
+@contextlib.contextmanager
+def _quiet_expected_warnings() -> Iterator[None]:
+    """Drop what capped fits and acquisition optimisation are expected to say (jitter added to
+    a Cholesky factor, an L-BFGS run stopped early; botorch forces these to "always" show), and
+    pass every other warning on."""
+    from botorch.exceptions.warnings import OptimizationWarning
+    from linear_operator.utils.warnings import NumericalWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        expected = issubclass(w.category, (NumericalWarning, OptimizationWarning)) or (
+            issubclass(w.category, RuntimeWarning) and "Optimization failed" in str(w.message)
+        )
+        if not expected:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _key(weights: tuple[float, ...], choices: dict[str, Any]) -> tuple[Any, ...]:

@@ -60,6 +60,11 @@ class PymooEngine(Engine):
             raise EngineError(f"population must be at least 2, got {population}")
         self.population = int(population)
 
+    @property
+    def batch_size(self) -> int:
+        """The natural batch for a runner: one generation (NSGA-III may make it larger)."""
+        return self.population
+
     # ----- setup -----
     def _setup(self) -> None:
         from pymoo.core.problem import Problem
