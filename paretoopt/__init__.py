@@ -12,6 +12,7 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
+from paretoopt.export import ExportData, export_front
 from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner, resolve_normalization
 from paretoopt.problem import (
     Constraint,
@@ -21,6 +22,7 @@ from paretoopt.problem import (
     StudyDefinition,
     load_study_definition,
 )
+from paretoopt.runner import optimize
 from paretoopt.scalarize import (
     AugmentedChebyshev,
     BudgetConstraint,
@@ -28,6 +30,7 @@ from paretoopt.scalarize import (
     WeightedSum,
 )
 from paretoopt.space import Choice, DesignSpace, Integer, Real
+from paretoopt.study import Study, load_study
 
 __version__ = "0.1.0"
 
@@ -38,6 +41,7 @@ __all__ = [
     "Constraint",
     "DesignSpace",
     "Estimate",
+    "ExportData",
     "InnerResult",
     "InnerSettings",
     "Integer",
@@ -48,13 +52,17 @@ __all__ = [
     "SimulationError",
     "SpaceError",
     "StorageError",
+    "Study",
     "StudyDefinition",
     "StudyDefinitionError",
     "StudyNotFoundError",
     "TrajectoryStep",
     "WeightedSum",
     "__version__",
+    "export_front",
+    "load_study",
     "load_study_definition",
+    "optimize",
     "optimize_inner",
     "resolve_normalization",
 ]

@@ -86,21 +86,38 @@ def _front_text(study: Any, max_rows: int = 40) -> str:
 
 @app.command()
 def run(
-    study_file: Annotated[Path, typer.Argument(help="Study definition file (a studies/*.py defining `study`).")],
-    trials: Annotated[int, typer.Option("--trials", "-n", help="Total trials the study should reach (re-run to resume).")] = 20,
+    study_file: Annotated[
+        Path, typer.Argument(help="Study definition file (a studies/*.py defining `study`).")
+    ],
+    trials: Annotated[
+        int, typer.Option("--trials", "-n", help="Total trials the study should reach (re-run to resume).")
+    ] = 20,
     engine: Annotated[str, typer.Option(help="Outer engine: grid, random, botorch or nsga2.")] = "grid",
     storage: StorageOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the engine and every inner loop.")] = 0,
-    study_name: Annotated[str | None, typer.Option(help="Study name [default: the definition's name].")] = None,
+    study_name: Annotated[
+        str | None, typer.Option(help="Study name [default: the definition's name].")
+    ] = None,
     scalarization: Annotated[str, typer.Option(help="chebyshev (default) or weighted_sum.")] = "chebyshev",
-    batch_size: Annotated[int | None, typer.Option(help="Proposals per ask (botorch q; default 1, or --workers).")] = None,
-    initial_trials: Annotated[int | None, typer.Option(help="botorch: Sobol trials before the GP takes over.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Proposals per ask (botorch q; default 1, or --workers).")
+    ] = None,
+    initial_trials: Annotated[
+        int | None, typer.Option(help="botorch: Sobol trials before the GP takes over.")
+    ] = None,
     population: Annotated[int | None, typer.Option(help="nsga2: population size.")] = None,
-    warm_start: Annotated[bool, typer.Option(help="Start inner loops from the nearest finished trial.")] = True,
+    warm_start: Annotated[
+        bool, typer.Option(help="Start inner loops from the nearest finished trial.")
+    ] = True,
     device: Annotated[str, typer.Option(help="Where simulations run: cpu or cuda.")] = "cpu",
     workers: Annotated[int, typer.Option(help="Run N trials at a time on a Dask LocalCluster.")] = 1,
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
-    simulator: Annotated[str, typer.Option(help="'real' (default) or 'surrogate' (trace on the fitted surrogate, then re-simulate the front).")] = "real",
+    simulator: Annotated[
+        str,
+        typer.Option(
+            help="'real' (default) or 'surrogate': trace on the fitted surrogate, re-simulate the front."
+        ),
+    ] = "real",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
@@ -173,11 +190,16 @@ def run(
     except KeyboardInterrupt:
         raise _fail("interrupted; run the same command again to resume", EXIT_FAILED) from None
     completed = study.completed_trials
-    typer.echo(f"study {study.name!r}: {len(study.trials)} trials, {len(completed)} complete, "
-               f"{study.n_calls} simulator calls, storage {study.storage.url}")
+    typer.echo(
+        f"study {study.name!r}: {len(study.trials)} trials, {len(completed)} complete, "
+        f"{study.n_calls} simulator calls, storage {study.storage.url}"
+    )
     if not completed:
         errors = [t.error for t in study.trials if t.error]
-        raise _fail("no trial completed" + (f"; first error: {errors[0].splitlines()[0]}" if errors else ""), EXIT_FAILED)
+        raise _fail(
+            "no trial completed" + (f"; first error: {errors[0].splitlines()[0]}" if errors else ""),
+            EXIT_FAILED,
+        )
     typer.echo(_front_text(study))
 
 
@@ -230,8 +252,13 @@ def show(
     hv = s.hypervolume_history()
     typer.echo(f"study       {s.name}  (definition {rec.definition_name}, hash {rec.definition_hash[:12]})")
     typer.echo(f"objectives  {', '.join(f'{o.label} ({o.direction})' for o in s.objectives)}")
-    typer.echo(f"engine      {rec.engine} {rec.engine_options or ''}  scalarisation {rec.scalarization}  seed {rec.seed}")
-    typer.echo(f"trials      {len(trials)}  " + "  ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())))
+    typer.echo(
+        f"engine      {rec.engine} {rec.engine_options or ''}  "
+        f"scalarisation {rec.scalarization}  seed {rec.seed}"
+    )
+    typer.echo(
+        f"trials      {len(trials)}  " + "  ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
+    )
     typer.echo(f"calls       {s.n_calls} forward, {s.n_backward} backward")
     if len(hv):
         typer.echo(f"hypervolume {hv['hypervolume'].iloc[-1]:.6g} (reference: nadir + 10 %)")
@@ -248,8 +275,10 @@ FORMATS = ("csv", "md", "latex", "xlsx", "html")
 @app.command()
 def export(
     study: Annotated[str, typer.Argument(help="Study name.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="csv, md, latex, xlsx or html.")] = "csv",  # noqa: A002
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file [default: STUDY-front.EXT].")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, md, latex, xlsx or html.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file [default: STUDY-front.EXT].")
+    ] = None,
     storage: StorageOpt = None,
 ) -> None:
     """Export a study's Pareto table for a design review."""

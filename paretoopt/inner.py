@@ -230,14 +230,17 @@ def _run_adam(
     if not space.inner:
         return {}, [], 0, 0, True
     u = space.to_unconstrained(start, dtype=dtype, device=dev).clone().requires_grad_(True)
-    opt = torch.optim.Adam([u], lr=settings.lr)
+    # beta2 = 0.99 (not 0.999): one large gradient (a constraint penalty overshoot) then decays
+    # from Adam's second-moment estimate in ~100 steps instead of ~1000, so steps do not freeze
+    opt = torch.optim.Adam([u], lr=settings.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(
         opt, T_max=settings.max_steps, eta_min=settings.lr * settings.lr_final_fraction
     )
     gen = torch.Generator(device=dev)
     traj: list[TrajectoryStep] = []
     ema: float | None = None
-    best = math.inf
+    best = best_any = math.inf
+    best_u = u.detach().clone()
     since_best = 0
     n_calls = n_backward = 0
     converged = False
@@ -260,6 +263,7 @@ def _run_adam(
             bad = [n for n, g in zip(space.inner_names, u.grad.tolist(), strict=True) if not math.isfinite(g)]
             raise SimulationError(f"non-finite gradient for parameters {bad} at step {step}")
         value = float(loss.detach())
+        evaluated_u = u.detach().clone()
         if step % settings.record_every == 0:
             traj.append(
                 TrajectoryStep(
@@ -272,15 +276,19 @@ def _run_adam(
         opt.step()
         sched.step()
         ema = value if ema is None else 0.8 * ema + 0.2 * value
+        if ema < best_any:
+            best_any, best_u = ema, evaluated_u
         if ema < best - settings.tol * max(1.0, abs(best) if math.isfinite(best) else 1.0):
-            best, since_best = ema, 0
+            best, since_best = ema, 0  # a significant improvement restarts the patience
         else:
             since_best += 1
             if since_best >= settings.patience:
                 converged = True
                 break
+    # return the step with the best smoothed loss, not the last one: after a detour (a penalty
+    # overshoot, a noisy stretch) the patience may run out before the loss has recovered
     with torch.no_grad():
-        final = {k: float(v) for k, v in space.from_unconstrained(u.detach()).items()}
+        final = {k: float(v) for k, v in space.from_unconstrained(best_u).items()}
     # the logistic map can round onto a bound in floating point; keep values inside
     final = {p.name: min(max(final[p.name], p.low), p.high) for p in space.inner}
     return final, traj, n_calls, n_backward, converged
@@ -378,13 +386,14 @@ def resolve_normalization(
 ) -> tuple[Normalization, list[InnerResult]]:
     """The normalisation for ``definition``: its own ``ideal`` / ``nadir`` when given, else
     estimated from anchor runs (one inner loop per objective, nearly all weight on it) on
-    ``choices`` (default: the first discrete combination). Returns the anchor results too, so
-    a runner can store them as trials rather than waste their simulator calls."""
+    ``choices`` (default: the middle of the space, :meth:`DesignSpace.default_outer`).
+    Returns the anchor results too, so a runner can store them as trials rather than waste
+    their simulator calls."""
     signs = definition.signs
     if definition.ideal is not None and definition.nadir is not None:
         return Normalization(definition.ideal, definition.nadir, signs), []
     if choices is None:
-        choices = definition.space.discrete_combinations()[0]
+        choices = definition.space.default_outer()
     m = len(definition.objectives)
     identity = Normalization.identity(signs)
     anchors = []

@@ -84,7 +84,10 @@ def dead_local_workers(trials: Sequence[FrozenTrial]) -> list[str]:
 
 def trial_seed(study_seed: int, number: int) -> int:
     """The inner-loop seed of trial ``number``: a fixed function of the study seed."""
-    return int(np.random.SeedSequence([int(study_seed) & 0xFFFFFFFF, int(number)]).generate_state(1)[0] >> 1)
+    return int(
+        np.random.SeedSequence([int(study_seed) & 0xFFFFFFFF, int(number) & 0xFFFFFFFF]).generate_state(1)[0]
+        >> 1
+    )
 
 
 def scalarization_for(
@@ -485,7 +488,7 @@ class _Run:
         anchors = [t for t in trials if t.source == ANCHOR]
         m = len(d.objectives)
         if not anchors:
-            choices = d.space.discrete_combinations()[0]
+            choices = d.space.default_outer()
             props = []
             for k in range(m):
                 w = [1e-3] * m
@@ -540,7 +543,19 @@ class _Run:
                 self.engine.tell(finished)
             self.engine.skip(len(mine))
 
+    def _sync_engine(self, trials: Sequence[FrozenTrial]) -> None:
+        """Tell the engine about trials other processes finished since (stateless engines)."""
+        if getattr(self.engine, "needs_replay", False):
+            return
+        told = {r.number for r in self.engine.archive}
+        mine = self._engine_trials(trials)
+        new = [to_record(t) for t in mine if t.state.is_finished and t.number not in told]
+        if new:
+            self.engine.tell(new)
+        self.engine.n_asked = max(self.engine.n_asked, len(mine))
+
     def _ask(self, trials: Sequence[FrozenTrial], n: int) -> list[FrozenTrial]:
+        self._sync_engine(trials)
         proposals: list[Proposal] = self.engine.ask(n)
         done = [t for t in trials if t.state is TrialState.COMPLETE]
         start = max((t.number for t in trials), default=-1) + 1
@@ -556,7 +571,9 @@ class _Run:
                     init,
                 )
             )
-        return self.storage.enqueue_trials(self.sid, props, batch=self._next_batch(trials))
+        return self.storage.enqueue_trials(
+            self.sid, props, batch=self._next_batch(trials), max_total=self.n_trials
+        )
 
     def _run_trials(self, trials: Sequence[FrozenTrial], tell: bool = True) -> None:
         assert self.normalization is not None
@@ -568,6 +585,8 @@ class _Run:
                 if self.stop.requested:
                     break
                 running = self.storage.start_trial(t.id, self.worker)
+                if running is None:  # another process took it
+                    continue
                 with _Heartbeat(self.storage, t.id):
                     state, result = execute_trial(
                         self.definition,

@@ -366,6 +366,20 @@ class DesignSpace:
             n *= len(p.values) if isinstance(p, (Integer, Choice)) else max(real_levels, 1)
         return n
 
+    def default_outer(self) -> dict[str, Any]:
+        """A representative outer design: the middle integer, the first option of each choice,
+        the centre of each non-differentiable real. Used for anchor runs (the first
+        combination, e.g. the fewest layers, is often a degenerate corner of the space)."""
+        out: dict[str, Any] = {}
+        for p in self.outer:
+            if isinstance(p, Choice):
+                out[p.name] = p.options[0]
+            elif isinstance(p, Integer):
+                out[p.name] = (p.low + p.high) // 2
+            else:
+                out[p.name] = p.midpoint()
+        return out
+
     def sample_outer(self, rng: np.random.Generator) -> dict[str, Any]:
         """One uniformly random set of outer values (log-uniform for log reals)."""
         out: dict[str, Any] = {}

@@ -172,13 +172,15 @@ class BaseStorage(ABC):
     # ----- trials -----
     @abstractmethod
     def enqueue_trials(
-        self, study_id: int, proposals: Sequence[TrialProposal], batch: int
+        self, study_id: int, proposals: Sequence[TrialProposal], batch: int, max_total: int | None = None
     ) -> list[FrozenTrial]:
-        """Add WAITING trials with consecutive, atomically allocated numbers."""
+        """Add WAITING trials with consecutive, atomically allocated numbers; with
+        ``max_total``, only as many as keep the study at or below that many trials."""
 
     @abstractmethod
-    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial:
-        """WAITING -> RUNNING, owned by ``worker``. Raises FinishedTrialError if finished."""
+    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial | None:
+        """Claim a trial: WAITING -> RUNNING, owned by ``worker``. Returns ``None`` when another
+        worker holds it already. Raises FinishedTrialError if it is finished."""
 
     @abstractmethod
     def heartbeat(self, trial_id: int) -> None:

@@ -333,23 +333,25 @@ class SQLStorage(BaseStorage):
 
     # ----- trials -----
     def enqueue_trials(
-        self, study_id: int, proposals: Sequence[TrialProposal], batch: int
+        self, study_id: int, proposals: Sequence[TrialProposal], batch: int, max_total: int | None = None
     ) -> list[FrozenTrial]:
-        n = len(proposals)
-        if n == 0:
+        if not proposals:
             return []
         with self.session_scope() as s:
-            # the UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) first: numbers are
-            # allocated atomically even with several processes adding trials to one study
-            s.execute(
-                update(StudyModel)
-                .where(StudyModel.id == study_id)
-                .values(next_number=StudyModel.next_number + n, updated_at=utcnow())
-            )
-            end = s.scalar(select(StudyModel.next_number).where(StudyModel.id == study_id))
-            if end is None:
+            # the no-op UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) first, so
+            # numbers are allocated atomically with several processes adding trials to one study
+            s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
+            start = s.scalar(select(StudyModel.next_number).where(StudyModel.id == study_id))
+            if start is None:
                 raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
-            start = int(end) - n
+            start = int(start)
+            n = len(proposals)
+            if max_total is not None:
+                n = max(0, min(n, int(max_total) - start))
+                proposals = list(proposals)[:n]
+            if n == 0:
+                return []
+            s.execute(update(StudyModel).where(StudyModel.id == study_id).values(next_number=start + n))
             models = []
             for i, p in enumerate(proposals):
                 m = TrialModel(
@@ -382,17 +384,24 @@ class SQLStorage(BaseStorage):
             raise StorageError(f"no trial with id {trial_id} in {self.url}")
         return m
 
-    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial:
+    def start_trial(self, trial_id: int, worker: str) -> FrozenTrial | None:
         with self.session_scope() as s:
-            m = self._trial_for_update(s, trial_id)
-            if TrialState(m.state).is_finished:
-                raise FinishedTrialError(f"trial {m.number} is {m.state.value} and cannot be started")
+            # one conditional UPDATE: atomic on every backend (a SELECT-then-UPDATE would race on
+            # SQLite, where the transaction only begins at the first write)
             now = utcnow()
-            m.state = TrialState.RUNNING
-            m.worker = worker
-            m.started_at = now
-            m.heartbeat_at = now
-            s.flush()
+            claimed = s.execute(
+                update(TrialModel)
+                .where(TrialModel.id == trial_id, TrialModel.state == TrialState.WAITING)
+                .values(state=TrialState.RUNNING, worker=worker, started_at=now, heartbeat_at=now)
+            ).rowcount
+            m = s.get(TrialModel, trial_id)
+            if m is None:
+                raise StorageError(f"no trial with id {trial_id} in {self.url}")
+            if not claimed:
+                if TrialState(m.state).is_finished:
+                    raise FinishedTrialError(f"trial {m.number} is {m.state.value} and cannot be started")
+                if m.worker != worker:
+                    return None  # claimed by another worker meanwhile
             return self._frozen(m, [], [])
 
     def heartbeat(self, trial_id: int) -> None:
@@ -407,23 +416,38 @@ class SQLStorage(BaseStorage):
         state = TrialState(state)
         if not state.is_finished:
             raise StorageError(f"finish_trial needs a finished state, got {state.value}")
+        trials = TrialModel.__table__
         with self.session_scope() as s:
-            m = self._trial_for_update(s, trial_id)
-            if TrialState(m.state).is_finished:
-                raise FinishedTrialError(
-                    f"trial {m.number} is already {m.state.value}; finished trials are immutable"
+            conn = s.connection()
+            # one conditional UPDATE both writes the result and guards immutability (atomic on
+            # every backend); Core statements keep the hot path at a few milliseconds
+            changed = conn.execute(
+                trials.update()
+                .where(trials.c.id == trial_id, trials.c.state.in_([TrialState.WAITING, TrialState.RUNNING]))
+                .values(
+                    state=state,
+                    params_json=_dumps(result.params),
+                    n_calls=int(result.n_calls),
+                    n_backward=int(result.n_backward),
+                    n_steps=int(result.n_steps),
+                    feasible=bool(result.feasible),
+                    converged=bool(result.converged),
+                    loss=encode_float(result.loss)[0],
+                    wall_time_s=result.wall_time_s,
+                    error=result.error,
+                    finished_at=utcnow(),
                 )
-            m.state = state
-            m.params_json = _dumps(result.params)
-            m.n_calls = int(result.n_calls)
-            m.n_backward = int(result.n_backward)
-            m.n_steps = int(result.n_steps)
-            m.feasible = bool(result.feasible)
-            m.converged = bool(result.converged)
-            m.loss = encode_float(result.loss)[0]
-            m.wall_time_s = result.wall_time_s
-            m.error = result.error
-            m.finished_at = utcnow()
+            ).rowcount
+            if not changed:
+                row = conn.execute(
+                    select(trials.c.number, trials.c.state).where(trials.c.id == trial_id)
+                ).first()
+                if row is None:
+                    raise StorageError(f"no trial with id {trial_id} in {self.url}")
+                raise FinishedTrialError(
+                    f"trial {row.number} is already {TrialState(row.state).value}; "
+                    "finished trials are immutable"
+                )
             values = []
             for kind, vals, errs in (
                 ("objective", result.objectives, result.stderr),
@@ -434,7 +458,7 @@ class SQLStorage(BaseStorage):
                     se, st = encode_float(errs[i] if i < len(errs) else None)
                     values.append(
                         {
-                            "trial_id": m.id,
+                            "trial_id": trial_id,
                             "kind": kind,
                             "idx": i,
                             "value": ev,
@@ -443,27 +467,26 @@ class SQLStorage(BaseStorage):
                             "stderr_type": st,
                         }
                     )
-            s.execute(delete(TrialValueModel).where(TrialValueModel.trial_id == m.id))
-            s.execute(delete(TrajectoryStepModel).where(TrajectoryStepModel.trial_id == m.id))
             if values:
-                s.execute(TrialValueModel.__table__.insert(), values)
+                conn.execute(TrialValueModel.__table__.insert(), values)
+            dumps = json.dumps
             steps = []
             for t in result.trajectory:
                 lv, lt = encode_float(t.loss)
                 steps.append(
                     {
-                        "trial_id": m.id,
+                        "trial_id": trial_id,
                         "step": int(t.step),
                         "loss": lv,
                         "loss_type": lt,
-                        "objectives_json": _dumps([float(x) for x in t.objectives]),
-                        "params_json": _dumps(t.params),
+                        "objectives_json": dumps(t.objectives),
+                        "params_json": dumps(t.params),
                     }
                 )
             if steps:
-                s.execute(TrajectoryStepModel.__table__.insert(), steps)
-            s.execute(update(StudyModel).where(StudyModel.id == m.study_id).values(updated_at=utcnow()))
-            s.flush()
+                conn.execute(TrajectoryStepModel.__table__.insert(), steps)
+            m = s.get(TrialModel, trial_id)
+            assert m is not None
             vrows = [TrialValueModel(**v) for v in values]
             return self._frozen(
                 m, [v for v in vrows if v.kind == "objective"], [v for v in vrows if v.kind == "constraint"]

@@ -26,10 +26,21 @@ def spec(name: str = "s") -> StudySpec:
         name=name,
         definition_name="def",
         definition_hash="0" * 64,
-        space=[{"type": "real", "name": "x", "low": 0.0, "high": 1.0, "unit": "mm", "log": False,
-                "differentiable": True}],
-        objectives=[{"name": "f", "direction": "minimize", "unit": "%", "description": ""},
-                    {"name": "cost", "direction": "minimize", "unit": "kEUR", "description": ""}],
+        space=[
+            {
+                "type": "real",
+                "name": "x",
+                "low": 0.0,
+                "high": 1.0,
+                "unit": "mm",
+                "log": False,
+                "differentiable": True,
+            }
+        ],
+        objectives=[
+            {"name": "f", "direction": "minimize", "unit": "%", "description": ""},
+            {"name": "cost", "direction": "minimize", "unit": "kEUR", "description": ""},
+        ],
         constraints=[],
         engine="grid",
         engine_options={"real_levels": 3},
@@ -62,7 +73,7 @@ def test_study_create_get_list_delete(storage):
     with pytest.raises(DuplicateStudyError, match="already exists"):
         storage.create_study(spec("a"))
     storage.create_study(spec("b"))
-    with pytest.raises(StudyNotFoundError, match="no study named 'zzz'.*studies: a, b"):
+    with pytest.raises(StudyNotFoundError, match=r"no study named 'zzz'.*studies: a, b"):
         storage.get_study("zzz")
     assert [s.name for s in storage.list_studies()] == ["a", "b"]
     storage.delete_study("a")
@@ -81,7 +92,11 @@ def test_trial_life_cycle_and_round_trip(storage):
     assert back.state is TrialState.COMPLETE and back.params == {"x": 0.25} and back.choices == {"m": "Pb"}
     assert back.n_calls == 4 and back.n_backward == 3 and back.weights == (0.5, 0.5)
     traj = storage.get_trajectory(t.id)
-    assert [s.step for s in traj] == [0, 1, 2] and traj[2].objectives == [1.0, 4.0] and traj[1].params == {"x": 0.1}
+    assert (
+        [s.step for s in traj] == [0, 1, 2]
+        and traj[2].objectives == [1.0, 4.0]
+        and traj[1].params == {"x": 0.1}
+    )
     counts = storage.list_studies()[0].counts
     assert counts["COMPLETE"] == 1 and counts["RUNNING"] == 0
 
@@ -102,8 +117,9 @@ def test_non_finite_values_round_trip(storage):
     sid = storage.create_study(spec()).id
     (t,) = storage.enqueue_trials(sid, proposals(1), batch=0)
     storage.start_trial(t.id, "w")
-    storage.finish_trial(t.id, TrialState.COMPLETE,
-                         result(values=(math.inf, -math.inf), stderr=(math.nan, 0.0)))
+    storage.finish_trial(
+        t.id, TrialState.COMPLETE, result(values=(math.inf, -math.inf), stderr=(math.nan, 0.0))
+    )
     back = storage.get_trials(sid)[0]
     assert back.objectives == (math.inf, -math.inf)
     assert math.isnan(back.stderr[0]) and back.stderr[1] == 0.0

@@ -1,0 +1,184 @@
+"""Parallel trials on Dask: a ``LocalCluster`` on one machine (``--workers N``), or an existing
+scheduler (``--scheduler tcp://host:8786``, e.g. one started by dask-jobqueue on HTCondor or
+Slurm). We write no scheduler of our own.
+
+Only the client process (the one running :func:`paretoopt.optimize`) writes to the database:
+workers receive the study definition (as its source text), the trial and the normalisation, run
+the inner loop and send the result back. So SQLite stays fine with a LocalCluster; several
+machines sharing one study use PostgreSQL. A worker that dies mid-trial gives its task back to
+the scheduler, which runs it on another worker (up to ``max_retries`` deaths, after which the
+trial is FAILED); the trial keeps its number, proposal and seed, so nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from paretoopt.exceptions import ParetoOptError, StorageError
+from paretoopt.storage import FrozenTrial, TrialResult, TrialState
+
+if TYPE_CHECKING:
+    from paretoopt.inner import InnerSettings
+    from paretoopt.problem import StudyDefinition
+    from paretoopt.runner import _Run
+
+log = logging.getLogger("paretoopt")
+
+
+def _remote_trial(
+    definition: StudyDefinition,
+    trial: FrozenTrial,
+    normalization: dict[str, Any],
+    scalarization: str,
+    settings: InnerSettings | None,
+    device: str,
+    torch_threads: int,
+) -> tuple[str, TrialResult]:
+    """Runs on a Dask worker: one trial's inner loop (no database access)."""
+    import torch
+
+    from paretoopt.runner import execute_trial
+    from paretoopt.scalarize import Normalization
+
+    if torch_threads > 0:
+        torch.set_num_threads(torch_threads)
+    state, result = execute_trial(
+        definition,
+        trial,
+        Normalization.from_dict(normalization),
+        scalarization,
+        settings=settings,
+        device=device,
+    )
+    return state.value, result
+
+
+class DaskExecutor:
+    """Runs the trials of each batch concurrently on a Dask cluster.
+
+    Args:
+        client: an existing ``distributed.Client``; else one is made from ``scheduler`` or a
+            ``LocalCluster`` of ``workers`` processes.
+        workers: processes of the local cluster (one trial each at a time).
+        scheduler: address of an existing scheduler.
+        torch_threads: torch threads per trial on a worker (1 avoids oversubscription).
+        max_retries: how many worker deaths a trial survives before it is FAILED.
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        workers: int = 2,
+        scheduler: str | None = None,
+        torch_threads: int = 1,
+        max_retries: int = 2,
+    ) -> None:
+        self.workers = int(workers)
+        self.scheduler = scheduler
+        self.torch_threads = int(torch_threads)
+        self.max_retries = int(max_retries)
+        self._client = client
+        self._cluster: Any = None
+
+    @classmethod
+    def for_cli(cls, *, workers: int, scheduler: str | None, storage_url: str) -> DaskExecutor:
+        """Check the CLI's combination of options, then build the executor."""
+        if scheduler and storage_url.startswith("sqlite"):
+            raise StorageError(
+                "--scheduler runs trials on several machines: use a shared PostgreSQL study database "
+                "(--storage postgresql+psycopg://user@host/db), not SQLite; see docs/cluster.md"
+            )
+        try:
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            raise ParetoOptError(
+                "--workers / --scheduler need dask.distributed: pip install 'paretoopt[cluster]'"
+            ) from exc
+        return cls(workers=workers, scheduler=scheduler)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import dask
+            from distributed import Client, LocalCluster
+
+            dask.config.set({"distributed.scheduler.allowed-failures": self.max_retries})
+            if self.scheduler:
+                self._client = Client(self.scheduler)
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    host="127.0.0.1",
+                )
+                self._client = Client(self._cluster)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, run: _Run, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        """Submit every trial, write each result as it arrives, return the finished trials."""
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError
+
+        try:
+            from distributed.scheduler import KilledWorker
+        except ImportError:  # pragma: no cover - moved in some versions
+            from distributed import KilledWorker  # type: ignore[no-redef]
+
+        assert run.normalization is not None
+        client = self.client
+        norm = run.normalization.to_dict()
+        futures = {}
+        for t in trials:
+            claimed = run.storage.start_trial(t.id, run.worker)
+            if claimed is None:
+                continue
+            fut = client.submit(
+                _remote_trial,
+                run.definition,
+                claimed,
+                norm,
+                run.scalarization,
+                run.settings,
+                run.device,
+                self.torch_threads,
+                pure=False,
+                key=f"paretoopt-{run.study.name}-{claimed.number}-{claimed.retries}",
+            )
+            futures[fut] = claimed
+        finished: list[FrozenTrial] = []
+        for fut in as_completed(list(futures)):
+            trial = futures[fut]
+            try:
+                state_name, result = fut.result()
+                state = TrialState(state_name)
+            except KilledWorker as exc:
+                state = TrialState.FAILED
+                result = TrialResult(
+                    params={}, error=f"worker died {self.max_retries} times running this trial: {exc}"
+                )
+            except FutureCancelledError as exc:
+                state = TrialState.FAILED
+                result = TrialResult(params={}, error=f"cancelled: {exc}")
+            done = run.storage.finish_trial(trial.id, state, result)
+            if state is TrialState.FAILED:
+                log.warning("trial %d failed: %s", done.number, (result.error or "").splitlines()[0])
+            finished.append(done)
+            run._report(run._trials(), done)
+        return finished

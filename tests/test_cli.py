@@ -1,0 +1,152 @@
+"""The command line: exit codes, one-line messages, and no database writes on bad input."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from paretoopt.cli import app
+
+DATA = Path(__file__).parent / "data" / "studies"
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+runner = CliRunner()
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def _dump(db: Path) -> list[str]:
+    con = sqlite3.connect(db)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "studies.db"
+    r = _invoke(
+        "run", str(STUDIES / "zdt1.py"), "--trials", "6", "--storage", f"sqlite:///{path}", "--no-progress"
+    )
+    assert r.exit_code == 0, r.output
+    return path
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["list"], ["show"], ["export"]])
+def test_help_on_every_command(command):
+    r = _invoke(*command, "--help")
+    assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_run_prints_front_and_resumes(db):
+    url = f"sqlite:///{db}"
+    r = _invoke("run", str(STUDIES / "zdt1.py"), "--trials", "8", "--storage", url, "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert "8 trials, 8 complete" in r.output and "f1" in r.output
+
+
+def test_list_and_show(db):
+    url = f"sqlite:///{db}"
+    r = _invoke("list", "--storage", url)
+    assert r.exit_code == 0 and "zdt1" in r.output
+    r = _invoke("show", "zdt1", "--storage", url)
+    assert r.exit_code == 0 and "hypervolume" in r.output and "knee" in r.output.lower()
+
+
+def test_env_var_selects_storage(db, monkeypatch):
+    monkeypatch.setenv("PARETOOPT_STORAGE", f"sqlite:///{db}")
+    r = _invoke("list")
+    assert r.exit_code == 0 and "zdt1" in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing_study.py"], "study file not found"),
+        (["run", str(STUDIES / "zdt1.py"), "--engine", "simplex"], "unknown engine 'simplex'"),
+        (["run", str(STUDIES / "zdt1.py"), "--population", "10"], "--population applies to --engine nsga2"),
+        (["run", str(STUDIES / "zdt1.py"), "--trials", "0"], "--trials must be >= 1"),
+        (["show", "no_such_study"], "no study named 'no_such_study'"),
+        (["export", "no_such_study", "-f", "csv"], "no study named 'no_such_study'"),
+        (["export", "zdt1", "-f", "docx"], "unknown format 'docx'"),
+        (
+            [
+                "run",
+                str(STUDIES / "zdt1.py"),
+                "--study-name",
+                "zdt1",
+                "--engine",
+                "grid",
+                "--scalarization",
+                "x",
+            ],
+            "--scalarization must be",
+        ),
+    ],
+)
+def test_bad_input_exit_2_one_line_and_database_unchanged(db, args, message):
+    before = _dump(db)
+    r = _invoke(*args, "--storage", f"sqlite:///{db}")
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
+    assert _dump(db) == before
+
+
+def test_malformed_study_file(tmp_path, db):
+    bad = tmp_path / "bad.py"
+    bad.write_text("x = 1\n")
+    before = _dump(db)
+    r = _invoke("run", str(bad), "--storage", f"sqlite:///{db}")
+    assert r.exit_code == 2 and "no variable named 'study'" in r.output
+    assert _dump(db) == before
+
+
+def test_incompatible_existing_study_is_refused_without_writing(db):
+    before = _dump(db)
+    r = _invoke("run", str(STUDIES / "dtlz2.py"), "--study-name", "zdt1", "--storage", f"sqlite:///{db}")
+    assert r.exit_code == 2 and "objectives" in r.output
+    assert _dump(db) == before
+
+
+def test_bad_storage_urls(tmp_path):
+    r = _invoke("list", "--storage", "nosuchdialect://x")
+    assert r.exit_code == 2 and "bad storage URL" in r.output
+    missing = tmp_path / "nothing.db"
+    r = _invoke("show", "zdt1", "--storage", f"sqlite:///{missing}")
+    assert r.exit_code == 2 and "no database at" in r.output
+    assert not missing.exists()
+    r = _invoke("run", str(STUDIES / "zdt1.py"), "--storage", f"sqlite:///{tmp_path}/no/dir/x.db")
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_every_trial_failing_exits_1(tmp_path):
+    bad = tmp_path / "allnan.py"
+    bad.write_text(
+        "import torch\n"
+        "from paretoopt import *\n"
+        "def sim(p, c, n, g):\n    return {'f': p['x'] * float('nan'), 'g': p['x']}\n"
+        "study = StudyDefinition('allnan', DesignSpace(Real('x', 0, 1)), [Objective('f'), Objective('g')],"
+        " sim, ideal=[0, 0], nadir=[1, 1])\n"
+    )
+    r = _invoke(
+        "run", str(bad), "--trials", "2", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--no-progress"
+    )
+    assert r.exit_code == 1 and "no trial completed" in r.output and "is not finite" in r.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "md", "latex", "xlsx", "html"])
+def test_export_every_format(db, tmp_path, fmt):
+    out = tmp_path / f"front.{fmt}"
+    r = _invoke("export", "zdt1", "--format", fmt, "-o", str(out), "--storage", f"sqlite:///{db}")
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and out.stat().st_size > 100
+    if fmt == "csv":
+        df = pd.read_csv(out, comment="#")
+        assert len(df) >= 6

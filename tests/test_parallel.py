@@ -1,0 +1,146 @@
+"""Scale-out: Dask workers, a worker killed mid-trial, two processes on one PostgreSQL study."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from paretoopt import load_study_definition
+from paretoopt.cli import app
+from paretoopt.parallel import DaskExecutor
+from paretoopt.runner import optimize
+from paretoopt.storage import TrialState
+from paretoopt.study import load_study
+
+DATA = Path(__file__).parent / "data" / "studies"
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dask_executor():
+    pytest.importorskip("distributed")
+    ex = DaskExecutor(workers=2)
+    yield ex
+    ex.close()
+
+
+def _key(trials):
+    return [(t.number, t.weights, t.choices, t.objectives, t.params) for t in trials]
+
+
+@pytest.mark.slow
+def test_two_dask_workers_give_the_sequential_trials(tmp_path, dask_executor):
+    d = load_study_definition(STUDIES / "mixed_zdt.py")
+    seq = optimize(d, storage=f"sqlite:///{tmp_path / 'seq.db'}", n_trials=16, batch_size=2, seed=5)
+    par = optimize(
+        d,
+        storage=f"sqlite:///{tmp_path / 'par.db'}",
+        n_trials=16,
+        batch_size=2,
+        seed=5,
+        executor=dask_executor,
+    )
+    assert _key(par.trials) == _key(seq.trials)
+    assert all(t.state is TrialState.COMPLETE for t in par.trials)
+    assert list(par.pareto_front()["number"]) == list(seq.pareto_front()["number"])
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_trial_loses_nothing(tmp_path, dask_executor, monkeypatch):
+    monkeypatch.setenv("PARETOOPT_TEST_KILL_MARKER", str(tmp_path / "killed"))
+    # the workers were started before the variable was set: restart them so they inherit it
+    dask_executor.client.restart()
+    d = load_study_definition(DATA / "killer.py")
+    study = optimize(
+        d, storage=f"sqlite:///{tmp_path / 'k.db'}", n_trials=8, batch_size=2, seed=0, executor=dask_executor
+    )
+    assert (tmp_path / "killed").exists()  # a worker really died
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(8))
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_run_processes_share_one_postgresql_study(request, tmp_path):
+    from tests.storage.postgres import postgres_url
+
+    url = postgres_url(request)
+    cmd = [
+        sys.executable,
+        "-m",
+        "paretoopt.cli",
+        "run",
+        str(DATA / "slow_zdt1.py"),
+        "--trials",
+        "20",
+        "--storage",
+        url,
+        "--seed",
+        "1",
+        "--no-progress",
+        "--engine",
+        "random",
+    ]
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err.decode()[-2000:]
+    trials = load_study(study_name="slow_zdt1", storage=url).trials
+    numbers = [t.number for t in trials]
+    assert numbers == list(range(20))
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    workers = {t.worker for t in trials}
+    assert len(workers) == 2  # both processes did work
+
+
+def test_scheduler_with_sqlite_is_refused(tmp_path):
+    r = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(STUDIES / "zdt1.py"),
+            "--scheduler",
+            "tcp://127.0.0.1:8786",
+            "--storage",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ],
+    )
+    assert r.exit_code == 2 and "PostgreSQL" in r.output
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_device_passes_through_to_the_simulation(tmp_path):
+    import torch
+
+    seen = []
+    d = load_study_definition(STUDIES / "zdt1.py")
+    inner = d.simulate
+
+    def spy(params, choices, n, gen):
+        seen.append((params["x1"].device.type, gen.device.type))
+        return inner(params, choices, n, gen)
+
+    d.simulate = spy
+    optimize(d, storage=f"sqlite:///{tmp_path / 'dev.db'}", n_trials=1, device="cpu")
+    assert seen and set(seen) == {("cpu", "cpu")}
+    if not torch.cuda.is_available():
+        r = CliRunner().invoke(
+            app,
+            [
+                "run",
+                str(STUDIES / "zdt1.py"),
+                "--device",
+                "cuda",
+                "--storage",
+                f"sqlite:///{tmp_path / 'y.db'}",
+            ],
+        )
+        assert r.exit_code == 2 and "no CUDA device" in r.output

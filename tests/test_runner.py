@@ -1,0 +1,167 @@
+"""The runner against a real SQLite file: fronts, failures, resume, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paretoopt import load_study_definition
+from paretoopt.analytic import distance_to_front
+from paretoopt.exceptions import DuplicateStudyError, StudyDefinitionError
+from paretoopt.runner import optimize
+from paretoopt.storage import TrialState
+from paretoopt.study import load_study
+
+DATA = Path(__file__).parent / "data" / "studies"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _url(tmp_path, name="s.db"):
+    return f"sqlite:///{tmp_path / name}"
+
+
+def test_grid_on_zdt1_30_trials_all_on_the_front(tmp_path, studies_dir):
+    d = load_study_definition(studies_dir / "zdt1.py")
+    study = optimize(d, storage=_url(tmp_path), n_trials=30, engine="grid", seed=0)
+    done = study.completed_trials
+    assert len(done) == 30
+    f = np.array([t.objectives for t in done])
+    assert distance_to_front(f, d.true_front(20000)).max() < 1e-2
+    front = study.pareto_front()
+    assert len(front) == 30 and front["knee"].sum() == 1
+    assert list(front["f1"]) == sorted(front["f1"])
+    hv = study.hypervolume_history()
+    assert hv["hypervolume"].is_monotonic_increasing and hv["hypervolume"].iloc[-1] > 0.85
+    by_calls = study.hypervolume_history(by="calls")
+    assert by_calls.index[-1] == study.n_calls
+
+
+def test_study_written_by_one_process_is_read_whole_by_another(tmp_path, studies_dir):
+    url = _url(tmp_path)
+    d = load_study_definition(studies_dir / "zdt2.py")
+    study = optimize(d, storage=url, n_trials=8, seed=1)
+    mine = study.trials_dataframe()
+    code = (
+        "import sys, pandas as pd; from paretoopt.study import load_study;"
+        f"s = load_study(study_name='zdt2', storage={url!r});"
+        "df = s.trials_dataframe(); df.to_json(sys.stdout, orient='split', double_precision=15)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    import io
+
+    import pandas as pd
+
+    theirs = pd.read_json(io.StringIO(out.stdout), orient="split")
+    assert theirs.shape == mine.shape
+    assert np.allclose(theirs["f1"], mine["f1"], rtol=1e-12) and np.allclose(theirs["x3"], mine["x3"])
+    traj = load_study(study_name="zdt2", storage=url).trajectory(3)
+    assert len(traj) == study.trials[3].n_steps and {"step", "loss", "f1", "x1"} <= set(traj.columns)
+
+
+def test_failing_simulations_give_failed_trials_with_reason(tmp_path):
+    d = load_study_definition(DATA / "flaky.py")
+    study = optimize(d, storage=_url(tmp_path), n_trials=9, engine="grid", seed=0)
+    trials = study.trials
+    assert len(trials) == 9
+    for t in trials:
+        mode = t.choices["mode"]
+        if mode == "ok":
+            assert t.state is TrialState.COMPLETE
+        else:
+            assert t.state is TrialState.FAILED
+            assert ("'f' is not finite" if mode == "nan" else "detector geometry overlaps") in t.error
+    df = study.trials_dataframe()
+    assert (df["state"] == "FAILED").sum() == 6 and "f [GeV]" in df.columns and "x [m]" in df.columns
+
+
+def test_resume_reaches_the_requested_count_without_rerunning(tmp_path, studies_dir):
+    url = _url(tmp_path)
+    d = load_study_definition(studies_dir / "zdt1.py")
+    first = optimize(d, storage=url, n_trials=10, seed=0)
+    ids = {t.number: t.finished_at for t in first.trials}
+    study = optimize(d, storage=url, n_trials=16, seed=0)
+    trials = study.trials
+    assert len(trials) == 16 and [t.number for t in trials] == list(range(16))
+    assert all(t.finished_at == ids[t.number] for t in trials if t.number in ids)
+    # the same seed in one go gives the same trials
+    once = optimize(d, storage=_url(tmp_path, "once.db"), n_trials=16, seed=0)
+    assert [t.objectives for t in once.trials] == [t.objectives for t in trials]
+
+
+def test_load_if_exists_false_and_incompatible_definitions(tmp_path, studies_dir):
+    url = _url(tmp_path)
+    d = load_study_definition(studies_dir / "zdt1.py")
+    optimize(d, storage=url, n_trials=2)
+    with pytest.raises(DuplicateStudyError):
+        optimize(d, storage=url, n_trials=2, load_if_exists=False)
+    other = load_study_definition(studies_dir / "dtlz2.py")
+    with pytest.raises(StudyDefinitionError, match="objectives"):
+        optimize(other, storage=url, study_name="zdt1", n_trials=2)
+
+
+def test_anchor_normalization_is_estimated_and_stored(tmp_path):
+    from tests.test_inner import _noisy_quadratic
+
+    d = _noisy_quadratic()
+    study = optimize(d, storage=_url(tmp_path), n_trials=5, seed=0)
+    sources = [t.source for t in study.trials]
+    assert sources[:2] == ["anchor", "anchor"] and len(sources) == 5
+    norm = study.normalization
+    assert norm is not None and norm.nadir[1].item() == pytest.approx(5.0, abs=0.3)
+
+
+def _run_cli(url: str, trials: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paretoopt.cli",
+            "run",
+            str(DATA / "slow_zdt1.py"),
+            "--trials",
+            str(trials),
+            "--storage",
+            url,
+            "--seed",
+            "3",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_loses_nothing(tmp_path):
+    """kill -9 a running study several times; the resumed study equals the uninterrupted one."""
+    n = 24
+    ref_url = _url(tmp_path, "ref.db")
+    assert _run_cli(ref_url, n).wait(300) == 0
+    url = _url(tmp_path, "killed.db")
+    rng = np.random.default_rng(2024)
+    kills = 0
+    for _ in range(5):
+        p = _run_cli(url, n)
+        time.sleep(float(rng.uniform(2.0, 4.5)))
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+            kills += 1
+    assert kills >= 3
+    assert _run_cli(url, n).wait(300) == 0
+    ref = load_study(study_name="slow_zdt1", storage=ref_url).trials
+    got = load_study(study_name="slow_zdt1", storage=url).trials
+    assert len(got) == n and [t.number for t in got] == list(range(n))
+    assert all(t.state is TrialState.COMPLETE for t in got)
+    assert sum(t.retries for t in got) >= 1  # at least one kill landed mid-trial
+    assert [(t.weights, t.objectives, t.params) for t in got] == [
+        (t.weights, t.objectives, t.params) for t in ref
+    ]
