@@ -440,8 +440,8 @@ class BotorchEngine(Engine):
 @contextlib.contextmanager
 def _quiet_expected_warnings() -> Iterator[None]:
     """Drop what capped fits and acquisition optimisation are expected to say (jitter added to
-    a Cholesky factor, an L-BFGS run stopped early; botorch forces these to "always" show), and
-    pass every other warning on."""
+    a Cholesky factor, an L-BFGS run stopped early; botorch forces these to "always" show; a
+    torch notice about sparse tensors), and pass every other warning on."""
     from botorch.exceptions.warnings import OptimizationWarning
     from linear_operator.utils.warnings import NumericalWarning
 
@@ -449,8 +449,11 @@ def _quiet_expected_warnings() -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        expected = issubclass(w.category, (NumericalWarning, OptimizationWarning)) or (
-            issubclass(w.category, RuntimeWarning) and "Optimization failed" in str(w.message)
+        text = str(w.message)
+        expected = (
+            issubclass(w.category, (NumericalWarning, OptimizationWarning))
+            or (issubclass(w.category, RuntimeWarning) and "Optimization failed" in text)
+            or "Sparse invariant checks are implicitly disabled" in text  # torch, via linear_operator
         )
         if not expected:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
