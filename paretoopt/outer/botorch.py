@@ -13,9 +13,11 @@ Ament et al. 2023; Daulton et al. 2021) over the mixed space.
   ones negated). The hypervolume reference point is the normalisation's nadir plus 10 % of the
   ideal-nadir range (the definition's ``ideal`` / ``nadir`` when given, else the observed Pareto
   set's; :func:`paretoopt.pareto.reference_point`).
-* **Noise**: an objective whose stored standard errors are all positive uses them as fixed
-  observation noise (``train_Yvar = stderr^2``); otherwise (exact analytic studies) the noise is
-  inferred.
+* **Noise**: when every stored standard error is positive they are the fixed observation noise
+  (``train_Yvar = stderr^2``); otherwise (exact analytic studies) the noise is inferred.
+* **Constraints**: once a trial is infeasible (its design violates a constraint of the study),
+  a +1 / -1 feasibility indicator becomes one more GP output and the acquisition's constraint,
+  so that infeasible designs neither count as the front nor attract proposals.
 * **Design**: the first ``initial_trials`` proposals are a scrambled Sobol sequence (proposal
   ``i`` is Sobol point ``i``), and Sobol continues while fewer than two trials have finished.
 * **Acquisition optimisation**: all combinations of the discrete coordinates enumerated
@@ -43,6 +45,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -56,6 +59,8 @@ from paretoopt.pareto import reference_point
 logger = logging.getLogger(__name__)
 
 _DTYPE = torch.float64
+#: Standard error given to the +-1 feasibility indicator when the objectives have fixed noise.
+_INDICATOR_STDERR = 0.1
 
 
 def _seed_of(*parts: int) -> int:
@@ -180,12 +185,14 @@ class BotorchEngine(Engine):
     # ----- setup -----
     def _setup(self) -> None:
         assert self.definition is not None
+        if self.n_objectives < 2:
+            raise EngineError("the botorch engine needs at least two objectives (hypervolume improvement)")
         self._enc = MixedEncoding(self.definition.space, self.n_objectives)
         self._n_initial = (
             self.initial_trials if self.initial_trials is not None else max(4, 2 * (self._enc.d + 1))
         )
         self._signs = np.array([o.sign for o in self.definition.objectives])
-        self._anchors: dict[int, dict[str, torch.Tensor]] = {}
+        self._anchors: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._pending: list[tuple[tuple[Any, ...], np.ndarray]] = []
         self.last_ask_s = 0.0  # wall time of the last model-based ask (fit + acquisition)
 
@@ -239,9 +246,12 @@ class BotorchEngine(Engine):
 
     # ----- modelling -----
     def _training_data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-        """``(X n x d, Y n x m maximised, stderr n x m)`` of the finished trials, or None when
-        fewer than two distinct designs have finished."""
-        rows, ys, ses = [], [], []
+        """``(X n x d, Y n x k, stderr n x k)`` of the finished trials, or None when fewer than
+        two distinct designs have finished. ``Y`` holds the ``m`` objectives, maximised; when
+        some trial is infeasible (violates a constraint of the study) a last column holds +1
+        (feasible) / -1 (infeasible), modelled like an objective and used as the
+        acquisition's constraint (positive = feasible)."""
+        rows, ys, ses, feasible = [], [], [], []
         for t in self.completed:
             y = np.asarray(t.objectives, dtype=float)
             if y.shape != (self.n_objectives,) or not np.all(np.isfinite(y)):
@@ -255,18 +265,24 @@ class BotorchEngine(Engine):
             rows.append(x)
             ys.append(-self._signs * y)
             ses.append(np.where(np.isfinite(se), np.abs(se), 0.0))
+            feasible.append(bool(t.feasible))
         if len(rows) < 2 or len(np.unique(np.round(np.asarray(rows), 12), axis=0)) < 2:
             return None
+        Y, SE = np.asarray(ys), np.asarray(ses)
+        if not all(feasible):
+            indicator = np.where(feasible, 1.0, -1.0)[:, None]
+            Y = np.hstack([Y, indicator])
+            SE = np.hstack([SE, np.full_like(indicator, _INDICATOR_STDERR)])
         return (
             torch.tensor(np.asarray(rows), dtype=_DTYPE),
-            torch.tensor(np.asarray(ys), dtype=_DTYPE),
-            torch.tensor(np.asarray(ses), dtype=_DTYPE),
+            torch.tensor(Y, dtype=_DTYPE),
+            torch.tensor(SE, dtype=_DTYPE),
         )
 
     def _build_model(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> Any:
-        """One GP with ``m`` independent outputs (a batched model: one posterior call serves
-        every objective), standardised outputs, fixed noise ``stderr^2`` when every stored
-        standard error is positive, inferred noise otherwise."""
+        """One GP with an independent output per column of ``Y`` (a batched model: one posterior
+        call serves every objective), standardised outputs, fixed noise ``stderr^2`` when every
+        stored standard error is positive, inferred noise otherwise."""
         from botorch.models import MixedSingleTaskGP, SingleTaskGP
         from botorch.models.transforms.outcome import Standardize
 
@@ -300,30 +316,36 @@ class BotorchEngine(Engine):
         """The GP on all finished trials, warm-started from the cached anchor fit."""
         n = X.shape[0]
         size = 1 << (n.bit_length() - 1)  # the anchor: the first 2^k finished trials
-        if size not in self._anchors:
+        key = (size, Y.shape[1])
+        if key not in self._anchors:
             anchor = self._build_model(X[:size], Y[:size], SE[:size])
             with torch.random.fork_rng():
                 torch.manual_seed(_seed_of(self.seed, size, 3))
                 self._fit(anchor, 2 * self.fit_maxiter)
-            self._anchors[size] = {k: v.detach().clone() for k, v in anchor.named_parameters()}
+            self._anchors[key] = {k: v.detach().clone() for k, v in anchor.named_parameters()}
         model = self._build_model(X, Y, SE)
-        self._load(model, self._anchors[size])
+        self._load(model, self._anchors[key])
         if n > size:
             self._fit(model, self.fit_maxiter)
         model.eval()
         return model
 
     def _reference_point(self, Y: torch.Tensor) -> torch.Tensor:
-        """Reference point in botorch's maximised space (see the module docstring)."""
+        """Reference point in botorch's maximised space (see the module docstring), from the
+        feasible trials when there are any."""
         d = self.definition
         assert d is not None
+        m = self.n_objectives
         directions = [o.direction for o in d.objectives]
-        natural = (-Y.numpy()) * self._signs  # back to natural units
+        if Y.shape[1] > m and bool(torch.any(Y[:, m] > 0)):
+            Y = Y[Y[:, m] > 0]
+        natural = (-Y[:, :m].numpy()) * self._signs  # back to natural units
         ref = reference_point(natural, directions, ideal=d.ideal, nadir=d.nadir)
         return torch.tensor(-self._signs * ref, dtype=_DTYPE)
 
     def _acquire(self, q: int, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
         from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+        from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
         from botorch.sampling import SobolQMCNormalSampler
 
         X, Y, SE = data
@@ -337,10 +359,16 @@ class BotorchEngine(Engine):
                     if self._pending
                     else None
                 )
+                m = self.n_objectives
+                constrained = Y.shape[1] > m
                 acq = qLogNoisyExpectedHypervolumeImprovement(
                     model=model,
                     ref_point=self._reference_point(Y),
                     X_baseline=X,
+                    objective=IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+                    if constrained
+                    else None,
+                    constraints=[partial(_infeasibility, column=m)] if constrained else None,
                     sampler=SobolQMCNormalSampler(
                         torch.Size([self.mc_samples]), seed=_seed_of(self.seed, 11)
                     ),
@@ -457,6 +485,11 @@ def _quiet_expected_warnings() -> Iterator[None]:
         )
         if not expected:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _infeasibility(samples: torch.Tensor, column: int) -> torch.Tensor:
+    """botorch constraint (feasible where negative) from the +-1 feasibility output."""
+    return -samples[..., column]
 
 
 def _key(weights: tuple[float, ...], choices: dict[str, Any]) -> tuple[Any, ...]:

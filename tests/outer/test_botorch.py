@@ -110,6 +110,30 @@ def test_pending_proposals_are_not_proposed_again():
     assert len(engine._pending) == 2
 
 
+def test_infeasible_region_is_modelled_and_avoided():
+    # weights only (no outer parameters); designs with w1 >= 0.5 are infeasible but would
+    # dominate the feasible ones: without the feasibility model qLogNEHVI would chase them
+    space = DesignSpace(Real("x", 0.0, 1.0))
+    definition = StudyDefinition("c", space, [Objective("f1"), Objective("f2")], lambda *a: None)
+    engine = BotorchEngine(seed=1, fused_kernel=False, batch_size=4, **FAST).setup(definition)
+    records = []
+    for k, w1 in enumerate(np.linspace(0.02, 0.98, 12)):
+        ok = w1 < 0.5
+        f = (w1, 1.0 - np.sqrt(w1)) if ok else (w1 - 0.45, 0.05)
+        records.append(
+            TrialRecord(
+                number=k, state="COMPLETE", weights=(w1, 1 - w1), choices={}, objectives=f, feasible=ok
+            )
+        )
+    engine.tell(records)
+    engine.skip(12)
+    _, Y, _ = engine._training_data()
+    assert Y.shape == (12, 3) and set(Y[:, 2].tolist()) == {1.0, -1.0}
+    props = engine.ask(4)
+    assert len(props) == 4
+    assert all(p.weights[0] < 0.55 for p in props), [p.weights for p in props]
+
+
 @pytest.fixture
 def fresh_kernel_state(monkeypatch):
     """Make botorch believe it never tried to load its fused kernel (restored afterwards)."""
