@@ -72,6 +72,12 @@ class Real:
             return torch.exp(lo + t * (hi - lo))
         return self.low + t * (self.high - self.low)
 
+    def from_unit_float(self, t: float) -> float:
+        """A unit coordinate in ``[0, 1]`` to a value in ``[low, high]`` (log-space for ``log``),
+        in float64 and clipped, so that the ends map exactly onto the bounds."""
+        value = float(self._from_unit(torch.tensor(float(t), dtype=torch.float64)))
+        return min(max(value, self.low), self.high)
+
     def to_unconstrained(self, x: torch.Tensor) -> torch.Tensor:
         """Map values in ``[low, high]`` to the real line (inverse of :meth:`from_unconstrained`)."""
         t = self._to_unit(x).clamp(_EPS, 1.0 - _EPS)
@@ -351,7 +357,7 @@ class DesignSpace:
                 axes.append(p.values)
             else:
                 t = np.linspace(0.0, 1.0, max(real_levels, 1)) if real_levels > 1 else [0.5]
-                axes.append([float(p._from_unit(torch.tensor(float(ti)))) for ti in t])
+                axes.append([p.from_unit_float(float(ti)) for ti in t])
         return [dict(zip(self.outer_names, combo, strict=True)) for combo in itertools.product(*axes)]
 
     def n_discrete_combinations(self, real_levels: int = 3) -> int:
@@ -383,7 +389,7 @@ class DesignSpace:
             elif isinstance(p, Integer):
                 out[p.name] = int(rng.integers(p.low, p.high + 1))
             else:
-                out[p.name] = float(p._from_unit(torch.tensor(float(rng.random()))))
+                out[p.name] = p.from_unit_float(float(rng.random()))
         return out
 
 

@@ -6,10 +6,17 @@ from typing import Any
 
 from paretoopt.exceptions import EngineError
 from paretoopt.outer.base import Engine, Proposal, TrialRecord, nested_simplex_weights, simplex_lattice
+from paretoopt.outer.botorch import BotorchEngine
 from paretoopt.outer.grid import GridEngine
+from paretoopt.outer.pymoo import PymooEngine
 from paretoopt.outer.random import RandomEngine
 
-ENGINES: dict[str, type[Engine]] = {"grid": GridEngine, "random": RandomEngine}
+ENGINES: dict[str, type[Engine]] = {
+    "grid": GridEngine,
+    "random": RandomEngine,
+    "botorch": BotorchEngine,
+    "nsga2": PymooEngine,
+}
 
 
 def make_engine(name: str, **options: Any) -> Engine:
@@ -24,9 +31,11 @@ def make_engine(name: str, **options: Any) -> Engine:
 
 __all__ = [
     "ENGINES",
+    "BotorchEngine",
     "Engine",
     "GridEngine",
     "Proposal",
+    "PymooEngine",
     "RandomEngine",
     "TrialRecord",
     "make_engine",

@@ -1,0 +1,743 @@
+"""Front quality at equal simulator-call budgets: paretoopt's engines against black-box peers.
+
+Side by side in one process, on the analytic studies with known fronts (ZDT1, ZDT2, DTLZ2 with
+3 objectives, the mixed-variable study):
+
+* **paretoopt** through the real runner (``paretoopt.optimize``: SQLite storage in a temporary
+  file, warm starts from the nearest completed trial) with the ``botorch``, ``nsga2`` and
+  ``grid`` outer engines; every trial is a gradient inner loop (L-BFGS-B).
+* **black-box peers on the full design space** (every parameter a plain decision variable, no
+  gradients): pymoo NSGA-II (NSGA-III for 3 objectives; mixed-variable operators on the mixed
+  study), Optuna 5's ``NSGAIISampler`` and ``TPESampler`` (in-memory storage).
+* **the same gradients by hand** (``BENCHMARKS.md``, peer 3): an even set of weights, for each
+  ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` with box bounds on the same augmented
+  Chebyshev scalarisation, each weight warm-started from the previous one (every discrete
+  combination swept in turn on the mixed study). The number of weights doubles (2, 4, 8, ...)
+  until the budget is spent; the largest sweep that fits is kept.
+
+Currency (``BENCHMARKS.md``): one forward evaluation of the simulation is one call; a gradient
+evaluation is one call and one backward pass; forward-equivalents count a backward pass as two
+more forwards. Budgets are in calls. Each method runs until it has spent the largest budget.
+
+Reported per problem and method (median over seeds, spread in the JSON): hypervolume ratio
+(hypervolume / that of the known front, reference point = the definition's nadir + 10 % of the
+ideal-nadir range) after 500 / 2,000 / 10,000 calls and after 2,000 forward-equivalents, IGD
+and IGD+ to the known front after 2,000 calls, calls to reach 99 % of the known front's
+hypervolume, wall time, and the outer engine's own time per trial (ask + tell). Plots:
+hypervolume ratio vs calls (plotly HTML; PNG when kaleido can render).
+
+``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter.py``:
+ask + tell time per trial against the trial's own wall time, over N trials.
+
+Run: ``PYTHONPATH=. python benchmarks/front_quality.py --quick`` (budget 2,000 calls, 3 seeds,
+Optuna TPE capped at 500 trials; about 30-40 minutes on 2 busy cores) or without ``--quick``
+(10,000 calls, 5 seeds; hours here). Writes ``benchmarks/results/front_quality.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import RESULTS, print_table, write_json
+from paretoopt import analytic, pareto
+from paretoopt.outer import ENGINES, Engine
+from paretoopt.problem import StudyDefinition, evaluate
+from paretoopt.scalarize import AugmentedChebyshev, Normalization
+from paretoopt.space import Choice, Integer, Real
+
+BUDGETS = (500, 2_000, 10_000)
+PROBLEMS: dict[str, Callable[[], StudyDefinition]] = {
+    "zdt1": lambda: analytic.zdt_study("zdt1"),
+    "zdt2": lambda: analytic.zdt_study("zdt2"),
+    "dtlz2": lambda: analytic.dtlz2_study(3),
+    "mixed_zdt": lambda: analytic.mixed_study(10),
+}
+#: Engine options of the paretoopt runs (small acquisition caps: the engine must stay cheap).
+ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
+    "botorch": {"batch_size": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32},
+    "nsga2": {"population": 12},
+    "grid": {},
+}
+METHODS = (
+    "paretoopt-botorch",
+    "paretoopt-nsga2",
+    "paretoopt-grid",
+    "lbfgs-by-hand",
+    "pymoo-nsga2",
+    "optuna-nsga2",
+    "optuna-tpe",
+)
+
+
+@dataclass
+class Run:
+    """One method on one problem and seed: objective vectors in evaluation order (``nan`` rows
+    for failures) with the cumulative calls and forward-equivalents after each."""
+
+    method: str
+    problem: str
+    seed: int
+    objectives: list[list[float]] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+    fwd_eq: list[int] = field(default_factory=list)
+    wall_s: float = 0.0
+    trials: int = 0
+    engine_s: float = 0.0  # outer-engine time (ask + tell), paretoopt runs only
+    trial_s: float = 0.0  # inner-loop time, paretoopt runs only
+    note: str = ""
+    #: the by-hand peer: one (calls, forward-equivalents, objectives) per complete sweep
+    sweeps: list[tuple[int, int, list[list[float]]]] = field(default_factory=list)
+
+    def add(self, f: Any, calls: int, backward: int = 0) -> None:
+        total = self.calls[-1] if self.calls else 0
+        total_eq = self.fwd_eq[-1] if self.fwd_eq else 0
+        self.objectives.append([float(v) for v in np.asarray(f, dtype=float)])
+        self.calls.append(total + int(calls))
+        self.fwd_eq.append(total_eq + int(calls) + 2 * int(backward))
+
+    @property
+    def spent(self) -> int:
+        return self.calls[-1] if self.calls else 0
+
+
+class _Budget(Exception):
+    """Raised from the runner's progress callback once the budget is spent."""
+
+
+# ----- helpers shared by the peers -----
+def _simulate(definition: StudyDefinition, params: dict[str, float], choices: dict[str, Any]) -> np.ndarray:
+    """One forward call of the study's simulation (no gradient)."""
+    gen = torch.Generator()
+    gen.manual_seed(0)
+    s = definition.inner
+    with torch.no_grad():
+        tensors = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in params.items()}
+        ev = evaluate(definition, tensors, choices, s.n_samples, gen, dtype=torch.float64)
+    return ev.objectives.numpy().astype(float)
+
+
+def _normalization(definition: StudyDefinition) -> Normalization:
+    return Normalization(definition.ideal, definition.nadir, definition.signs)
+
+
+# ----- paretoopt through the runner -----
+_TIMES: dict[str, float] = {}
+
+
+def _timed(engine_cls: type[Engine]) -> type[Engine]:
+    """A subclass recording ask/tell wall time in ``_TIMES`` (the runner deep-copies engines)."""
+
+    class Timed(engine_cls):  # type: ignore[misc, valid-type]
+        def ask(self, n: int = 1):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            try:
+                return super().ask(n)
+            finally:
+                _TIMES["engine"] = _TIMES.get("engine", 0.0) + time.perf_counter() - t0
+
+        def tell(self, trials):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            try:
+                return super().tell(trials)
+            finally:
+                _TIMES["engine"] = _TIMES.get("engine", 0.0) + time.perf_counter() - t0
+
+    Timed.__name__ = Timed.__qualname__ = engine_cls.__name__
+    return Timed
+
+
+def run_paretoopt(definition: StudyDefinition, engine: str, seed: int, budget: int, problem: str) -> Run:
+    from paretoopt.runner import optimize
+    from paretoopt.storage import TrialState
+    from paretoopt.study import load_study
+
+    run = Run(f"paretoopt-{engine}", problem, seed)
+    _TIMES.clear()
+    eng = _timed(ENGINES[engine])(seed=seed, **ENGINE_OPTIONS[engine])
+    spent = {"calls": 0}
+
+    def progress(info: Any) -> None:
+        if info.last is not None:
+            spent["calls"] += info.last.n_calls
+        if spent["calls"] >= budget:
+            raise _Budget
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        try:
+            optimize(definition, storage=url, engine=eng, n_trials=10**6, seed=seed, progress=progress)
+        except _Budget:
+            pass
+        run.wall_s = time.perf_counter() - t0
+        study = load_study(study_name=definition.name, storage=url)
+        finished = sorted((t for t in study.trials if t.state.is_finished), key=lambda t: t.number)
+        m = len(definition.objectives)
+        for t in finished:
+            ok = t.state is TrialState.COMPLETE and t.objectives is not None and t.feasible
+            run.add(t.objectives if ok else [math.nan] * m, t.n_calls, t.n_backward)
+            run.trial_s += float(t.wall_time_s or 0.0)
+        study.storage.close()
+    run.trials = len(finished)
+    run.engine_s = _TIMES.get("engine", 0.0)
+    return run
+
+
+# ----- the same gradients by hand -----
+def _sweep(definition: StudyDefinition, weights: np.ndarray, run: Run, budget: int) -> bool:
+    """L-BFGS-B per weight (warm-started from the previous weight) for every discrete
+    combination; False when the budget ran out."""
+    space = definition.space
+    lo = np.array([p.low for p in space.inner])
+    hi = np.array([p.high for p in space.inner])
+    norm = _normalization(definition)
+    for choices in space.discrete_combinations():
+        x = 0.5 * (lo + hi)
+        for w in weights:
+            scal = AugmentedChebyshev(w, norm)
+            counter = {"n": 0}
+
+            def fun(
+                x_np: np.ndarray, scal=scal, choices=choices, counter=counter
+            ) -> tuple[float, np.ndarray]:
+                t = torch.tensor(x_np, dtype=torch.float64, requires_grad=True)
+                params = {p.name: t[i] for i, p in enumerate(space.inner)}
+                gen = torch.Generator()
+                gen.manual_seed(0)
+                ev = evaluate(definition, params, choices, definition.inner.n_samples, gen)
+                loss = scal(ev.objectives)
+                loss.backward()
+                counter["n"] += 1
+                return float(loss.detach()), t.grad.numpy().astype(float)
+
+            import scipy.optimize
+
+            res = scipy.optimize.minimize(
+                fun, x, jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi)), options={"maxiter": 200}
+            )
+            x = np.clip(res.x, lo, hi)
+            f = _simulate(definition, dict(zip(space.inner_names, x)), choices)
+            run.add(f, counter["n"] + 1, counter["n"])  # the sweep's steps + one final forward
+            if run.spent >= budget:
+                return False
+    return True
+
+
+def run_by_hand(definition: StudyDefinition, seed: int, budget: int, problem: str) -> Run:
+    """Sweeps over 2, 3, 5, 9, ... even weights (Das-Dennis lattices of 1, 2, 4, 8, ...
+    partitions), each from scratch, until one no longer fits in ``budget``. At a budget ``b`` the
+    peer is credited with the largest sweep that fits in ``b``: a physicist picks the number of
+    weights for the budget, and a sweep cut short covers only part of the front."""
+    from paretoopt.outer.base import simplex_lattice
+
+    m = len(definition.objectives)
+    out = Run("lbfgs-by-hand", problem, seed)
+    t0 = time.perf_counter()
+    k = 1
+    while True:
+        run = Run("lbfgs-by-hand", problem, seed)
+        done = _sweep(definition, simplex_lattice(m, k), run, budget)
+        if not done:
+            break
+        out.sweeps.append((run.spent, run.fwd_eq[-1], run.objectives))
+        out.trials = len(run.calls)
+        out.note = f"largest sweep: {len(simplex_lattice(m, k))} weights"
+        k *= 2
+    # the curve: the last complete sweep's points, each sweep credited at its own cost
+    for calls, fwd, objectives in out.sweeps:
+        out.objectives.extend(objectives)
+        out.calls.extend([calls] * len(objectives))
+        out.fwd_eq.extend([fwd] * len(objectives))
+    out.wall_s = time.perf_counter() - t0
+    return out
+
+
+# ----- black-box peers on the full space -----
+def _decode_full(definition: StudyDefinition, x: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    params = {p.name: float(x[p.name]) for p in definition.space.inner}
+    choices: dict[str, Any] = {}
+    for p in definition.space.outer:
+        v = x[p.name]
+        if isinstance(p, Choice):
+            choices[p.name] = p.options[int(v)]
+        elif isinstance(p, Integer):
+            choices[p.name] = round(float(v))
+        else:
+            choices[p.name] = float(v)
+    return params, choices
+
+
+def run_pymoo(definition: StudyDefinition, seed: int, budget: int, problem: str, pop_size: int = 100) -> Run:
+    """pymoo NSGA-II (NSGA-III for 3+ objectives) with pymoo's default operators, population
+    ``pop_size`` (NSGA-III: the 91 Das-Dennis directions of 12 partitions); mixed-variable
+    sampling/mating/duplicate elimination on the mixed study."""
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.algorithms.moo.nsga3 import NSGA3
+    from pymoo.core.mixed import MixedVariableDuplicateElimination, MixedVariableMating, MixedVariableSampling
+    from pymoo.core.problem import Problem
+    from pymoo.core.termination import NoTermination
+    from pymoo.core.variable import Choice as PChoice
+    from pymoo.core.variable import Integer as PInteger
+    from pymoo.core.variable import Real as PReal
+    from pymoo.problems.static import StaticProblem
+    from pymoo.util.ref_dirs import get_reference_directions
+
+    run = Run("pymoo-nsga2", problem, seed)
+    m = len(definition.objectives)
+    space = definition.space
+    mixed = bool(space.outer)
+    if mixed:
+        variables: dict[str, Any] = {}
+        for p in space.params:
+            if isinstance(p, Choice):
+                variables[p.name] = PChoice(options=list(range(len(p.options))))
+            elif isinstance(p, Integer):
+                variables[p.name] = PInteger(bounds=(p.low, p.high))
+            else:
+                variables[p.name] = PReal(bounds=(p.low, p.high))
+        prob = Problem(vars=variables, n_obj=m)
+        kwargs: dict[str, Any] = {
+            "sampling": MixedVariableSampling(),
+            "mating": MixedVariableMating(eliminate_duplicates=MixedVariableDuplicateElimination()),
+            "eliminate_duplicates": MixedVariableDuplicateElimination(),
+        }
+    else:
+        b = np.array([[p.low, p.high] for p in space.params])
+        prob = Problem(n_var=len(space.params), n_obj=m, xl=b[:, 0], xu=b[:, 1])
+        kwargs = {}
+    if m >= 3:
+        algo = NSGA3(ref_dirs=get_reference_directions("das-dennis", m, n_partitions=12), **kwargs)
+    else:
+        algo = NSGA2(pop_size=pop_size, **kwargs)
+    algo.setup(prob, termination=NoTermination(), seed=seed, verbose=False)
+    signs = definition.signs.numpy()
+    t0 = time.perf_counter()
+    while run.spent < budget:
+        pop = algo.ask()
+        F = []
+        for x in pop.get("X"):
+            xd = x if mixed else {p.name: x[i] for i, p in enumerate(space.params)}
+            f = _simulate(definition, *_decode_full(definition, xd))
+            run.add(f, 1)
+            F.append(f * signs)
+        algo.evaluator.eval(StaticProblem(prob, F=np.asarray(F)), pop)
+        algo.tell(infills=pop)
+    run.wall_s = time.perf_counter() - t0
+    run.trials = len(run.calls)
+    return run
+
+
+def run_optuna(
+    definition: StudyDefinition, seed: int, budget: int, problem: str, kind: str, cap: int | None
+) -> Run:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run = Run(f"optuna-{kind}", problem, seed)
+    sampler = (
+        optuna.samplers.NSGAIISampler(seed=seed) if kind == "nsga2" else optuna.samplers.TPESampler(seed=seed)
+    )
+    study = optuna.create_study(directions=[o.direction for o in definition.objectives], sampler=sampler)
+    space = definition.space
+
+    def objective(trial: Any) -> tuple[float, ...]:
+        x: dict[str, Any] = {}
+        for p in space.params:
+            if isinstance(p, Choice):
+                x[p.name] = trial.suggest_categorical(p.name, list(range(len(p.options))))
+            elif isinstance(p, Integer):
+                x[p.name] = trial.suggest_int(p.name, p.low, p.high)
+            else:
+                assert isinstance(p, Real)
+                x[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+        f = _simulate(definition, *_decode_full(definition, x))
+        run.add(f, 1)
+        return tuple(float(v) for v in f)
+
+    n = budget if cap is None else min(budget, cap)
+    t0 = time.perf_counter()
+    study.optimize(objective, n_trials=n)
+    run.wall_s = time.perf_counter() - t0
+    run.trials = len(run.calls)
+    if n < budget:
+        run.note = f"capped at {n} trials"
+    return run
+
+
+# ----- indicators -----
+def reference(definition: StudyDefinition) -> tuple[np.ndarray, np.ndarray, float]:
+    """(reference point, true front, its hypervolume) of an analytic study."""
+    directions = pareto.directions_of(definition)
+    ref = pareto.reference_point(
+        np.zeros((0, len(directions))), directions, ideal=definition.ideal, nadir=definition.nadir
+    )
+    assert definition.true_front is not None
+    front = np.asarray(definition.true_front(10_000), dtype=float)
+    return ref, front, pareto.hypervolume(front, directions, ref)
+
+
+def _front_metrics(
+    points: np.ndarray, directions: list[str], ref: np.ndarray, front: np.ndarray, hv_true: float
+) -> tuple[float, float, float]:
+    """(hypervolume ratio, IGD, IGD+) of a set of objective vectors."""
+    pts = points[np.all(np.isfinite(points), axis=1)] if len(points) else points
+    if len(pts) == 0:
+        return 0.0, math.inf, math.inf
+    nd = pts[pareto.non_dominated(pts, directions)]
+    return (
+        pareto.hypervolume(nd, directions, ref) / hv_true,
+        pareto.igd(nd, front, directions),
+        pareto.igd_plus(nd, front, directions),
+    )
+
+
+def summarise(
+    run: Run, definition: StudyDefinition, ref: np.ndarray, front: np.ndarray, hv_true: float, budget: int
+) -> dict[str, Any]:
+    """Indicators of one run; ``nan`` at budgets beyond ``budget`` or beyond a capped run."""
+    directions = pareto.directions_of(definition)
+    m = len(directions)
+    out: dict[str, Any] = {"method": run.method, "problem": run.problem, "seed": run.seed}
+    capped = run.note.startswith("capped")
+
+    def at(b: float, counts: np.ndarray, f: np.ndarray) -> tuple[float, float, float]:
+        if b > budget or (capped and run.spent < b):
+            return math.nan, math.nan, math.nan
+        return _front_metrics(
+            f[: int(np.searchsorted(counts, b, side="right"))], directions, ref, front, hv_true
+        )
+
+    if run.sweeps:  # the by-hand peer: the largest complete sweep within each budget
+
+        def sweep_at(b: float, fe: bool = False) -> tuple[float, float, float]:
+            if b > budget:
+                return math.nan, math.nan, math.nan
+            fits = [sw for sw in run.sweeps if (sw[1] if fe else sw[0]) <= b]
+            if not fits:
+                return 0.0, math.inf, math.inf
+            return _front_metrics(
+                np.asarray(fits[-1][2], dtype=float).reshape(-1, m), directions, ref, front, hv_true
+            )
+
+        for b in BUDGETS:
+            out[f"hv@{b}"] = sweep_at(b)[0]
+        out["hv@2000fe"] = sweep_at(2000, fe=True)[0]
+        _, out["igd@2000"], out["igd+@2000"] = sweep_at(2000)
+        hv_sweeps = [(sw[0], sw[1], sweep_at(sw[0])[0]) for sw in run.sweeps]
+        hit = [(c, fe) for c, fe, hv in hv_sweeps if hv >= 0.99]
+        out["calls_to_99"], out["fwd_eq_to_99"] = (
+            (float(hit[0][0]), float(hit[0][1])) if hit else (math.nan, math.nan)
+        )
+        curve = [[c for c, _, _ in hv_sweeps], [hv for _, _, hv in hv_sweeps]]
+        out["calls"] = int(run.sweeps[-1][0]) if run.sweeps else 0
+    else:
+        f = np.asarray(run.objectives, dtype=float).reshape(-1, m)
+        calls = np.asarray(run.calls, dtype=float)
+        fwd = np.asarray(run.fwd_eq, dtype=float)
+        hv = pareto.hypervolume_history(f, directions, ref) / hv_true if len(f) else np.zeros(0)
+        for b in BUDGETS:
+            out[f"hv@{b}"] = at(b, calls, f)[0]
+        out["hv@2000fe"] = at(2000, fwd, f)[0]
+        _, out["igd@2000"], out["igd+@2000"] = at(2000, calls, f)
+        reached = np.flatnonzero(hv >= 0.99)
+        out["calls_to_99"] = float(calls[reached[0]]) if len(reached) else math.nan
+        out["fwd_eq_to_99"] = float(fwd[reached[0]]) if len(reached) else math.nan
+        curve = [calls.tolist(), hv.tolist()]
+        out["calls"] = int(run.spent)
+    out["trials"] = run.trials
+    out["wall_s"] = run.wall_s
+    ours = run.method.startswith("paretoopt") and run.trials
+    out["engine_s_per_trial"] = run.engine_s / run.trials if ours else math.nan
+    out["trial_s"] = run.trial_s / run.trials if ours else math.nan
+    out["note"] = run.note
+    out["_hv_curve"] = curve
+    return out
+
+
+def _thin(curve: list[list[float]], n: int = 200) -> list[list[float]]:
+    """At most ``n`` points of a (calls, hypervolume) step curve, log-spaced, the last kept."""
+    calls, hv = curve
+    if len(calls) <= n:
+        return [list(calls), list(hv)]
+    idx = np.unique(np.concatenate([np.geomspace(1, len(calls), n).astype(int) - 1, [len(calls) - 1]]))
+    return [[calls[i] for i in idx], [hv[i] for i in idx]]
+
+
+def median_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    df = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+    numeric = [c for c in df.columns if c not in ("method", "problem", "seed", "note")]
+    med = df.groupby(["problem", "method"], sort=False)[numeric].median().reset_index()
+    spread = df.groupby(["problem", "method"], sort=False)[["hv@2000", "igd@2000"]].agg(["min", "max"])
+    out = []
+    for r in med.to_dict("records"):
+        key = (r["problem"], r["method"])
+        r["hv@2000 min-max"] = (
+            f"{spread.loc[key, ('hv@2000', 'min')]:.3f}-{spread.loc[key, ('hv@2000', 'max')]:.3f}"
+        )
+        r["seeds"] = int((df["problem"].eq(key[0]) & df["method"].eq(key[1])).sum())
+        out.append(r)
+    return out
+
+
+def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(problems), subplot_titles=problems, shared_yaxes=True)
+    colours = dict(
+        zip(METHODS, ("#d62728", "#ff7f0e", "#8c564b", "#9467bd", "#1f77b4", "#2ca02c", "#17becf"))
+    )
+    grid = np.unique(np.round(np.logspace(1, 4, 120)))
+    for j, problem in enumerate(problems, start=1):
+        for method in METHODS:
+            curves = [r["_hv_curve"] for r in rows if r["problem"] == problem and r["method"] == method]
+            if not curves:
+                continue
+            vals = np.array(
+                [
+                    pareto.value_at_budgets(hv, c, grid) if len(c) else np.full(len(grid), np.nan)
+                    for c, hv in curves
+                ]
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(vals, axis=0)
+            fig.add_trace(
+                go.Scatter(
+                    x=grid,
+                    y=med,
+                    name=method,
+                    legendgroup=method,
+                    showlegend=j == 1,
+                    line={"color": colours[method]},
+                ),
+                row=1,
+                col=j,
+            )
+        fig.update_xaxes(type="log", title_text="simulator calls", row=1, col=j)
+    fig.update_yaxes(title_text="hypervolume / true front's (median over seeds)", row=1, col=1)
+    fig.update_layout(height=420, width=360 * len(problems) + 200, template="plotly_white")
+    fig.write_html(path.with_suffix(".html"))
+    try:
+        fig.write_image(path.with_suffix(".png"))
+    except Exception as exc:  # kaleido missing or no browser to render with
+        print(f"(PNG not written: {type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
+
+
+# ----- botorch overhead on the calorimeter -----
+def calorimeter_overhead(n_trials: int, seed: int) -> dict[str, Any]:
+    """The botorch engine through the runner on studies/calorimeter.py: ask + tell time per
+    trial against the inner loop's wall time per trial."""
+    from paretoopt.problem import load_study_definition
+    from paretoopt.runner import optimize
+
+    definition = load_study_definition(Path(__file__).resolve().parents[1] / "studies" / "calorimeter.py")
+    _TIMES.clear()
+    eng = _timed(ENGINES["botorch"])(seed=seed, **ENGINE_OPTIONS["botorch"])
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        study = optimize(
+            definition, storage=f"sqlite:///{tmp}/cal.db", engine=eng, n_trials=n_trials, seed=seed
+        )
+        trials = [t for t in study.trials if t.state.is_finished and t.source != "anchor"]
+        trial_s = float(np.mean([t.wall_time_s or 0.0 for t in trials]))
+    engine_s = _TIMES.get("engine", 0.0) / max(len(trials), 1)
+    return {
+        "trials": len(trials),
+        "engine_s_per_trial": engine_s,
+        "trial_s": trial_s,
+        "overhead_fraction": engine_s / trial_s if trial_s else math.nan,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--quick", action="store_true", help="budget 2,000 calls, 3 seeds, TPE capped at 500 trials"
+    )
+    ap.add_argument("--budget", type=int, default=None, help="simulator calls per run (default 10,000)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per method (default 5)")
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument(
+        "--tpe-cap", type=int, default=None, help="most Optuna TPE trials (its cost grows with n)"
+    )
+    ap.add_argument(
+        "--overhead-calorimeter", type=int, default=0, metavar="N", help="only the calorimeter overhead run"
+    )
+    ap.add_argument("--out", default="front_quality")
+    ap.add_argument(
+        "--report", metavar="JSON", help="only re-print the tables and re-draw the plot of a saved run"
+    )
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    if args.report:
+        import json
+
+        saved = json.loads(Path(args.report).read_text())
+        rows = [
+            {**{k: v for k, v in r.items() if k != "hv_curve"}, "_hv_curve": r["hv_curve"]}
+            for r in saved["runs"]
+        ]
+        report(
+            rows,
+            saved["budget_calls"],
+            list(dict.fromkeys(r["problem"] for r in rows)),
+            Path(args.report).stem,
+        )
+        return
+
+    if args.overhead_calorimeter:
+        res = calorimeter_overhead(args.overhead_calorimeter, seed=0)
+        print_table([res], "botorch engine on the calorimeter study")
+        print(
+            "wrote",
+            write_json(
+                args.out + "_calorimeter_overhead", {"result": res, "options": ENGINE_OPTIONS["botorch"]}
+            ),
+        )
+        return
+
+    budget = args.budget or (2_000 if args.quick else 10_000)
+    n_seeds = args.seeds or (3 if args.quick else 5)
+    tpe_cap = args.tpe_cap if args.tpe_cap is not None else (500 if args.quick else 2_000)
+    problems = [p for p in args.problems.split(",") if p]
+    methods = [m for m in args.methods.split(",") if m]
+    rows: list[dict[str, Any]] = []
+    for problem in problems:
+        definition = PROBLEMS[problem]()
+        ref, front, hv_true = reference(definition)
+        for method in methods:
+            for seed in range(n_seeds):
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if method.startswith("paretoopt-"):
+                        run = run_paretoopt(definition, method.split("-", 1)[1], seed, budget, problem)
+                    elif method == "lbfgs-by-hand":
+                        if seed > 0:  # deterministic: one run stands for all seeds
+                            continue
+                        run = run_by_hand(definition, seed, budget, problem)
+                    elif method == "pymoo-nsga2":
+                        run = run_pymoo(definition, seed, budget, problem)
+                    elif method in ("optuna-nsga2", "optuna-tpe"):
+                        cap = tpe_cap if method == "optuna-tpe" else None
+                        run = run_optuna(definition, seed, budget, problem, method.split("-")[1], cap)
+                    else:
+                        raise SystemExit(f"unknown method {method!r}; choose from {METHODS}")
+                row = summarise(run, definition, ref, front, hv_true, budget)
+                rows.append(row)
+                print(
+                    f"{problem:10s} {method:18s} seed {seed}: hv@2000 {row['hv@2000']:.4f} "
+                    f"igd@2000 {row['igd@2000']:.4g} calls {row['calls']} trials {row['trials']} "
+                    f"({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
+    table, checks = report(rows, budget, problems, args.out)
+    path = write_json(
+        args.out,
+        {
+            "budget_calls": budget,
+            "seeds": n_seeds,
+            "tpe_cap": tpe_cap,
+            "engine_options": ENGINE_OPTIONS,
+            "medians": table,
+            "runs": [
+                {**{k: v for k, v in r.items() if not k.startswith("_")}, "hv_curve": _thin(r["_hv_curve"])}
+                for r in rows
+            ],
+            "targets": checks,
+        },
+    )
+    print("wrote", path)
+
+
+_GRADIENT_METHODS = ("paretoopt-botorch", "paretoopt-nsga2", "paretoopt-grid", "lbfgs-by-hand")
+
+
+def report(rows: list[dict[str, Any]], budget: int, problems: list[str], out: str) -> tuple[list, list[str]]:
+    """Print the median table and the target verdicts, draw the plot."""
+    table = median_rows(rows)
+    cols = [
+        "problem", "method", "seeds", "hv@500", "hv@2000", "hv@2000 min-max", "hv@10000", "hv@2000fe",
+        "igd@2000", "igd+@2000", "calls_to_99", "fwd_eq_to_99", "trials", "wall_s",
+        "engine_s_per_trial", "trial_s",
+    ]  # fmt: skip
+    print_table(
+        [{c: r.get(c) for c in cols} for r in table], f"Front quality, budget {budget:,} calls (medians)"
+    )
+    checks = targets(table)
+    for line in checks:
+        print(line)
+    RESULTS.mkdir(exist_ok=True)
+    plot(rows, problems, RESULTS / out)
+    return table, checks
+
+
+def targets(table: list[dict[str, Any]]) -> list[str]:
+    """The issue's two targets, stated with the numbers."""
+    lines = []
+    by = {(r["problem"], r["method"]): r for r in table}
+    for problem in sorted({r["problem"] for r in table}):
+        peer = by.get((problem, "pymoo-nsga2"))
+        ours = [r for (p, m), r in by.items() if p == problem and m.startswith("paretoopt-")]
+        if peer and ours and problem != "mixed_zdt":
+            best = min(ours, key=lambda r: r["igd@2000"] if np.isfinite(r["igd@2000"]) else np.inf)
+            ratio = best["igd@2000"] / peer["igd@2000"]
+            verdict = "not measured" if not np.isfinite(ratio) else "met" if ratio <= 0.2 else "MISSED"
+            lines.append(
+                f"{problem}: IGD@2000 {best['method']} {best['igd@2000']:.4g} vs pymoo NSGA-II "
+                f"{peer['igd@2000']:.4g}: ratio {ratio:.3g} (target <= 0.2) {verdict}"
+            )
+        if not ours:
+            continue
+        best_ours = min(ours, key=lambda r: r["calls_to_99"] if np.isfinite(r["calls_to_99"]) else np.inf)
+        for label, group in (
+            (
+                "black-box peer",
+                [r for (p, m), r in by.items() if p == problem and m not in _GRADIENT_METHODS],
+            ),
+            (
+                "by-hand L-BFGS-B sweep",
+                [r for (p, m), r in by.items() if p == problem and m == "lbfgs-by-hand"],
+            ),
+        ):
+            if not group:
+                continue
+            best_peer = min(
+                group, key=lambda r: r["calls_to_99"] if np.isfinite(r["calls_to_99"]) else np.inf
+            )
+            ours_c, peer_c = best_ours["calls_to_99"], best_peer["calls_to_99"]
+            if not np.isfinite(ours_c):
+                verdict = "MISSED (paretoopt did not reach 99 %)"
+            elif not np.isfinite(peer_c):
+                verdict = f"met (the {label}s did not reach 99 % within the budget)"
+            else:
+                verdict = f"{'met' if peer_c >= 10 * ours_c else 'MISSED'} (ratio {peer_c / ours_c:.3g})"
+            lines.append(
+                f"{problem}: calls to 99 % of the true front's HV: {best_ours['method']} {ours_c:g}, best "
+                f"{label} {best_peer['method']} {peer_c:g} (target: 10x fewer) {verdict}"
+            )
+    return lines
+
+
+if __name__ == "__main__":
+    main()

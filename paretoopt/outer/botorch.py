@@ -1,0 +1,499 @@
+"""The model-based engine: multi-objective Bayesian optimisation with botorch.
+
+It models the map (scalarisation weights, outer parameters) -> objectives, i.e. what the inner
+loop reaches for a proposal, with one Gaussian process per objective (a ``ModelListGP`` of
+``SingleTaskGP``, or ``MixedSingleTaskGP`` with a categorical kernel when the space has
+choices), and proposes batches by q-log noisy expected hypervolume improvement (qLogNEHVI,
+Ament et al. 2023; Daulton et al. 2021) over the mixed space.
+
+* **Encoding** (:mod:`paretoopt.outer.encoding`): weights as ``m - 1`` unit coordinates,
+  non-differentiable reals and integers scaled to ``[0, 1]``, choices as option indices. Inputs
+  are thus normalised by construction; outputs are standardised (``Standardize``) per objective.
+* **Directions**: botorch maximises, so every objective enters as ``-sign * value`` (minimised
+  ones negated). The hypervolume reference point is the normalisation's nadir plus 10 % of the
+  ideal-nadir range (the definition's ``ideal`` / ``nadir`` when given, else the observed Pareto
+  set's; :func:`paretoopt.pareto.reference_point`).
+* **Noise**: when every stored standard error is positive they are the fixed observation noise
+  (``train_Yvar = stderr^2``); otherwise (exact analytic studies) the noise is inferred.
+* **Constraints**: once a trial is infeasible (its design violates a constraint of the study),
+  a +1 / -1 feasibility indicator becomes one more GP output and the acquisition's constraint,
+  so that infeasible designs neither count as the front nor attract proposals.
+* **Design**: the first ``initial_trials`` proposals are a scrambled Sobol sequence (proposal
+  ``i`` is Sobol point ``i``), and Sobol continues while fewer than two trials have finished.
+* **Acquisition optimisation**: all combinations of the discrete coordinates enumerated
+  (``optimize_acqf_mixed``) when there are at most ``max_enumerate`` of them, else
+  ``optimize_acqf_mixed_alternating``; ``num_restarts`` / ``raw_samples`` capped small.
+  Proposals handed out but not yet told are passed as ``X_pending``.
+* **Cost control**: fits are warm-started and capped at ``fit_maxiter`` L-BFGS iterations. To
+  keep the engine a deterministic function of the trials it was told (resuming rebuilds it by
+  ``setup`` + ``tell``), the warm start never comes from a previous ask: it comes from a cached
+  cold fit on the first ``2^k`` finished trials (``k`` the largest with ``2^k`` <= the count),
+  computed once per power of two. Random draws (fit restarts, raw samples, MC samples) run
+  under ``torch.random.fork_rng`` seeded by ``(seed, proposal index)``; the global torch state
+  and ``torch.set_num_threads`` are left as they were.
+* **The fused C++ kernel**: botorch compiles a small C++ extension for qLog(N)EHVI on first use
+  (about 70 s on two cores, then cached in ``~/.cache/torch_extensions``). The engine announces
+  the compilation with a warning before it starts, and when compilation fails botorch's pure
+  Python path (same values, about 3x slower) is used, with a warning saying so.
+  ``fused_kernel=False`` skips the attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from paretoopt.exceptions import EngineError
+from paretoopt.outer.base import Engine, Proposal, TrialRecord
+from paretoopt.outer.encoding import MixedEncoding
+from paretoopt.pareto import reference_point
+
+logger = logging.getLogger(__name__)
+
+_DTYPE = torch.float64
+#: Standard error given to the +-1 feasibility indicator when the objectives have fixed noise.
+_INDICATOR_STDERR = 0.1
+
+
+def _seed_of(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
+
+
+def prepare_fused_kernel(enabled: bool = True) -> bool:
+    """Load (compiling on first use) botorch's fused qLogNEHVI C++ kernel, visibly.
+
+    Returns True when the kernel is in use, False when botorch runs its pure-Python path
+    (``enabled=False``, or compilation failed). Safe to call many times; only the first call in
+    a process does anything.
+    """
+    from botorch.acquisition.multi_objective import logei
+
+    if logei._load_attempted:
+        return logei._C is not None
+    if not enabled:
+        logei._load_attempted = True  # botorch then keeps its pure-Python path
+        logger.info("botorch fused qLogNEHVI kernel disabled; using the pure-Python path")
+        return False
+    build_dir = _kernel_build_dir()
+    if not _kernel_cached(build_dir):
+        warnings.warn(
+            "compiling botorch's fused qLogNEHVI C++ kernel (first use on this machine, about "
+            f"70 s on two cores; cached in {build_dir} afterwards). Pass fused_kernel=False to "
+            "the botorch engine to skip it.",
+            UserWarning,
+            stacklevel=3,
+        )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            logei._try_load_fused_kernel()
+        except Exception as exc:  # botorch catches compile errors itself; be safe anyway
+            logei._C = None
+            caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, __file__, 0))
+    if logei._C is None:
+        reason = "; ".join(str(w.message) for w in caught) or "unknown reason"
+        warnings.warn(
+            f"botorch's fused qLogNEHVI kernel is unavailable ({reason}); using botorch's "
+            "pure-Python qLogNEHVI (same values, about 3x slower).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+    logger.info("botorch fused qLogNEHVI kernel ready after %.1f s", time.perf_counter() - t0)
+    return True
+
+
+def _kernel_build_dir() -> str:
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return str(_get_build_directory("logei_fused_ext", verbose=False))
+    except Exception:  # private torch helper; only used for the message
+        return "~/.cache/torch_extensions"
+
+
+def _kernel_cached(build_dir: str) -> bool:
+    from pathlib import Path
+
+    p = Path(build_dir).expanduser()
+    return p.is_dir() and any(p.glob("*.so"))
+
+
+class BotorchEngine(Engine):
+    """qLogNEHVI over (weights, outer parameters) with per-objective GPs.
+
+    Options (all keyword-only):
+        seed: seeds the Sobol design and every random draw of fitting and acquisition.
+        initial_trials: Sobol proposals before modelling (default ``max(4, 2 (d + 1))`` for
+            an encoding of ``d`` coordinates).
+        batch_size: proposals per acquisition optimisation (``q``); ``ask(n)`` returns
+            ``min(n, batch_size)`` model-based proposals.
+        num_restarts / raw_samples: acquisition optimiser starts and initial samples (small
+            caps: the engine must not dominate the run time).
+        mc_samples: quasi-Monte Carlo samples of the acquisition function.
+        fit_maxiter: L-BFGS iterations of a warm-started GP fit (cold anchor fits get 2x).
+        max_enumerate: enumerate the discrete combinations when there are at most this many.
+        fused_kernel: allow botorch to compile its fused C++ kernel on first use.
+    """
+
+    name = "botorch"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        initial_trials: int | None = None,
+        batch_size: int = 1,
+        num_restarts: int = 4,
+        raw_samples: int = 64,
+        mc_samples: int = 64,
+        fit_maxiter: int = 50,
+        max_enumerate: int = 16,
+        fused_kernel: bool = True,
+    ) -> None:
+        super().__init__(seed=seed)
+        for label, value, low in (
+            ("batch_size", batch_size, 1),
+            ("num_restarts", num_restarts, 1),
+            ("raw_samples", raw_samples, 2),
+            ("mc_samples", mc_samples, 4),
+            ("fit_maxiter", fit_maxiter, 1),
+            ("max_enumerate", max_enumerate, 1),
+        ):
+            if int(value) < low:
+                raise EngineError(f"{label} must be at least {low}, got {value}")
+        if initial_trials is not None and int(initial_trials) < 1:
+            raise EngineError(f"initial_trials must be at least 1, got {initial_trials}")
+        self.initial_trials = None if initial_trials is None else int(initial_trials)
+        self.batch_size = int(batch_size)
+        self.num_restarts = int(num_restarts)
+        self.raw_samples = int(raw_samples)
+        self.mc_samples = int(mc_samples)
+        self.fit_maxiter = int(fit_maxiter)
+        self.max_enumerate = int(max_enumerate)
+        self.fused_kernel = bool(fused_kernel)
+
+    # ----- setup -----
+    def _setup(self) -> None:
+        assert self.definition is not None
+        if self.n_objectives < 2:
+            raise EngineError("the botorch engine needs at least two objectives (hypervolume improvement)")
+        self._enc = MixedEncoding(self.definition.space, self.n_objectives)
+        self._n_initial = (
+            self.initial_trials if self.initial_trials is not None else max(4, 2 * (self._enc.d + 1))
+        )
+        self._signs = np.array([o.sign for o in self.definition.objectives])
+        self._anchors: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+        self._pending: list[tuple[tuple[Any, ...], np.ndarray]] = []
+        self.last_ask_s = 0.0  # wall time of the last model-based ask (fit + acquisition)
+
+    # ----- ask -----
+    def _ask(self, n: int) -> list[Proposal]:
+        data = self._training_data()
+        start = self.n_asked
+        if start < self._n_initial or data is None:
+            count = min(n, self._n_initial - start) if start < self._n_initial else n
+            xs = self._sobol(start, count)
+        else:
+            t0 = time.perf_counter()
+            xs = self._acquire(min(n, self.batch_size), data)
+            self.last_ask_s = time.perf_counter() - t0
+        proposals = []
+        for x in xs:
+            weights, choices = self._enc.decode(x)
+            proposals.append(Proposal(weights=weights, choices=choices))
+            self._pending.append((_key(weights, choices), np.asarray(x, dtype=float)))
+        return proposals
+
+    def _sobol(self, start: int, count: int) -> list[np.ndarray]:
+        """Scrambled Sobol points ``start .. start + count - 1`` mapped onto the encoding."""
+        engine = torch.quasirandom.SobolEngine(self._enc.d, scramble=True, seed=_seed_of(self.seed, 7))
+        if start:
+            engine.fast_forward(start)
+        z = engine.draw(count, dtype=_DTYPE).numpy()
+        out = []
+        for row in z:
+            x = np.empty(self._enc.d)
+            for i, dim in enumerate(self._enc.dims):
+                if dim.discrete:
+                    k = len(dim.values)
+                    x[i] = dim.values[min(int(row[i] * k), k - 1)]
+                else:
+                    x[i] = dim.low + row[i] * (dim.high - dim.low)
+            out.append(x)
+        return out
+
+    # ----- tell -----
+    def _tell(self, trials: list[TrialRecord]) -> None:
+        for t in trials:
+            try:
+                key = _key(tuple(float(w) / sum(t.weights) for w in t.weights), t.choices)
+            except (TypeError, ZeroDivisionError):
+                continue
+            for i, (k, _) in enumerate(self._pending):
+                if k == key:
+                    del self._pending[i]
+                    break
+
+    # ----- modelling -----
+    def _training_data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(X n x d, Y n x k, stderr n x k)`` of the finished trials, or None when fewer than
+        two distinct designs have finished. ``Y`` holds the ``m`` objectives, maximised; when
+        some trial is infeasible (violates a constraint of the study) a last column holds +1
+        (feasible) / -1 (infeasible), modelled like an objective and used as the
+        acquisition's constraint (positive = feasible)."""
+        rows, ys, ses, feasible = [], [], [], []
+        for t in self.completed:
+            y = np.asarray(t.objectives, dtype=float)
+            if y.shape != (self.n_objectives,) or not np.all(np.isfinite(y)):
+                continue
+            try:
+                x = self._enc.encode(t.weights, t.choices)
+            except Exception:  # a trial from another space version: skip it, do not crash
+                logger.warning("botorch engine ignores trial %s: its choices do not fit the space", t.number)
+                continue
+            se = np.asarray(t.stderr if t.stderr is not None else np.zeros_like(y), dtype=float)
+            rows.append(x)
+            ys.append(-self._signs * y)
+            ses.append(np.where(np.isfinite(se), np.abs(se), 0.0))
+            feasible.append(bool(t.feasible))
+        if len(rows) < 2 or len(np.unique(np.round(np.asarray(rows), 12), axis=0)) < 2:
+            return None
+        Y, SE = np.asarray(ys), np.asarray(ses)
+        if not all(feasible):
+            indicator = np.where(feasible, 1.0, -1.0)[:, None]
+            Y = np.hstack([Y, indicator])
+            SE = np.hstack([SE, np.full_like(indicator, _INDICATOR_STDERR)])
+        return (
+            torch.tensor(np.asarray(rows), dtype=_DTYPE),
+            torch.tensor(Y, dtype=_DTYPE),
+            torch.tensor(SE, dtype=_DTYPE),
+        )
+
+    def _build_model(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> Any:
+        """One GP with an independent output per column of ``Y`` (a batched model: one posterior
+        call serves every objective), standardised outputs, fixed noise ``stderr^2`` when every
+        stored standard error is positive, inferred noise otherwise."""
+        from botorch.models import MixedSingleTaskGP, SingleTaskGP
+        from botorch.models.transforms.outcome import Standardize
+
+        cat = self._enc.indices("choice")
+        m = Y.shape[1]
+        yvar = (SE**2).clamp_min(1e-12) if bool(torch.all(SE > 0)) else None
+        if cat:
+            return MixedSingleTaskGP(X, Y, cat_dims=cat, train_Yvar=yvar, outcome_transform=Standardize(m=m))
+        return SingleTaskGP(X, Y, train_Yvar=yvar, outcome_transform=Standardize(m=m))
+
+    @staticmethod
+    def _load(model: Any, params: dict[str, torch.Tensor]) -> None:
+        """Set the hyperparameters ``params`` (from another fit) where names and shapes match."""
+        own = dict(model.named_parameters())
+        model.load_state_dict(
+            {k: v for k, v in params.items() if k in own and own[k].shape == v.shape}, strict=False
+        )
+
+    @staticmethod
+    def _fit(model: Any, maxiter: int) -> None:
+        from botorch.fit import fit_gpytorch_mll
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # capped iterations: "optimisation stopped" is expected
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+        model.eval()
+
+    def _fitted_model(self, X: torch.Tensor, Y: torch.Tensor, SE: torch.Tensor) -> Any:
+        """The GP on all finished trials, warm-started from the cached anchor fit."""
+        n = X.shape[0]
+        size = 1 << (n.bit_length() - 1)  # the anchor: the first 2^k finished trials
+        key = (size, Y.shape[1])
+        if key not in self._anchors:
+            anchor = self._build_model(X[:size], Y[:size], SE[:size])
+            with torch.random.fork_rng():
+                torch.manual_seed(_seed_of(self.seed, size, 3))
+                self._fit(anchor, 2 * self.fit_maxiter)
+            self._anchors[key] = {k: v.detach().clone() for k, v in anchor.named_parameters()}
+        model = self._build_model(X, Y, SE)
+        self._load(model, self._anchors[key])
+        if n > size:
+            self._fit(model, self.fit_maxiter)
+        model.eval()
+        return model
+
+    def _reference_point(self, Y: torch.Tensor) -> torch.Tensor:
+        """Reference point in botorch's maximised space (see the module docstring), from the
+        feasible trials when there are any."""
+        d = self.definition
+        assert d is not None
+        m = self.n_objectives
+        directions = [o.direction for o in d.objectives]
+        if Y.shape[1] > m and bool(torch.any(Y[:, m] > 0)):
+            Y = Y[Y[:, m] > 0]
+        natural = (-Y[:, :m].numpy()) * self._signs  # back to natural units
+        ref = reference_point(natural, directions, ideal=d.ideal, nadir=d.nadir)
+        return torch.tensor(-self._signs * ref, dtype=_DTYPE)
+
+    def _acquire(self, q: int, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
+        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+        from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+        from botorch.sampling import SobolQMCNormalSampler
+
+        X, Y, SE = data
+        prepare_fused_kernel(self.fused_kernel)
+        with torch.random.fork_rng(), _quiet_expected_warnings():
+            torch.manual_seed(_seed_of(self.seed, self.n_asked, 5))
+            try:
+                model = self._fitted_model(X, Y, SE)
+                pending = (
+                    torch.tensor(np.asarray([x for _, x in self._pending]), dtype=_DTYPE)
+                    if self._pending
+                    else None
+                )
+                m = self.n_objectives
+                constrained = Y.shape[1] > m
+                acq = qLogNoisyExpectedHypervolumeImprovement(
+                    model=model,
+                    ref_point=self._reference_point(Y),
+                    X_baseline=X,
+                    objective=IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+                    if constrained
+                    else None,
+                    constraints=[partial(_infeasibility, column=m)] if constrained else None,
+                    sampler=SobolQMCNormalSampler(
+                        torch.Size([self.mc_samples]), seed=_seed_of(self.seed, 11)
+                    ),
+                    prune_baseline=True,
+                    X_pending=pending,
+                )
+                cand = self._optimize(acq, q)
+            except Exception as exc:  # a failed fit must not stop the study
+                warnings.warn(
+                    f"botorch engine: model-based proposal failed ({type(exc).__name__}: {exc}); "
+                    "proposing Sobol points instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                return self._sobol(self.n_asked, q)
+        xs = self._enc.round_discrete(cand.detach().numpy())
+        return list(xs)
+
+    def _optimize(self, acq: Any, q: int) -> torch.Tensor:
+        from botorch.optim import optimize_acqf
+        from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+
+        bounds = torch.tensor(self._enc.bounds(), dtype=_DTYPE)
+        if not self._enc.indices("integer", "choice"):
+            cand, _ = optimize_acqf(
+                acq,
+                bounds,
+                q=q,
+                num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples,
+                options={"batch_limit": 16, "maxiter": 100},
+            )
+        elif self._enc.n_discrete_combinations() <= self.max_enumerate:
+            cand = self._optimize_enumerated(acq, q, bounds)
+        else:
+            dims = self._enc.dims
+            cand, _ = optimize_acqf_mixed_alternating(
+                acq,
+                bounds,
+                discrete_dims={i: list(dims[i].values) for i in self._enc.indices("integer")},
+                cat_dims={i: list(dims[i].values) for i in self._enc.indices("choice")},
+                q=q,
+                num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples,
+                options={"maxiter_alternating": 16, "batch_limit": 16},
+            )
+        return cand.reshape(-1, self._enc.d)
+
+    def _optimize_enumerated(self, acq: Any, q: int, bounds: torch.Tensor) -> torch.Tensor:
+        """Every discrete combination at once: ``raw_samples`` Sobol points of the continuous
+        coordinates per combination, the best ``num_restarts`` of each refined together by one
+        batched L-BFGS-B run (``gen_candidates_scipy`` with per-start fixed discrete values),
+        the best overall kept; ``q > 1`` by sequential greedy conditioning (``X_pending``).
+        botorch's ``optimize_acqf_mixed`` does the same one combination at a time, which costs
+        the number of combinations times more acquisition evaluations."""
+        from botorch.generation.gen import gen_candidates_scipy
+
+        enc = self._enc
+        cont = enc.indices("weight", "real")
+        disc = enc.indices("integer", "choice")
+        combos = torch.tensor([[c[i] for i in disc] for c in enc.discrete_combinations()], dtype=_DTYPE)
+        n_combo = combos.shape[0]
+        lo, hi = bounds[0, cont], bounds[1, cont]
+        sobol = torch.quasirandom.SobolEngine(
+            len(cont), scramble=True, seed=_seed_of(self.seed, self.n_asked, 13)
+        )
+        base_pending = acq.X_pending
+        chosen: list[torch.Tensor] = []
+        for _ in range(q):
+            raw = lo + (hi - lo) * sobol.draw(self.raw_samples, dtype=_DTYPE)  # R x dc
+            full = torch.empty(n_combo, self.raw_samples, enc.d, dtype=_DTYPE)
+            full[..., cont] = raw
+            full[..., disc] = combos[:, None, :]
+            with torch.no_grad():
+                flat = full.reshape(-1, 1, enc.d)
+                values = torch.cat([acq(chunk) for chunk in flat.split(256)]).reshape(n_combo, -1)
+            r = min(self.num_restarts, self.raw_samples)
+            top = values.topk(r, dim=1).indices  # C x r
+            starts = full.gather(1, top[..., None].expand(-1, -1, enc.d)).reshape(-1, 1, enc.d)
+            fixed = {i: starts[:, 0, i].clone() for i in disc}
+            cand, vals = gen_candidates_scipy(
+                starts,
+                acq,
+                lower_bounds=bounds[0],
+                upper_bounds=bounds[1],
+                options={"maxiter": 100},
+                fixed_features=fixed,
+            )
+            best = cand[int(vals.argmax())].reshape(1, enc.d)
+            chosen.append(best)
+            pending = torch.cat(chosen) if base_pending is None else torch.cat([base_pending, *chosen])
+            acq.set_X_pending(pending)
+        acq.set_X_pending(base_pending)
+        return torch.cat(chosen)
+
+
+@contextlib.contextmanager
+def _quiet_expected_warnings() -> Iterator[None]:
+    """Drop what capped fits and acquisition optimisation are expected to say (jitter added to
+    a Cholesky factor, an L-BFGS run stopped early; botorch forces these to "always" show; a
+    torch notice about sparse tensors), and pass every other warning on."""
+    from botorch.exceptions.warnings import OptimizationWarning
+    from linear_operator.utils.warnings import NumericalWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        text = str(w.message)
+        expected = (
+            issubclass(w.category, (NumericalWarning, OptimizationWarning))
+            or (issubclass(w.category, RuntimeWarning) and "Optimization failed" in text)
+            or "Sparse invariant checks are implicitly disabled" in text  # torch, via linear_operator
+        )
+        if not expected:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _infeasibility(samples: torch.Tensor, column: int) -> torch.Tensor:
+    """botorch constraint (feasible where negative) from the +-1 feasibility output."""
+    return -samples[..., column]
+
+
+def _key(weights: tuple[float, ...], choices: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        tuple(round(float(w), 9) for w in weights),
+        tuple(sorted((k, repr(v)) for k, v in choices.items())),
+    )

@@ -1,0 +1,181 @@
+"""BotorchEngine specifics: directions and reference point, observation noise, pending points,
+and the fused C++ kernel's visible compile and clean fallback."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from paretoopt.outer import BotorchEngine, TrialRecord
+from paretoopt.outer import botorch as engine_module
+from paretoopt.problem import Objective, StudyDefinition
+from paretoopt.space import Choice, DesignSpace, Real
+
+torch.set_num_threads(1)
+
+FAST = {"initial_trials": 4, "num_restarts": 1, "raw_samples": 16, "mc_samples": 16, "fit_maxiter": 20}
+
+
+def _definition(*, ideal=None, nadir=None) -> StudyDefinition:
+    space = DesignSpace(Real("x", 0.0, 1.0), Choice("material", ("lead", "tungsten")))
+
+    def simulate(params, choices, n_samples, generator):  # never called here
+        raise AssertionError
+
+    return StudyDefinition(
+        "bo",
+        space,
+        [Objective("cost", unit="kEUR"), Objective("gain", "maximize")],
+        simulate,
+        ideal=ideal,
+        nadir=nadir,
+    )
+
+
+def _tell_grid(engine: BotorchEngine, n: int, stderr: float) -> None:
+    rng = np.random.default_rng(0)
+    records = []
+    for k in range(n):
+        w1 = float(rng.random())
+        material = ("lead", "tungsten")[k % 2]
+        cost = 10.0 * w1 + (2.0 if material == "lead" else 0.0)
+        gain = 5.0 * np.sqrt(w1)
+        records.append(
+            TrialRecord(
+                number=k,
+                state="COMPLETE",
+                weights=(w1, 1 - w1),
+                choices={"material": material},
+                objectives=(cost, gain),
+                stderr=(stderr, stderr),
+            )
+        )
+    engine.tell(records)
+    engine.skip(n)
+
+
+def test_objectives_enter_as_maximisation_with_the_definitions_reference_point():
+    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(
+        _definition(ideal=[0.0, 5.0], nadir=[12.0, 0.0])
+    )
+    _tell_grid(engine, 6, 0.1)
+    _, Y, _ = engine._training_data()
+    objectives = np.array([t.objectives for t in engine.completed])
+    np.testing.assert_allclose(Y.numpy(), objectives * np.array([-1.0, 1.0]))  # cost negated
+    # nadir + 10 % of the range, in botorch's maximised space: cost 13.2 -> -13.2, gain -0.5
+    np.testing.assert_allclose(engine._reference_point(Y).numpy(), [-13.2, -0.5])
+
+
+def test_reference_point_from_data_without_a_normalisation():
+    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(_definition())
+    _tell_grid(engine, 6, 0.1)
+    _, Y, _ = engine._training_data()
+    ref = engine._reference_point(Y).numpy()
+    # every observed point on the front is strictly better than the reference
+    assert np.all(Y.numpy().max(axis=0) > ref)
+
+
+def test_noise_from_stored_standard_errors():
+    from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+
+    for stderr, fixed in ((0.1, True), (0.0, False)):
+        engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(_definition())
+        _tell_grid(engine, 6, stderr)
+        model = engine._fitted_model(*engine._training_data())
+        assert isinstance(model.likelihood, FixedNoiseGaussianLikelihood) is fixed
+        if fixed:
+            # noise = stderr^2, standardised with the outputs
+            noise = model.likelihood.noise
+            assert torch.all(noise > 0)
+
+
+def test_pending_proposals_are_not_proposed_again():
+    engine = BotorchEngine(seed=0, fused_kernel=False, batch_size=2, **FAST).setup(_definition())
+    _tell_grid(engine, 6, 0.0)
+    first = engine.ask(2)
+    second = engine.ask(2)  # nothing told in between: the first batch is pending
+    keys = {(round(p.weights[0], 6), p.choices["material"]) for p in first + second}
+    assert len(keys) == 4
+    assert len(engine._pending) == 4
+    engine.tell(
+        [
+            TrialRecord(number=10 + i, state="FAILED", weights=p.weights, choices=p.choices)
+            for i, p in enumerate(first)
+        ]
+    )
+    assert len(engine._pending) == 2
+
+
+def test_infeasible_region_is_modelled_and_avoided():
+    # weights only (no outer parameters); designs with w1 >= 0.5 are infeasible but would
+    # dominate the feasible ones: without the feasibility model qLogNEHVI would chase them
+    space = DesignSpace(Real("x", 0.0, 1.0))
+    definition = StudyDefinition("c", space, [Objective("f1"), Objective("f2")], lambda *a: None)
+    engine = BotorchEngine(seed=1, fused_kernel=False, batch_size=4, **FAST).setup(definition)
+    records = []
+    for k, w1 in enumerate(np.linspace(0.02, 0.98, 12)):
+        ok = w1 < 0.5
+        f = (w1, 1.0 - np.sqrt(w1)) if ok else (w1 - 0.45, 0.05)
+        records.append(
+            TrialRecord(
+                number=k, state="COMPLETE", weights=(w1, 1 - w1), choices={}, objectives=f, feasible=ok
+            )
+        )
+    engine.tell(records)
+    engine.skip(12)
+    _, Y, _ = engine._training_data()
+    assert Y.shape == (12, 3) and set(Y[:, 2].tolist()) == {1.0, -1.0}
+    props = engine.ask(4)
+    assert len(props) == 4
+    assert all(p.weights[0] < 0.55 for p in props), [p.weights for p in props]
+
+
+@pytest.fixture
+def fresh_kernel_state(monkeypatch):
+    """Make botorch believe it never tried to load its fused kernel (restored afterwards)."""
+    from botorch.acquisition.multi_objective import logei
+
+    monkeypatch.setattr(logei, "_load_attempted", False)
+    monkeypatch.setattr(logei, "_C", None)
+    monkeypatch.setitem(sys.modules, "logei_fused_ext", None)  # no pre-built extension
+    return logei
+
+
+def test_failed_compile_is_announced_and_falls_back(fresh_kernel_state, monkeypatch):
+    import torch.utils.cpp_extension as cpp
+
+    def broken_load(*args, **kwargs):
+        raise RuntimeError("no C++ compiler here")
+
+    monkeypatch.setattr(cpp, "load", broken_load)
+    monkeypatch.setattr(engine_module, "_kernel_cached", lambda build_dir: False)
+    with pytest.warns(UserWarning) as record:
+        assert engine_module.prepare_fused_kernel(True) is False
+    messages = [str(w.message) for w in record]
+    assert any("compiling botorch's fused qLogNEHVI" in m for m in messages)  # the delay is shown
+    assert any("unavailable" in m and "no C++ compiler here" in m for m in messages)
+    assert fresh_kernel_state._C is None and fresh_kernel_state._load_attempted
+
+    # the engine then proposes with botorch's pure-Python qLogNEHVI
+    engine = BotorchEngine(seed=0, fused_kernel=True, **FAST).setup(_definition())
+    _tell_grid(engine, 6, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "model-based proposal failed"
+        props = engine.ask(1)
+    assert len(props) == 1 and 0.0 <= props[0].weights[0] <= 1.0
+
+
+def test_disabled_kernel_never_compiles(fresh_kernel_state, monkeypatch):
+    import torch.utils.cpp_extension as cpp
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("compiled although fused_kernel=False")
+
+    monkeypatch.setattr(cpp, "load", must_not_load)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert engine_module.prepare_fused_kernel(False) is False
