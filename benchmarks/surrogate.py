@@ -80,7 +80,7 @@ def _studies(tmp: Path, calo_trials: int) -> list[tuple[str, Any]]:
     )
     url = f"sqlite:///{tmp / 'calo-small.db'}"
     out.append(
-        ("calorimeter (test config), 16 trials", optimize(small, storage=url, n_trials=16, engine="random"))
+        ("calorimeter (test config), 24 trials", optimize(small, storage=url, n_trials=24, engine="random"))
     )
     if calo_trials:
         d = load_study_definition(ROOT / "studies" / "calorimeter.py")
@@ -178,6 +178,9 @@ def run(calo_trials: int) -> list[dict[str, Any]]:
                     "held-out R2 (finals)": ours["r2"],
                     "cov95 (finals)": ours["coverage_95"],
                     "held-out R2 (all points)": [r["r2"] and round(r["r2"], 4) for r in v["metrics"][:m]],
+                    "cov95 (all points)": [
+                        r["coverage_95"] and round(r["coverage_95"], 3) for r in v["metrics"][:m]
+                    ],
                     "peer fit [s]": round(peer["fit_s"], 2),
                     "peer predict 1 [ms]": round(peer["predict_1_ms"], 2),
                     "peer R2 (finals)": peer["r2"],
