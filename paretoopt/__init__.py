@@ -31,6 +31,7 @@ from paretoopt.scalarize import (
 )
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 from paretoopt.study import Study, load_study
+from paretoopt.surrogate import Surrogate, fit_surrogate, load_surrogate, optimize_on_surrogate
 
 __version__ = "0.1.0"
 
@@ -56,13 +57,17 @@ __all__ = [
     "StudyDefinition",
     "StudyDefinitionError",
     "StudyNotFoundError",
+    "Surrogate",
     "TrajectoryStep",
     "WeightedSum",
     "__version__",
     "export_front",
+    "fit_surrogate",
     "load_study",
     "load_study_definition",
+    "load_surrogate",
     "optimize",
     "optimize_inner",
+    "optimize_on_surrogate",
     "resolve_normalization",
 ]

@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("paretoopt")
 
 
+def _warm_worker(torch_threads: int) -> bool:
+    """Import torch and paretoopt on a worker before the first trial (seconds, paid once)."""
+    import torch
+
+    import paretoopt.runner  # noqa: F401
+
+    if torch_threads > 0:
+        torch.set_num_threads(torch_threads)
+    return True
+
+
 def _remote_trial(
     definition: StudyDefinition,
     trial: FrozenTrial,
@@ -116,6 +127,7 @@ class DaskExecutor:
                     host="127.0.0.1",
                 )
                 self._client = Client(self._cluster)
+            self._client.run(_warm_worker, self.torch_threads)
         return self._client
 
     def close(self) -> None:
