@@ -192,8 +192,38 @@ def optimize_inner(
         ev, loss = _final_evaluation(definition, params, choices, scalarization, settings, seed, dev)
     finally:
         _set_mode(definition, training=False)
-    n_calls += 1
+    return _result(
+        definition,
+        params,
+        choices,
+        ev,
+        loss,
+        n_calls=n_calls + 1,
+        n_backward=n_backward,
+        converged=converged,
+        optimizer=settings.optimizer,
+        t0=t0,
+        trajectory=traj,
+    )
+
+
+def _result(
+    definition: StudyDefinition,
+    params: Mapping[str, float],
+    choices: Mapping[str, Any],
+    ev: Evaluation,
+    loss: float,
+    *,
+    n_calls: int,
+    n_backward: int,
+    converged: bool,
+    optimizer: str,
+    t0: float,
+    trajectory: list[TrajectoryStep] | None = None,
+) -> InnerResult:
+    """An :class:`InnerResult` from the final evaluation ``ev`` of the design ``params``."""
     constraints = {c.name: float(ev.constraints[i]) for i, c in enumerate(definition.constraints)}
+    traj = trajectory or []
     return InnerResult(
         params=dict(params),
         choices=dict(choices),
@@ -209,7 +239,7 @@ def optimize_inner(
         n_backward=n_backward,
         n_steps=len(traj),
         converged=converged,
-        optimizer=settings.optimizer,
+        optimizer=optimizer,
         wall_time_s=time.perf_counter() - t0,
         trajectory=traj,
         extras=ev.extras,
@@ -245,25 +275,17 @@ def evaluate_design(
         )
     finally:
         _set_mode(definition, training=False)
-    constraints = {c.name: float(ev.constraints[i]) for i, c in enumerate(definition.constraints)}
-    return InnerResult(
-        params=dict(values),
-        choices=dict(choices),
-        objectives={o.name: float(ev.objectives[i]) for i, o in enumerate(definition.objectives)},
-        stderr={o.name: float(ev.objective_stderr[i]) for i, o in enumerate(definition.objectives)},
-        constraints=constraints,
-        constraint_stderr={
-            c.name: float(ev.constraint_stderr[i]) for i, c in enumerate(definition.constraints)
-        },
-        feasible=all(c.satisfied(constraints[c.name]) for c in definition.constraints),
-        loss=loss,
+    return _result(
+        definition,
+        values,
+        choices,
+        ev,
+        loss,
         n_calls=1,
         n_backward=0,
-        n_steps=0,
         converged=True,
         optimizer="none",
-        wall_time_s=time.perf_counter() - t0,
-        extras=ev.extras,
+        t0=t0,
     )
 
 
