@@ -13,6 +13,7 @@ trial is FAILED); the trial keeps its number, proposal and seed, so nothing is l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from paretoopt.exceptions import ParetoOptError, StorageError
@@ -66,7 +67,7 @@ def _remote_trial(
 
 
 class DaskExecutor:
-    """Runs the trials of each batch concurrently on a Dask cluster.
+    """Runs trials concurrently on a Dask cluster, refilling a worker as soon as it is free.
 
     Args:
         client: an existing ``distributed.Client``; else one is made from ``scheduler`` or a
@@ -143,8 +144,25 @@ class DaskExecutor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, run: _Run, trials: list[FrozenTrial]) -> list[FrozenTrial]:
-        """Submit every trial, write each result as it arrives, return the finished trials."""
+    def slots(self) -> int:
+        """Trials the cluster runs at once: the total threads of its workers (at least 1)."""
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # pragma: no cover - a scheduler that cannot say
+            return max(1, self.workers)
+
+    def run(
+        self,
+        run: _Run,
+        trials: list[FrozenTrial],
+        refill: Callable[[int], list[FrozenTrial]] | None = None,
+    ) -> list[FrozenTrial]:
+        """Submit every trial, write each result as it arrives, return the finished trials.
+
+        ``refill(n)`` (optional) enqueues up to ``n`` new trials; it is called whenever fewer
+        trials are in flight than the cluster has slots, so no worker waits for the slowest
+        trial of a batch. Returning ``[]`` ends the run once the trials in flight are done.
+        """
         from distributed import as_completed
         from distributed.client import FutureCancelledError
 
@@ -156,11 +174,12 @@ class DaskExecutor:
         assert run.normalization is not None
         client = self.client
         norm = run.normalization.to_dict()
-        futures = {}
-        for t in trials:
+        futures: dict[Any, FrozenTrial] = {}
+
+        def submit(t: FrozenTrial) -> Any:
             claimed = run.storage.start_trial(t.id, run.worker)
-            if claimed is None:
-                continue
+            if claimed is None:  # another process took it
+                return None
             fut = client.submit(
                 _remote_trial,
                 run.definition,
@@ -174,9 +193,13 @@ class DaskExecutor:
                 key=f"paretoopt-{run.study.name}-{claimed.number}-{claimed.retries}",
             )
             futures[fut] = claimed
+            return fut
+
+        pending = as_completed([f for f in map(submit, trials) if f is not None])
+        slots = self.slots() if refill is not None else 0
         finished: list[FrozenTrial] = []
-        for fut in as_completed(list(futures)):
-            trial = futures[fut]
+        for fut in pending:
+            trial = futures.pop(fut)
             try:
                 state_name, result = fut.result()
                 state = TrialState(state_name)
@@ -193,4 +216,9 @@ class DaskExecutor:
                 log.warning("trial %d failed: %s", done.number, (result.error or "").splitlines()[0])
             finished.append(done)
             run._report(run._trials(), done)
+            if refill is not None and len(futures) < slots:
+                for t in refill(slots - len(futures)):
+                    new = submit(t)
+                    if new is not None:
+                        pending.add(new)
         return finished

@@ -600,11 +600,24 @@ class _Run:
             self.sid, props, batch=self._next_batch(trials), max_total=self.n_trials
         )
 
+    def _refill(self, n: int) -> list[FrozenTrial]:
+        """Up to ``n`` new trials for workers that fell idle (parallel runs of engines whose
+        state is a function of the trials told, i.e. not pymoo's generations): the engine is
+        told every trial finished so far first, and proposals still running are pending."""
+        if self.stop.requested:
+            return []
+        trials = self._trials()
+        remaining = self.n_trials - len(trials)
+        if remaining <= 0:
+            return []
+        return self._ask(trials, min(n, remaining))
+
     def _run_trials(self, trials: Sequence[FrozenTrial], tell: bool = True) -> None:
         assert self.normalization is not None
         finished: list[FrozenTrial] = []
         if self.executor is not None:
-            finished = self.executor.run(self, list(trials))
+            refill = self._refill if tell and not getattr(self.engine, "needs_replay", False) else None
+            finished = self.executor.run(self, list(trials), refill)
         else:
             for t in trials:
                 if self.stop.requested:
@@ -627,9 +640,10 @@ class _Run:
                 finished.append(done)
                 self._report(self._trials(), done)
         if tell and finished:
+            told = {r.number for r in self.engine.archive}  # refills told some already
             by_batch: dict[int, list[FrozenTrial]] = {}
             for t in sorted(finished, key=lambda x: x.number):
-                if t.source not in EXTERNAL_SOURCES:
+                if t.source not in EXTERNAL_SOURCES and t.number not in told:
                     by_batch.setdefault(t.batch, []).append(t)
             for b in sorted(by_batch):
                 self.engine.tell([to_record(t) for t in by_batch[b]])

@@ -35,19 +35,72 @@ def _key(trials):
 
 @pytest.mark.slow
 def test_two_dask_workers_give_the_sequential_trials(tmp_path, dask_executor):
+    # Without warm starts a trial's result is a function of its proposal and seed alone, so the
+    # parallel run must reproduce the sequential one exactly. (With warm starts a refilled trial
+    # starts from the nearest trial finished *when it was asked*, which depends on timing.)
     d = load_study_definition(STUDIES / "mixed_zdt.py")
-    seq = optimize(d, storage=f"sqlite:///{tmp_path / 'seq.db'}", n_trials=16, batch_size=2, seed=5)
-    par = optimize(
-        d,
-        storage=f"sqlite:///{tmp_path / 'par.db'}",
-        n_trials=16,
-        batch_size=2,
-        seed=5,
-        executor=dask_executor,
-    )
+    kw = {"n_trials": 16, "batch_size": 2, "seed": 5, "warm_start": False}
+    seq = optimize(d, storage=f"sqlite:///{tmp_path / 'seq.db'}", **kw)
+    par = optimize(d, storage=f"sqlite:///{tmp_path / 'par.db'}", executor=dask_executor, **kw)
     assert _key(par.trials) == _key(seq.trials)
     assert all(t.state is TrialState.COMPLETE for t in par.trials)
     assert list(par.pareto_front()["number"]) == list(seq.pareto_front()["number"])
+
+
+@pytest.mark.slow
+def test_with_warm_starts_the_parallel_front_matches_the_sequential_one(tmp_path, dask_executor):
+    d = load_study_definition(STUDIES / "mixed_zdt.py")
+    kw = {"n_trials": 16, "batch_size": 2, "seed": 5}
+    seq = optimize(d, storage=f"sqlite:///{tmp_path / 'seq.db'}", **kw)
+    par = optimize(d, storage=f"sqlite:///{tmp_path / 'par.db'}", executor=dask_executor, **kw)
+    assert [(t.number, t.weights, t.choices) for t in par.trials] == [
+        (t.number, t.weights, t.choices) for t in seq.trials
+    ]
+    for a, b in zip(seq.trials, par.trials, strict=True):
+        assert b.objectives == pytest.approx(a.objectives, abs=1e-4)
+
+
+_UNEVEN = """
+import os, time
+
+from paretoopt.analytic import zdt_study
+
+_base = zdt_study("zdt1", n_var=6)
+_exact = _base.simulate
+
+
+def simulate(params, choices, n_samples, generator):
+    try:  # the first call anywhere in the cluster sleeps; every other call is instant
+        os.close(os.open({marker!r}, os.O_CREAT | os.O_EXCL))
+        time.sleep(3.0)
+    except FileExistsError:
+        pass
+    return _exact(params, choices, n_samples, generator)
+
+
+_base.simulate = simulate
+_base.name = "uneven_zdt1"
+study = _base
+"""
+
+
+@pytest.mark.slow
+def test_a_free_worker_is_refilled_without_waiting_for_the_batch(tmp_path, dask_executor):
+    source = tmp_path / "uneven.py"
+    source.write_text(_UNEVEN.format(marker=str(tmp_path / "slow-once")))
+    d = load_study_definition(source)
+    study = optimize(
+        d, storage=f"sqlite:///{tmp_path / 'u.db'}", n_trials=10, batch_size=2, seed=0, executor=dask_executor
+    )
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(10))
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    slow = max(trials, key=lambda t: t.wall_time_s)
+    assert slow.wall_time_s >= 3.0
+    # the other worker kept taking new trials while the slow one ran: with batches of 2 that
+    # waited for each other, at most one trial could have finished during those 3 s
+    during = [t for t in trials if t is not slow and t.finished_at <= slow.finished_at]
+    assert len(during) >= 5, [(t.number, t.finished_at) for t in trials]
 
 
 @pytest.mark.slow
