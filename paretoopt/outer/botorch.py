@@ -21,16 +21,22 @@ Ament et al. 2023; Daulton et al. 2021) over the mixed space.
 * **Design**: the first ``initial_trials`` proposals are a scrambled Sobol sequence (proposal
   ``i`` is Sobol point ``i``), and Sobol continues while fewer than two trials have finished.
 * **Acquisition optimisation**: all combinations of the discrete coordinates enumerated
-  (``optimize_acqf_mixed``) when there are at most ``max_enumerate`` of them, else
-  ``optimize_acqf_mixed_alternating``; ``num_restarts`` / ``raw_samples`` capped small.
+  (``optimize_acqf_mixed``) when there are at most ``max_enumerate`` of them; else, with
+  ``relax_integers``, integers are optimised as continuous coordinates and rounded (the GP is
+  smooth in them anyway) while the combinations of the choices are enumerated, when those are
+  at most ``max_enumerate``; else ``optimize_acqf_mixed_alternating``. ``num_restarts`` /
+  ``raw_samples`` capped small. (On the calorimeter, 56 layer counts x 12 material pairs, the
+  relaxation cuts the acquisition time about 3x.)
   Proposals handed out but not yet told are passed as ``X_pending``.
 * **Cost control**: fits are warm-started and capped at ``fit_maxiter`` L-BFGS iterations. To
   keep the engine a deterministic function of the trials it was told (resuming rebuilds it by
   ``setup`` + ``tell``), the warm start never comes from a previous ask: it comes from a cached
   cold fit on the first ``2^k`` finished trials (``k`` the largest with ``2^k`` <= the count),
-  computed once per power of two. Random draws (fit restarts, raw samples, MC samples) run
-  under ``torch.random.fork_rng`` seeded by ``(seed, proposal index)``; the global torch state
-  and ``torch.set_num_threads`` are left as they were.
+  computed once per power of two; an ask with no new result since the previous one (a
+  parallel run refilling a worker) reuses the previous fit. Random draws run under
+  ``torch.random.fork_rng``: those of a fit seeded by ``(seed, number of trials)``, those of
+  the acquisition (raw samples, MC samples) by ``(seed, proposal index)``; the global torch
+  state and ``torch.set_num_threads`` are left as they were.
 * **The fused C++ kernel**: botorch compiles a small C++ extension for qLog(N)EHVI on first use
   (about 70 s on two cores, then cached in ``~/.cache/torch_extensions``). The engine announces
   the compilation with a warning before it starts, and when compilation fails botorch's pure
@@ -41,6 +47,7 @@ Ament et al. 2023; Daulton et al. 2021) over the mixed space.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 import warnings
@@ -142,6 +149,8 @@ class BotorchEngine(Engine):
         mc_samples: quasi-Monte Carlo samples of the acquisition function.
         fit_maxiter: L-BFGS iterations of a warm-started GP fit (cold anchor fits get 2x).
         max_enumerate: enumerate the discrete combinations when there are at most this many.
+        relax_integers: when there are more, optimise integer coordinates as continuous ones
+            and round the result (enumerating the choices only), rather than alternate.
         fused_kernel: allow botorch to compile its fused C++ kernel on first use.
     """
 
@@ -158,6 +167,7 @@ class BotorchEngine(Engine):
         mc_samples: int = 64,
         fit_maxiter: int = 50,
         max_enumerate: int = 16,
+        relax_integers: bool = True,
         fused_kernel: bool = True,
     ) -> None:
         super().__init__(seed=seed)
@@ -180,6 +190,7 @@ class BotorchEngine(Engine):
         self.mc_samples = int(mc_samples)
         self.fit_maxiter = int(fit_maxiter)
         self.max_enumerate = int(max_enumerate)
+        self.relax_integers = bool(relax_integers)
         self.fused_kernel = bool(fused_kernel)
 
     # ----- setup -----
@@ -194,6 +205,7 @@ class BotorchEngine(Engine):
         self._signs = np.array([o.sign for o in self.definition.objectives])
         self._anchors: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._pending: list[tuple[tuple[Any, ...], np.ndarray]] = []
+        self._last_fit: tuple[str, Any] | None = None  # (digest of the training data, model)
         self.last_ask_s = 0.0  # wall time of the last model-based ask (fit + acquisition)
 
     # ----- ask -----
@@ -323,11 +335,17 @@ class BotorchEngine(Engine):
                 torch.manual_seed(_seed_of(self.seed, size, 3))
                 self._fit(anchor, 2 * self.fit_maxiter)
             self._anchors[key] = {k: v.detach().clone() for k, v in anchor.named_parameters()}
+        digest = hashlib.blake2b(b"".join(t.numpy().tobytes() for t in (X, Y, SE))).hexdigest()
+        if self._last_fit is not None and self._last_fit[0] == digest:
+            return self._last_fit[1]  # nothing finished since the last ask (parallel refills)
         model = self._build_model(X, Y, SE)
         self._load(model, self._anchors[key])
         if n > size:
-            self._fit(model, self.fit_maxiter)
+            with torch.random.fork_rng():  # a function of the data alone, so the cache is exact
+                torch.manual_seed(_seed_of(self.seed, n, 4))
+                self._fit(model, self.fit_maxiter)
         model.eval()
+        self._last_fit = (digest, model)
         return model
 
     def _reference_point(self, Y: torch.Tensor) -> torch.Tensor:
@@ -402,7 +420,9 @@ class BotorchEngine(Engine):
                 options={"batch_limit": 16, "maxiter": 100},
             )
         elif self._enc.n_discrete_combinations() <= self.max_enumerate:
-            cand = self._optimize_enumerated(acq, q, bounds)
+            cand = self._optimize_enumerated(acq, q, bounds, ("integer", "choice"))
+        elif self.relax_integers and self._enc.n_discrete_combinations(("choice",)) <= self.max_enumerate:
+            cand = self._optimize_enumerated(acq, q, bounds, ("choice",))
         else:
             dims = self._enc.dims
             cand, _ = optimize_acqf_mixed_alternating(
@@ -417,19 +437,23 @@ class BotorchEngine(Engine):
             )
         return cand.reshape(-1, self._enc.d)
 
-    def _optimize_enumerated(self, acq: Any, q: int, bounds: torch.Tensor) -> torch.Tensor:
-        """Every discrete combination at once: ``raw_samples`` Sobol points of the continuous
-        coordinates per combination, the best ``num_restarts`` of each refined together by one
-        batched L-BFGS-B run (``gen_candidates_scipy`` with per-start fixed discrete values),
-        the best overall kept; ``q > 1`` by sequential greedy conditioning (``X_pending``).
+    def _optimize_enumerated(
+        self, acq: Any, q: int, bounds: torch.Tensor, kinds: tuple[str, ...]
+    ) -> torch.Tensor:
+        """Every combination of the coordinates of ``kinds`` at once (any other coordinate is
+        optimised as continuous; :meth:`_acquire` rounds the integers afterwards):
+        ``raw_samples`` Sobol points of the continuous coordinates per combination, the best
+        ``num_restarts`` of each refined together by one batched L-BFGS-B run
+        (``gen_candidates_scipy`` with per-start fixed discrete values), the best overall kept;
+        ``q > 1`` by sequential greedy conditioning (``X_pending``).
         botorch's ``optimize_acqf_mixed`` does the same one combination at a time, which costs
         the number of combinations times more acquisition evaluations."""
         from botorch.generation.gen import gen_candidates_scipy
 
         enc = self._enc
-        cont = enc.indices("weight", "real")
-        disc = enc.indices("integer", "choice")
-        combos = torch.tensor([[c[i] for i in disc] for c in enc.discrete_combinations()], dtype=_DTYPE)
+        disc = enc.indices(*kinds)
+        cont = [i for i in range(enc.d) if i not in disc]
+        combos = torch.tensor([[c[i] for i in disc] for c in enc.discrete_combinations(kinds)], dtype=_DTYPE)
         n_combo = combos.shape[0]
         lo, hi = bounds[0, cont], bounds[1, cont]
         sobol = torch.quasirandom.SobolEngine(

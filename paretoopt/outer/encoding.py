@@ -100,12 +100,13 @@ class MixedEncoding:
     def indices(self, *kinds: str) -> list[int]:
         return [i for i, dim in enumerate(self.dims) if dim.kind in kinds]
 
-    def n_discrete_combinations(self) -> int:
-        return math.prod(len(dim.values) for dim in self.dims if dim.discrete)
+    def n_discrete_combinations(self, kinds: tuple[str, ...] = ("integer", "choice")) -> int:
+        """How many assignments the dimensions of ``kinds`` (discrete ones) have together."""
+        return math.prod(len(self.dims[i].values) for i in self.indices(*kinds))
 
-    def discrete_combinations(self) -> list[dict[int, float]]:
-        """Every assignment of the discrete dimensions, as ``{dim index: encoded value}``."""
-        idx = self.indices("integer", "choice")
+    def discrete_combinations(self, kinds: tuple[str, ...] = ("integer", "choice")) -> list[dict[int, float]]:
+        """Every assignment of the discrete dimensions of ``kinds``, as ``{dim index: value}``."""
+        idx = self.indices(*kinds)
         combos: list[dict[int, float]] = [{}]
         for i in idx:
             combos = [{**c, i: v} for c in combos for v in self.dims[i].values]

@@ -179,3 +179,82 @@ def test_disabled_kernel_never_compiles(fresh_kernel_state, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert engine_module.prepare_fused_kernel(False) is False
+
+
+def _layers_definition() -> StudyDefinition:
+    from paretoopt.space import Integer
+
+    space = DesignSpace(
+        Real("x", 0.0, 1.0), Integer("layers", 5, 60), Choice("material", ("lead", "tungsten"))
+    )
+
+    def simulate(params, choices, n_samples, generator):  # never called here
+        raise AssertionError
+
+    return StudyDefinition(
+        "bo_layers", space, [Objective("cost", unit="kEUR"), Objective("gain", "maximize")], simulate
+    )
+
+
+def _tell_layers(engine: BotorchEngine, n: int, start: int = 0) -> None:
+    rng = np.random.default_rng(start)
+    records = []
+    for k in range(start, start + n):
+        w1, layers = float(rng.random()), int(rng.integers(5, 61))
+        material = ("lead", "tungsten")[k % 2]
+        records.append(
+            TrialRecord(
+                number=k,
+                state="COMPLETE",
+                weights=(w1, 1 - w1),
+                choices={"layers": layers, "material": material},
+                objectives=(0.2 * layers + 3.0 * w1, np.log(layers) + np.sqrt(w1)),
+                stderr=(0.05, 0.05),
+            )
+        )
+    engine.tell(records)
+    engine.skip(n)
+
+
+@pytest.mark.parametrize("relax", [True, False])
+def test_many_integer_levels_are_relaxed_and_rounded(monkeypatch, relax):
+    # 56 layer counts x 2 materials = 112 combinations > max_enumerate: with relax_integers the
+    # layer count is optimised as a continuous coordinate and only the materials are enumerated
+    engine = BotorchEngine(seed=0, fused_kernel=False, relax_integers=relax, batch_size=2, **FAST)
+    engine.setup(_layers_definition())
+    _tell_layers(engine, 10)
+    seen = []
+    inner = engine._optimize_enumerated
+    monkeypatch.setattr(engine, "_optimize_enumerated", lambda *a: seen.append(a[-1]) or inner(*a))
+    proposals = engine.ask(2)
+    assert seen == ([("choice",)] if relax else [])
+    for p in proposals:
+        assert isinstance(p.choices["layers"], int) and 5 <= p.choices["layers"] <= 60
+        assert p.choices["material"] in ("lead", "tungsten")
+        assert sum(p.weights) == pytest.approx(1.0)
+
+
+def test_an_ask_without_new_results_reuses_the_fit(monkeypatch):
+    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(_definition())
+    _tell_grid(engine, 6, 0.1)
+    fits = []
+    inner = engine._fit
+    monkeypatch.setattr(engine, "_fit", lambda model, maxiter: fits.append(maxiter) or inner(model, maxiter))
+    engine.ask(1)
+    n_first = len(fits)
+    assert n_first >= 1
+    engine.ask(1)  # a refill: nothing new was told, the previous proposal is pending
+    assert len(fits) == n_first
+    new_result = [
+        TrialRecord(
+            number=6,
+            state="COMPLETE",
+            weights=(0.3, 0.7),
+            choices={"material": "lead"},
+            objectives=(5.0, 2.0),
+            stderr=(0.1, 0.1),
+        )
+    ]
+    engine.tell(new_result)
+    engine.ask(1)
+    assert len(fits) > n_first
