@@ -55,16 +55,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import RESULTS, print_table, write_json
 from paretoopt import analytic, pareto
 from paretoopt.outer import ENGINES, Engine
-from paretoopt.problem import StudyDefinition, evaluate
+from paretoopt.problem import StudyDefinition, evaluate, load_study_definition
 from paretoopt.scalarize import AugmentedChebyshev, Normalization
 from paretoopt.space import Choice, Integer, Real
 
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
 BUDGETS = (500, 2_000, 10_000)
 PROBLEMS: dict[str, Callable[[], StudyDefinition]] = {
     "zdt1": lambda: analytic.zdt_study("zdt1"),
     "zdt2": lambda: analytic.zdt_study("zdt2"),
     "dtlz2": lambda: analytic.dtlz2_study(3),
     "mixed_zdt": lambda: analytic.mixed_study(10),
+    "calorimeter": lambda: load_study_definition(STUDIES / "calorimeter.py"),
 }
 #: Engine options of the paretoopt runs (small acquisition caps: the engine must stay cheap).
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -119,15 +121,28 @@ class _Budget(Exception):
 
 
 # ----- helpers shared by the peers -----
-def _simulate(definition: StudyDefinition, params: dict[str, float], choices: dict[str, Any]) -> np.ndarray:
-    """One forward call of the study's simulation (no gradient)."""
+def _simulate_g(
+    definition: StudyDefinition, params: dict[str, float], choices: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One forward call of the study's simulation (no gradient): (objectives, constraint values
+    ``g``, feasible where every ``g <= 0``: violation beyond the constraint's tolerance)."""
     gen = torch.Generator()
     gen.manual_seed(0)
     s = definition.inner
     with torch.no_grad():
         tensors = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in params.items()}
         ev = evaluate(definition, tensors, choices, s.n_samples, gen, dtype=torch.float64)
-    return ev.objectives.numpy().astype(float)
+    g = [
+        float(c.violation(ev.constraints[i])) - c.tolerance * c.scale
+        for i, c in enumerate(definition.constraints)
+    ]
+    return ev.objectives.numpy().astype(float), np.asarray(g, dtype=float)
+
+
+def _simulate(definition: StudyDefinition, params: dict[str, float], choices: dict[str, Any]) -> np.ndarray:
+    """Objectives of one forward call; ``nan`` for an infeasible design (it is no front point)."""
+    f, g = _simulate_g(definition, params, choices)
+    return f if np.all(g <= 0) else np.full_like(f, np.nan)
 
 
 def _normalization(definition: StudyDefinition) -> Normalization:
@@ -160,12 +175,14 @@ def _timed(engine_cls: type[Engine]) -> type[Engine]:
     return Timed
 
 
-def run_paretoopt(definition: StudyDefinition, engine: str, seed: int, budget: int, problem: str) -> Run:
+def run_paretoopt(
+    definition: StudyDefinition, engine: str, seed: int, budget: int, problem: str, warm_start: bool = True
+) -> Run:
     from paretoopt.runner import optimize
     from paretoopt.storage import TrialState
     from paretoopt.study import load_study
 
-    run = Run(f"paretoopt-{engine}", problem, seed)
+    run = Run(f"paretoopt-{engine}" + ("" if warm_start else "-cold"), problem, seed)
     _TIMES.clear()
     eng = _timed(ENGINES[engine])(seed=seed, **ENGINE_OPTIONS[engine])
     spent = {"calls": 0}
@@ -180,7 +197,15 @@ def run_paretoopt(definition: StudyDefinition, engine: str, seed: int, budget: i
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         try:
-            optimize(definition, storage=url, engine=eng, n_trials=10**6, seed=seed, progress=progress)
+            optimize(
+                definition,
+                storage=url,
+                engine=eng,
+                n_trials=10**6,
+                seed=seed,
+                progress=progress,
+                warm_start=warm_start,
+            )
         except _Budget:
             pass
         run.wall_s = time.perf_counter() - t0
@@ -300,6 +325,7 @@ def run_pymoo(definition: StudyDefinition, seed: int, budget: int, problem: str,
     m = len(definition.objectives)
     space = definition.space
     mixed = bool(space.outer)
+    n_con = len(definition.constraints)
     if mixed:
         variables: dict[str, Any] = {}
         for p in space.params:
@@ -309,7 +335,7 @@ def run_pymoo(definition: StudyDefinition, seed: int, budget: int, problem: str,
                 variables[p.name] = PInteger(bounds=(p.low, p.high))
             else:
                 variables[p.name] = PReal(bounds=(p.low, p.high))
-        prob = Problem(vars=variables, n_obj=m)
+        prob = Problem(vars=variables, n_obj=m, n_ieq_constr=n_con)
         kwargs: dict[str, Any] = {
             "sampling": MixedVariableSampling(),
             "mating": MixedVariableMating(eliminate_duplicates=MixedVariableDuplicateElimination()),
@@ -317,7 +343,7 @@ def run_pymoo(definition: StudyDefinition, seed: int, budget: int, problem: str,
         }
     else:
         b = np.array([[p.low, p.high] for p in space.params])
-        prob = Problem(n_var=len(space.params), n_obj=m, xl=b[:, 0], xu=b[:, 1])
+        prob = Problem(n_var=len(space.params), n_obj=m, n_ieq_constr=n_con, xl=b[:, 0], xu=b[:, 1])
         kwargs = {}
     if m >= 3:
         algo = NSGA3(ref_dirs=get_reference_directions("das-dennis", m, n_partitions=12), **kwargs)
@@ -328,13 +354,17 @@ def run_pymoo(definition: StudyDefinition, seed: int, budget: int, problem: str,
     t0 = time.perf_counter()
     while run.spent < budget:
         pop = algo.ask()
-        F = []
+        F, G = [], []
         for x in pop.get("X"):
             xd = x if mixed else {p.name: x[i] for i, p in enumerate(space.params)}
-            f = _simulate(definition, *_decode_full(definition, xd))
-            run.add(f, 1)
+            f, g = _simulate_g(definition, *_decode_full(definition, xd))
+            run.add(f if np.all(g <= 0) else np.full_like(f, np.nan), 1)
             F.append(f * signs)
-        algo.evaluator.eval(StaticProblem(prob, F=np.asarray(F)), pop)
+            G.append(g)
+        out = {"F": np.asarray(F)}
+        if n_con:
+            out["G"] = np.asarray(G)
+        algo.evaluator.eval(StaticProblem(prob, **out), pop)
         algo.tell(infills=pop)
     run.wall_s = time.perf_counter() - t0
     run.trials = len(run.calls)
@@ -348,8 +378,11 @@ def run_optuna(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     run = Run(f"optuna-{kind}", problem, seed)
+    constraints = (lambda t: t.user_attrs["g"]) if definition.constraints else None
     sampler = (
-        optuna.samplers.NSGAIISampler(seed=seed) if kind == "nsga2" else optuna.samplers.TPESampler(seed=seed)
+        optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+        if kind == "nsga2"
+        else optuna.samplers.TPESampler(seed=seed, constraints_func=constraints)
     )
     study = optuna.create_study(directions=[o.direction for o in definition.objectives], sampler=sampler)
     space = definition.space
@@ -364,8 +397,9 @@ def run_optuna(
             else:
                 assert isinstance(p, Real)
                 x[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-        f = _simulate(definition, *_decode_full(definition, x))
-        run.add(f, 1)
+        f, g = _simulate_g(definition, *_decode_full(definition, x))
+        trial.set_user_attr("g", [float(v) for v in g])
+        run.add(f if np.all(g <= 0) else np.full_like(f, np.nan), 1)
         return tuple(float(v) for v in f)
 
     n = budget if cap is None else min(budget, cap)
@@ -379,14 +413,23 @@ def run_optuna(
 
 
 # ----- indicators -----
-def reference(definition: StudyDefinition) -> tuple[np.ndarray, np.ndarray, float]:
-    """(reference point, true front, its hypervolume) of an analytic study."""
+def reference(
+    definition: StudyDefinition, runs: list[Run] | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(reference point, reference front, its hypervolume): the known front of an analytic
+    study; else (the calorimeter) the non-dominated union of every run's feasible points, with
+    the reference point at that front's nadir + 10 % of its range."""
     directions = pareto.directions_of(definition)
-    ref = pareto.reference_point(
-        np.zeros((0, len(directions))), directions, ideal=definition.ideal, nadir=definition.nadir
-    )
-    assert definition.true_front is not None
-    front = np.asarray(definition.true_front(10_000), dtype=float)
+    if definition.true_front is not None:
+        ref = pareto.reference_point(
+            np.zeros((0, len(directions))), directions, ideal=definition.ideal, nadir=definition.nadir
+        )
+        front = np.asarray(definition.true_front(10_000), dtype=float)
+    else:
+        pts = np.asarray([f for r in runs or [] for f in r.objectives], dtype=float)
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        front = pts[pareto.non_dominated(pts, directions)]
+        ref = pareto.reference_point(front, directions)
     return ref, front, pareto.hypervolume(front, directions, ref)
 
 
@@ -504,8 +547,11 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
         zip(METHODS, ("#d62728", "#ff7f0e", "#8c564b", "#9467bd", "#1f77b4", "#2ca02c", "#17becf"))
     )
     grid = np.unique(np.round(np.logspace(1, 4, 120)))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    shown: set[str] = set()
     for j, problem in enumerate(problems, start=1):
-        for method in METHODS:
+        for method in methods:
+            base = method.removesuffix("-cold")
             curves = [r["_hv_curve"] for r in rows if r["problem"] == problem and r["method"] == method]
             if not curves:
                 continue
@@ -524,12 +570,16 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
                     y=med,
                     name=method,
                     legendgroup=method,
-                    showlegend=j == 1,
-                    line={"color": colours[method]},
+                    showlegend=method not in shown,
+                    line={
+                        "color": colours.get(base, "#7f7f7f"),
+                        "dash": "dot" if base != method else "solid",
+                    },
                 ),
                 row=1,
                 col=j,
             )
+            shown.add(method)
         fig.update_xaxes(type="log", title_text="simulator calls", row=1, col=j)
     fig.update_yaxes(title_text="hypervolume / true front's (median over seeds)", row=1, col=1)
     fig.update_layout(height=420, width=360 * len(problems) + 200, template="plotly_white")
@@ -547,7 +597,7 @@ def calorimeter_overhead(n_trials: int, seed: int) -> dict[str, Any]:
     from paretoopt.problem import load_study_definition
     from paretoopt.runner import optimize
 
-    definition = load_study_definition(Path(__file__).resolve().parents[1] / "studies" / "calorimeter.py")
+    definition = load_study_definition(STUDIES / "calorimeter.py")
     _TIMES.clear()
     eng = _timed(ENGINES["botorch"])(seed=seed, **ENGINE_OPTIONS["botorch"])
     t0 = time.perf_counter()
@@ -582,9 +632,17 @@ def main() -> None:
     ap.add_argument(
         "--overhead-calorimeter", type=int, default=0, metavar="N", help="only the calorimeter overhead run"
     )
+    ap.add_argument(
+        "--no-warm-start",
+        action="store_true",
+        help="paretoopt runs start every inner loop at the centre of the box (runner warm_start=False)",
+    )
     ap.add_argument("--out", default="front_quality")
     ap.add_argument(
-        "--report", metavar="JSON", help="only re-print the tables and re-draw the plot of a saved run"
+        "--report",
+        nargs="+",
+        metavar="JSON",
+        help="only re-print the tables and re-draw the plot of saved runs (several JSONs are merged)",
     )
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -592,17 +650,13 @@ def main() -> None:
     if args.report:
         import json
 
-        saved = json.loads(Path(args.report).read_text())
+        saved = [json.loads(Path(path).read_text()) for path in args.report]
         rows = [
             {**{k: v for k, v in r.items() if k != "hv_curve"}, "_hv_curve": r["hv_curve"]}
-            for r in saved["runs"]
+            for one in saved
+            for r in one["runs"]
         ]
-        report(
-            rows,
-            saved["budget_calls"],
-            list(dict.fromkeys(r["problem"] for r in rows)),
-            Path(args.report).stem,
-        )
+        report(rows, saved[0]["budget_calls"], list(dict.fromkeys(r["problem"] for r in rows)), args.out)
         return
 
     if args.overhead_calorimeter:
@@ -624,14 +678,15 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for problem in problems:
         definition = PROBLEMS[problem]()
-        ref, front, hv_true = reference(definition)
+        runs: list[Run] = []
         for method in methods:
             for seed in range(n_seeds):
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     if method.startswith("paretoopt-"):
-                        run = run_paretoopt(definition, method.split("-", 1)[1], seed, budget, problem)
+                        engine = method.split("-", 1)[1]
+                        run = run_paretoopt(definition, engine, seed, budget, problem, not args.no_warm_start)
                     elif method == "lbfgs-by-hand":
                         if seed > 0:  # deterministic: one run stands for all seeds
                             continue
@@ -643,14 +698,22 @@ def main() -> None:
                         run = run_optuna(definition, seed, budget, problem, method.split("-")[1], cap)
                     else:
                         raise SystemExit(f"unknown method {method!r}; choose from {METHODS}")
-                row = summarise(run, definition, ref, front, hv_true, budget)
-                rows.append(row)
+                runs.append(run)
                 print(
-                    f"{problem:10s} {method:18s} seed {seed}: hv@2000 {row['hv@2000']:.4f} "
-                    f"igd@2000 {row['igd@2000']:.4g} calls {row['calls']} trials {row['trials']} "
+                    f"{problem:10s} {method:18s} seed {seed}: calls {run.spent} trials {run.trials} "
                     f"({time.perf_counter() - t0:.0f} s)",
                     flush=True,
                 )
+        # the calorimeter has no known front: its reference is the union of all these runs
+        ref, front, hv_true = reference(definition, runs)
+        for run in runs:
+            row = summarise(run, definition, ref, front, hv_true, budget)
+            rows.append(row)
+            print(
+                f"{problem:10s} {run.method:18s} seed {run.seed}: hv@2000 {row['hv@2000']:.4f} "
+                f"igd@2000 {row['igd@2000']:.4g} calls_to_99 {row['calls_to_99']}",
+                flush=True,
+            )
     table, checks = report(rows, budget, problems, args.out)
     path = write_json(
         args.out,
@@ -670,7 +733,8 @@ def main() -> None:
     print("wrote", path)
 
 
-_GRADIENT_METHODS = ("paretoopt-botorch", "paretoopt-nsga2", "paretoopt-grid", "lbfgs-by-hand")
+def _uses_gradients(method: str) -> bool:
+    return method.startswith("paretoopt-") or method == "lbfgs-by-hand"
 
 
 def report(rows: list[dict[str, Any]], budget: int, problems: list[str], out: str) -> tuple[list, list[str]]:
@@ -713,7 +777,7 @@ def targets(table: list[dict[str, Any]]) -> list[str]:
         for label, group in (
             (
                 "black-box peer",
-                [r for (p, m), r in by.items() if p == problem and m not in _GRADIENT_METHODS],
+                [r for (p, m), r in by.items() if p == problem and not _uses_gradients(m)],
             ),
             (
                 "by-hand L-BFGS-B sweep",
