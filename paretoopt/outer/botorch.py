@@ -151,6 +151,9 @@ class BotorchEngine(Engine):
         max_enumerate: enumerate the discrete combinations when there are at most this many.
         relax_integers: when there are more, optimise integer coordinates as continuous ones
             and round the result (enumerating the choices only), rather than alternate.
+        max_baseline: most finished trials the hypervolume improvement is measured against
+            (those most probably Pareto-optimal; all trials train the GP). The acquisition's
+            cost grows fast with this number for three or more objectives.
         fused_kernel: allow botorch to compile its fused C++ kernel on first use.
     """
 
@@ -168,6 +171,7 @@ class BotorchEngine(Engine):
         fit_maxiter: int = 50,
         max_enumerate: int = 16,
         relax_integers: bool = True,
+        max_baseline: int = 64,
         fused_kernel: bool = True,
     ) -> None:
         super().__init__(seed=seed)
@@ -178,6 +182,7 @@ class BotorchEngine(Engine):
             ("mc_samples", mc_samples, 4),
             ("fit_maxiter", fit_maxiter, 1),
             ("max_enumerate", max_enumerate, 1),
+            ("max_baseline", max_baseline, 2),
         ):
             if int(value) < low:
                 raise EngineError(f"{label} must be at least {low}, got {value}")
@@ -191,6 +196,7 @@ class BotorchEngine(Engine):
         self.fit_maxiter = int(fit_maxiter)
         self.max_enumerate = int(max_enumerate)
         self.relax_integers = bool(relax_integers)
+        self.max_baseline = int(max_baseline)
         self.fused_kernel = bool(fused_kernel)
 
     # ----- setup -----
@@ -364,6 +370,7 @@ class BotorchEngine(Engine):
     def _acquire(self, q: int, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
         from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
         from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+        from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
         from botorch.sampling import SobolQMCNormalSampler
 
         X, Y, SE = data
@@ -379,18 +386,30 @@ class BotorchEngine(Engine):
                 )
                 m = self.n_objectives
                 constrained = Y.shape[1] > m
+                objective = IdentityMCMultiOutputObjective(outcomes=list(range(m))) if constrained else None
+                constraints = [partial(_infeasibility, column=m)] if constrained else None
+                ref_point = self._reference_point(Y)
+                # the baseline: the trials with some probability of being Pareto-optimal, at
+                # most max_baseline of them (the most probable); every trial trains the GP
+                baseline = prune_inferior_points_multi_objective(
+                    model,
+                    X,
+                    ref_point,
+                    objective=objective,
+                    constraints=constraints,
+                    num_samples=256,  # botorch's 2048 costs seconds at a few hundred trials
+                    max_frac=min(1.0, self.max_baseline / X.shape[0]),
+                )
                 acq = qLogNoisyExpectedHypervolumeImprovement(
                     model=model,
-                    ref_point=self._reference_point(Y),
-                    X_baseline=X,
-                    objective=IdentityMCMultiOutputObjective(outcomes=list(range(m)))
-                    if constrained
-                    else None,
-                    constraints=[partial(_infeasibility, column=m)] if constrained else None,
+                    ref_point=ref_point,
+                    X_baseline=baseline,
+                    objective=objective,
+                    constraints=constraints,
                     sampler=SobolQMCNormalSampler(
                         torch.Size([self.mc_samples]), seed=_seed_of(self.seed, 11)
                     ),
-                    prune_baseline=True,
+                    prune_baseline=False,
                     X_pending=pending,
                 )
                 cand = self._optimize(acq, q)

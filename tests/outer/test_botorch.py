@@ -258,3 +258,22 @@ def test_an_ask_without_new_results_reuses_the_fit(monkeypatch):
     engine.tell(new_result)
     engine.ask(1)
     assert len(fits) > n_first
+
+
+def test_the_acquisition_baseline_is_capped_at_max_baseline(monkeypatch):
+    import botorch.acquisition.multi_objective.utils as moo_utils
+
+    sizes = []
+    inner = moo_utils.prune_inferior_points_multi_objective
+
+    def spy(*args, **kwargs):
+        out = inner(*args, **kwargs)
+        sizes.append((args[1].shape[0], out.shape[0]))
+        return out
+
+    monkeypatch.setattr(moo_utils, "prune_inferior_points_multi_objective", spy)
+    engine = BotorchEngine(seed=0, fused_kernel=False, max_baseline=5, **FAST).setup(_definition())
+    _tell_grid(engine, 20, 0.1)  # gain = 5 sqrt(w1), cost = 10 w1 (+2 for lead): ~10 on the front
+    proposals = engine.ask(1)
+    assert len(proposals) == 1
+    assert sizes and sizes[0][0] == 20 and 1 <= sizes[0][1] <= 5
