@@ -616,7 +616,8 @@ class _Run:
         assert self.normalization is not None
         finished: list[FrozenTrial] = []
         if self.executor is not None:
-            refill = self._refill if tell and not getattr(self.engine, "needs_replay", False) else None
+            async_ok = tell and self.engine is not None and not getattr(self.engine, "needs_replay", False)
+            refill = self._refill if async_ok else None
             finished = self.executor.run(self, list(trials), refill)
         else:
             for t in trials:
