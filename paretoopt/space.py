@@ -87,6 +87,12 @@ class Real:
         """Map the real line onto ``[low, high]`` by a logistic (log-space if ``log``)."""
         return self._from_unit(torch.sigmoid(u))
 
+    def interior(self, value: float, margin: float) -> float:
+        """``value`` moved at least ``margin`` (fraction of the range, log-space for ``log``)
+        inside the bounds: a gradient start off the faces of the box."""
+        t = float(self._to_unit(torch.tensor(float(value), dtype=torch.float64)))
+        return self.from_unit_float(min(max(t, margin), 1.0 - margin))
+
     def midpoint(self) -> float:
         """The centre of the range (geometric centre for ``log``): the default interior start."""
         return math.sqrt(self.low * self.high) if self.log else 0.5 * (self.low + self.high)

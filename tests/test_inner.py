@@ -130,6 +130,19 @@ def test_warm_start_and_trajectory_contents(studies_dir):
     assert set(step.params) == set(d.space.inner_names) and len(step.objectives) == 2
 
 
+@pytest.mark.parametrize("w", [0.25, 0.5, 0.75])
+def test_a_warm_start_on_a_bound_does_not_hold_the_run_there(studies_dir, w):
+    # ZDT2 at x1 = 0 (the f2 anchor's optimum) has a zero x1-gradient under every Chebyshev
+    # weight: started exactly there, the run used to stop at once with f1 = 0
+    d = load_study_definition(studies_dir / "zdt2.py")
+    norm = Normalization(d.ideal, d.nadir, d.signs)
+    anchor = {name: 0.0 for name in d.space.inner_names}
+    r = optimize_inner(d, {}, AugmentedChebyshev([w, 1 - w], norm), seed=0, init=anchor)
+    cold = optimize_inner(d, {}, AugmentedChebyshev([w, 1 - w], norm), seed=0)
+    assert r.objectives["f1"] == pytest.approx(cold.objectives["f1"], abs=1e-3)
+    assert r.objectives["f1"] > 0.1
+
+
 def test_nan_simulation_raises_simulation_error():
     def simulate(params, choices, n, gen):
         return {"f": params["x"] * float("nan"), "g": params["x"]}
