@@ -546,12 +546,13 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
     colours = dict(
         zip(METHODS, ("#d62728", "#ff7f0e", "#8c564b", "#9467bd", "#1f77b4", "#2ca02c", "#17becf"))
     )
-    grid = np.unique(np.round(np.logspace(1, 4, 120)))
+    top = max((r["_hv_curve"][0][-1] for r in rows if len(r["_hv_curve"][0])), default=1e4)
+    grid = np.unique(np.round(np.logspace(1, np.log10(max(top, 100.0)), 160)))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     shown: set[str] = set()
     for j, problem in enumerate(problems, start=1):
         for method in methods:
-            base = method.removesuffix("-cold")
+            base = method.split("@")[0].removesuffix("-cold")
             curves = [r["_hv_curve"] for r in rows if r["problem"] == problem and r["method"] == method]
             if not curves:
                 continue
@@ -561,6 +562,8 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
                     for c, hv in curves
                 ]
             )
+            end = max(c[-1] for c, _ in curves if len(c)) if any(len(c) for c, _ in curves) else 0
+            vals[:, grid > end] = np.nan  # a curve stops where its run's budget ended
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(vals, axis=0)
@@ -637,6 +640,11 @@ def main() -> None:
         action="store_true",
         help="paretoopt runs start every inner loop at the centre of the box (runner warm_start=False)",
     )
+    ap.add_argument(
+        "--suffix",
+        default="",
+        help="appended to the method names (e.g. '@20k' for a longer peer run merged by --report)",
+    )
     ap.add_argument("--out", default="front_quality")
     ap.add_argument(
         "--report",
@@ -700,6 +708,7 @@ def main() -> None:
                         run = run_optuna(definition, seed, budget, problem, method.split("-")[1], cap)
                     else:
                         raise SystemExit(f"unknown method {method!r}; choose from {METHODS}")
+                run.method += args.suffix
                 runs.append(run)
                 print(
                     f"{problem:10s} {method:18s} seed {seed}: calls {run.spent} trials {run.trials} "
