@@ -26,7 +26,7 @@ Ament et al. 2023; Daulton et al. 2021) over the mixed space.
   smooth in them anyway) while the combinations of the choices are enumerated, when those are
   at most ``max_enumerate``; else ``optimize_acqf_mixed_alternating``. ``num_restarts`` /
   ``raw_samples`` capped small. (On the calorimeter, 56 layer counts x 12 material pairs, the
-  relaxation cuts the acquisition time about 3x.)
+  relaxation halves the acquisition time.)
   Proposals handed out but not yet told are passed as ``X_pending``.
 * **Cost control**: fits are warm-started and capped at ``fit_maxiter`` L-BFGS iterations. To
   keep the engine a deterministic function of the trials it was told (resuming rebuilds it by
