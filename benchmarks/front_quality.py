@@ -700,6 +700,11 @@ def main() -> None:
                     elif method == "lbfgs-by-hand":
                         if seed > 0:  # deterministic: one run stands for all seeds
                             continue
+                        if definition.ideal is None or definition.nadir is None:
+                            # its scalarisation needs the ideal and nadir up front, and even
+                            # 2 weights x every discrete combination would exceed the budget
+                            print(f"{problem}: lbfgs-by-hand skipped (no ideal/nadir to scalarise with)")
+                            continue
                         run = run_by_hand(definition, seed, budget, problem)
                     elif method == "pymoo-nsga2":
                         run = run_pymoo(definition, seed, budget, problem)
