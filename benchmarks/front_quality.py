@@ -1,37 +1,46 @@
 """Front quality at equal simulator-call budgets: paretoopt's engines against black-box peers.
 
-Side by side in one process, on the analytic studies with known fronts (ZDT1, ZDT2, DTLZ2 with
-3 objectives, the mixed-variable study):
+Side by side in one process, on the analytic studies with known fronts (ZDT1, ZDT2, ZDT1 with
+an interior Pareto set, DTLZ2 with 3 objectives, the mixed-variable study) and on
+``studies/calorimeter.py`` (no known front: its reference is the non-dominated union of every
+run of the same invocation, reference point at that front's nadir + 10 % of its range):
 
 * **paretoopt** through the real runner (``paretoopt.optimize``: SQLite storage in a temporary
   file, warm starts from the nearest completed trial) with the ``botorch``, ``nsga2`` and
-  ``grid`` outer engines; every trial is a gradient inner loop (L-BFGS-B).
+  ``grid`` outer engines; every trial is a gradient inner loop (L-BFGS-B on the analytic
+  studies, Adam on the Monte Carlo calorimeter). The grid ignores the seed, so on the exact
+  analytic studies it runs once.
 * **black-box peers on the full design space** (every parameter a plain decision variable, no
-  gradients): pymoo NSGA-II (NSGA-III for 3 objectives; mixed-variable operators on the mixed
-  study), Optuna 5's ``NSGAIISampler`` and ``TPESampler`` (in-memory storage).
+  gradients; constraints passed as constraints): pymoo NSGA-II (NSGA-III for 3 objectives;
+  mixed-variable operators on mixed spaces), Optuna 5's ``NSGAIISampler`` and ``TPESampler``
+  (in-memory storage; TPE capped, ``--tpe-cap``), and multi-objective BO on the full space
+  (``botorch-full``: qLogNEHVI, capped at ``--bo-cap`` calls, BENCHMARKS.md peer 2).
 * **the same gradients by hand** (``BENCHMARKS.md``, peer 3): an even set of weights, for each
   ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` with box bounds on the same augmented
   Chebyshev scalarisation, each weight warm-started from the previous one (every discrete
   combination swept in turn on the mixed study). The number of weights doubles (2, 4, 8, ...)
-  until the budget is spent; the largest sweep that fits is kept.
+  until the budget is spent; the largest sweep that fits is kept. Skipped where the study gives
+  no ideal/nadir to scalarise with (the calorimeter).
 
 Currency (``BENCHMARKS.md``): one forward evaluation of the simulation is one call; a gradient
 evaluation is one call and one backward pass; forward-equivalents count a backward pass as two
-more forwards. Budgets are in calls. Each method runs until it has spent the largest budget.
+more forwards. Budgets are in calls. Each method runs until it has spent the budget.
 
 Reported per problem and method (median over seeds, spread in the JSON): hypervolume ratio
-(hypervolume / that of the known front, reference point = the definition's nadir + 10 % of the
-ideal-nadir range) after 500 / 2,000 / 10,000 calls and after 2,000 forward-equivalents, IGD
-and IGD+ to the known front after 2,000 calls, calls to reach 99 % of the known front's
-hypervolume, wall time, and the outer engine's own time per trial (ask + tell). Plots:
-hypervolume ratio vs calls (plotly HTML; PNG when kaleido can render).
+(hypervolume / the reference front's) at the run's own end and after 500 / 2,000 / 10,000
+calls and after 2,000 forward-equivalents, IGD and IGD+ after 2,000 calls, calls to reach 95 %
+and 99 % of the reference hypervolume, wall time, and the outer engine's own time per trial
+(ask + tell). Plots: hypervolume ratio vs calls (plotly HTML; PNG when kaleido can render).
 
+Longer peer runs (to see when a black-box peer reaches 99 %) go in a separate invocation with
+``--suffix @20k``; ``--report a.json b.json ...`` merges saved runs into one table and plot.
 ``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter.py``:
 ask + tell time per trial against the trial's own wall time, over N trials.
 
 Run: ``PYTHONPATH=. python benchmarks/front_quality.py --quick`` (budget 2,000 calls, 3 seeds,
-Optuna TPE capped at 500 trials; about 30-40 minutes on 2 busy cores) or without ``--quick``
-(10,000 calls, 5 seeds; hours here). Writes ``benchmarks/results/front_quality.json``.
+Optuna TPE capped at 500 trials) or with ``--budget``, ``--seeds``, ``--problems`` and
+``--methods``; the commands behind the published table are in ``benchmarks/README.md``.
+Writes ``benchmarks/results/<--out>.json``.
 """
 
 from __future__ import annotations
