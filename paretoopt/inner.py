@@ -14,8 +14,8 @@ Two optimisers sit behind :func:`optimize_inner` (``InnerSettings.optimizer``):
 
 Both start in the interior (the centre of the box, or ``init`` moved 1 % of the range off any
 bound it lies on), which keeps gradient methods away from the spurious stationary points some
-problems (ZDT2, DTLZ2) have on the bounds. The final figures always come from a fresh, larger sample (``n_eval_samples``) in
-evaluation mode, with standard errors.
+problems (ZDT2, DTLZ2) have on the bounds. The final figures always come from a fresh, larger
+sample (``n_eval_samples``) in evaluation mode, with standard errors.
 
 This module is the only place that switches a simulation module between ``.train()`` (soft,
 differentiable relaxations) and ``.eval()`` (hard physical behaviour).
