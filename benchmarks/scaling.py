@@ -17,6 +17,7 @@ asked). Target: speed-up >= 1.8x with 2 workers on 2 cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import textwrap
@@ -54,18 +55,15 @@ def run_once(study_file: Path, url: str, trials: int, workers: int, warm_start: 
     from paretoopt.parallel import DaskExecutor
 
     d = load_study_definition(study_file)
-    if workers == 1:
-        t0 = time.perf_counter()
-        optimize(d, storage=url, n_trials=trials, batch_size=2, seed=0, warm_start=warm_start, progress=False)
-        return time.perf_counter() - t0
-    with DaskExecutor(workers=workers) as ex:
-        _ = ex.client  # start the cluster outside the timed region
+    with DaskExecutor(workers=workers) if workers > 1 else contextlib.nullcontext() as ex:
+        if ex is not None:
+            _ = ex.client  # start the cluster outside the timed region
         t0 = time.perf_counter()
         optimize(
             d,
             storage=url,
             n_trials=trials,
-            batch_size=workers,
+            batch_size=2,
             seed=0,
             executor=ex,
             warm_start=warm_start,

@@ -203,15 +203,23 @@ def _checked_front(front: Any, m: int) -> np.ndarray:
     return f
 
 
+def _finite_points_and_front(
+    points: Any, front: Any, directions: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The finite rows of ``points`` and the checked ``front`` (both ``. x m``) for IGD / IGD+."""
+    p = _as_points(points)
+    m = len(directions)
+    f = _checked_front(front, m)
+    p = p[np.all(np.isfinite(p), axis=1)] if p.size else np.zeros((0, m))
+    return p, f
+
+
 def igd(points: Any, front: Any, directions: Sequence[str]) -> float:
     """Inverted generational distance: the mean, over the ``front`` points (``k x m``, e.g. a
     known true front), of the Euclidean distance to the nearest of ``points`` (natural units;
     normalise first when objectives have different units). Lower is better; ``inf`` when no
     point is finite. Same value as ``pymoo.indicators.igd.IGD``."""
-    p = _as_points(points)
-    m = len(directions)
-    f = _checked_front(front, m)
-    p = p[np.all(np.isfinite(p), axis=1)] if p.size else np.zeros((0, m))
+    p, f = _finite_points_and_front(points, front, directions)
     if len(p) == 0:
         return float("inf")
     return float(moocore.igd(p, ref=f, maximise=_maximise(directions)))
@@ -221,10 +229,7 @@ def igd_plus(points: Any, front: Any, directions: Sequence[str]) -> float:
     """IGD+ (Ishibuchi et al. 2015): like :func:`igd` but only the part of each distance by
     which a point is *worse* than the front point counts, which makes it Pareto-compliant.
     Same value as ``pymoo.indicators.igd_plus.IGDPlus``."""
-    p = _as_points(points)
-    m = len(directions)
-    f = _checked_front(front, m)
-    p = p[np.all(np.isfinite(p), axis=1)] if p.size else np.zeros((0, m))
+    p, f = _finite_points_and_front(points, front, directions)
     if len(p) == 0:
         return float("inf")
     return float(moocore.igd_plus(p, ref=f, maximise=_maximise(directions)))
