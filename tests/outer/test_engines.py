@@ -15,6 +15,7 @@ from paretoopt.outer import ENGINES, BotorchEngine, Engine, PymooEngine, TrialRe
 from paretoopt.outer.encoding import MixedEncoding, unit_from_weights, weights_from_unit
 from paretoopt.problem import Objective, StudyDefinition
 from paretoopt.space import Choice, DesignSpace, Integer, Real
+from tests.outer import FAST_BOTORCH
 
 torch.set_num_threads(1)
 
@@ -23,14 +24,7 @@ FAST = {
     "grid": {},
     "random": {},
     "nsga2": {"population": 6},
-    "botorch": {
-        "initial_trials": 4,
-        "num_restarts": 1,
-        "raw_samples": 16,
-        "mc_samples": 16,
-        "fit_maxiter": 20,
-        "fused_kernel": False,
-    },
+    "botorch": FAST_BOTORCH,
 }
 
 

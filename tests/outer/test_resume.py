@@ -8,18 +8,11 @@ import pytest
 from paretoopt.analytic import mixed_study
 from paretoopt.runner import optimize
 from paretoopt.storage import TrialState
+from tests.outer import FAST_BOTORCH
 
 OPTIONS = {
     "nsga2": {"population": 4},
-    "botorch": {
-        "batch_size": 2,
-        "initial_trials": 4,
-        "num_restarts": 1,
-        "raw_samples": 16,
-        "mc_samples": 16,
-        "fit_maxiter": 20,
-        "fused_kernel": False,
-    },
+    "botorch": {"batch_size": 2, **FAST_BOTORCH},
 }
 
 

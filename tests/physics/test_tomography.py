@@ -139,6 +139,16 @@ def test_more_panels_and_better_resolution_reduce_the_error() -> None:
     assert by_panels == sorted(by_panels, reverse=True), by_panels
 
 
+def _central_difference(loss, params: dict[str, torch.Tensor], name: str, h: float) -> float:
+    """(loss(params + h e_name) - loss(params - h e_name)) / 2h, without gradients."""
+    plus = {k: v.detach().clone() for k, v in params.items()}
+    minus = {k: v.detach().clone() for k, v in params.items()}
+    plus[name] += h
+    minus[name] -= h
+    with torch.no_grad():
+        return float(loss(plus) - loss(minus)) / (2 * h)
+
+
 def test_gradients_agree_with_finite_differences() -> None:
     sim = MuonTomography()
     sim.train()
@@ -160,12 +170,7 @@ def test_gradients_agree_with_finite_differences() -> None:
         "above2_x",
         "below1_y",
     ):
-        plus = {k: v.detach().clone() for k, v in params.items()}
-        minus = {k: v.detach().clone() for k, v in params.items()}
-        plus[name] += h
-        minus[name] -= h
-        with torch.no_grad():
-            fd = float(loss(plus) - loss(minus)) / (2 * h)
+        fd = _central_difference(loss, params, name, h)
         grad = float(params[name].grad)
         assert grad != 0.0
         assert grad == pytest.approx(fd, rel=1e-4, abs=1e-7), name
@@ -264,10 +269,5 @@ def test_ladle_level_gradient_agrees_with_finite_differences() -> None:
     loss(params).backward()
     h = 1e-6
     for name in ("above1_z", "below2_span_x"):
-        plus = {k: v.detach().clone() for k, v in params.items()}
-        minus = {k: v.detach().clone() for k, v in params.items()}
-        plus[name] += h
-        minus[name] -= h
-        with torch.no_grad():
-            fd = float(loss(plus) - loss(minus)) / (2 * h)
+        fd = _central_difference(loss, params, name, h)
         assert float(params[name].grad) == pytest.approx(fd, rel=1e-4, abs=1e-7), name
