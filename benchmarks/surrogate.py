@@ -54,8 +54,7 @@ def _median_ms(fn: Any, repeats: int) -> float:
 
 def _studies(tmp: Path, calo_trials: int) -> list[tuple[str, Any]]:
     from paretoopt import load_study_definition, optimize
-    from paretoopt.physics.calorimetry import calorimeter_study
-    from paretoopt.problem import InnerSettings
+    from paretoopt.physics.calorimetry import CALORIMETER_QUICK_INNER, calorimeter_study
 
     out = []
     for kind, n in (("zdt1", 10), ("zdt1", 30), ("zdt2", 10)):
@@ -66,17 +65,7 @@ def _studies(tmp: Path, calo_trials: int) -> list[tuple[str, Any]]:
         absorbers=("Pb", "W"),
         actives=("scintillator", "LAr"),
         n_layers=(10, 40),
-        inner=InnerSettings(
-            optimizer="adam",
-            max_steps=40,
-            lr=0.08,
-            n_samples=500,
-            n_eval_samples=5000,
-            patience=20,
-            tol=1e-4,
-            constraint_penalty=5.0,
-            record_every=4,
-        ),
+        inner=CALORIMETER_QUICK_INNER,
     )
     url = f"sqlite:///{tmp / 'calo-small.db'}"
     out.append(

@@ -282,25 +282,14 @@ def calorimeter(tmp_path_factory):
     """The calorimeter study (physics.calorimetry) with two absorbers, two active media, 10-40
     layers and smaller Monte Carlo samples than studies/calorimeter.py, so that 24 trials run
     in CI time; the physics is the same."""
-    from paretoopt.physics.calorimetry import calorimeter_study
-    from paretoopt.problem import InnerSettings
+    from paretoopt.physics.calorimetry import CALORIMETER_QUICK_INNER, calorimeter_study
 
     d = calorimeter_study(
         name="calorimeter",
         absorbers=("Pb", "W"),
         actives=("scintillator", "LAr"),
         n_layers=(10, 40),
-        inner=InnerSettings(
-            optimizer="adam",
-            max_steps=40,
-            lr=0.08,
-            n_samples=500,
-            n_eval_samples=5000,
-            patience=20,
-            tol=1e-4,
-            constraint_penalty=5.0,
-            record_every=4,
-        ),
+        inner=CALORIMETER_QUICK_INNER,
     )
     url = f"sqlite:///{tmp_path_factory.mktemp('calo') / 'study.db'}"
     return optimize(d, storage=url, n_trials=24, engine="random", seed=0)
