@@ -377,6 +377,10 @@ def _run_adam(
     return final, traj, n_calls, n_backward, converged
 
 
+class _BudgetSpent(Exception):
+    """``max_steps`` simulator calls spent inside an L-BFGS-B run."""
+
+
 def _run_lbfgs(
     definition: StudyDefinition,
     choices: dict[str, Any],
@@ -405,7 +409,11 @@ def _run_lbfgs(
     counters = {"calls": 0, "backward": 0}
     _set_mode(definition, training=True)
 
+    best = {"loss": math.inf, "t": t_cur}
+
     def fun(t_np: np.ndarray) -> tuple[float, np.ndarray]:
+        if counters["calls"] >= settings.max_steps:
+            raise _BudgetSpent  # scipy's maxfun may be overrun by a line search; the cap is exact
         t = torch.tensor(np.clip(t_np, 0.0, 1.0), dtype=dtype, device=dev, requires_grad=True)
         params = {p.name: p._from_unit(t[i]) for i, p in enumerate(space.inner)}
         gen.manual_seed(fixed_seed)
@@ -421,6 +429,8 @@ def _run_lbfgs(
         if not np.all(np.isfinite(grad)):
             raise SimulationError(f"non-finite gradient at parameters {params}")
         value = float(loss.detach())
+        if value < best["loss"]:  # one fixed sample: values at different points compare exactly
+            best.update(loss=value, t=np.clip(t_np, 0.0, 1.0))
         traj.append(
             TrajectoryStep(
                 step=len(traj),
@@ -438,14 +448,23 @@ def _run_lbfgs(
         remaining = settings.max_steps - counters["calls"]
         if remaining < 1:
             break
-        res = scipy.optimize.minimize(
-            fun,
-            t_cur,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=list(zip(lo, hi)),
-            options={"maxiter": remaining, "maxfun": remaining, "ftol": settings.tol * 1e-3, "gtol": 1e-10},
-        )
+        try:
+            res = scipy.optimize.minimize(
+                fun,
+                t_cur,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=list(zip(lo, hi)),
+                options={
+                    "maxiter": remaining,
+                    "maxfun": remaining,
+                    "ftol": settings.tol * 1e-3,
+                    "gtol": 1e-10,
+                },
+            )
+        except _BudgetSpent:
+            t_cur = best["t"]
+            break
         t_new = np.clip(res.x, 0.0, 1.0)
         on_edge = ((np.abs(t_new - lo) < 1e-9) & (lo > 0.0)) | ((np.abs(t_new - hi) < 1e-9) & (hi < 1.0))
         t_cur = t_new

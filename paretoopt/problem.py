@@ -124,8 +124,9 @@ class InnerSettings:
     ``optimizer="adam"``: Adam on a fresh Monte Carlo sample of ``n_samples`` each step, a
     cosine learning-rate decay, stop after ``max_steps`` or when the smoothed loss has not
     improved by ``tol`` for ``patience`` steps. ``optimizer="lbfgs"``: scipy's L-BFGS-B with
-    box bounds on one fixed sample (common random numbers), at most ``max_steps`` iterations.
-    The final evaluation always uses a fresh sample of ``n_eval_samples``.
+    box bounds on one fixed sample (common random numbers), at most ``max_steps`` simulator
+    calls (line-search evaluations included). The final evaluation always uses a fresh sample
+    of ``n_eval_samples``.
     """
 
     optimizer: Literal["adam", "lbfgs"] = "adam"

@@ -130,6 +130,21 @@ def test_warm_start_and_trajectory_contents(studies_dir):
     assert set(step.params) == set(d.space.inner_names) and len(step.objectives) == 2
 
 
+@pytest.mark.parametrize("max_steps", [3, 7, 12])
+def test_lbfgs_spends_exactly_its_call_budget_and_keeps_the_best_point(studies_dir, max_steps):
+    # a line search may ask scipy for more evaluations than maxfun; the cap must hold exactly,
+    # and the design returned is the best one evaluated (one fixed sample: values compare)
+    d = load_study_definition(studies_dir / "zdt1.py")
+    norm = Normalization(d.ideal, d.nadir, d.signs)
+    s = AugmentedChebyshev([0.3, 0.7], norm)
+    r = optimize_inner(d, {}, s, seed=0, settings=d.inner.replace(max_steps=max_steps))
+    assert r.n_backward == max_steps and len(r.trajectory) == max_steps
+    best = min(r.trajectory, key=lambda step: step.loss)
+    assert r.params == pytest.approx(best.params, abs=1e-12)
+    free = optimize_inner(d, {}, s, seed=0)
+    assert free.n_backward > 12  # so the caps above do cut the run short
+
+
 @pytest.mark.parametrize("w", [0.25, 0.5, 0.75])
 def test_a_warm_start_on_a_bound_does_not_hold_the_run_there(studies_dir, w):
     # ZDT2 at x1 = 0 (the f2 anchor's optimum) has a zero x1-gradient under every Chebyshev
