@@ -33,7 +33,9 @@ and 99 % of the reference hypervolume, wall time, and the outer engine's own tim
 (ask + tell). Plots: hypervolume ratio vs calls (plotly HTML; PNG when kaleido can render).
 
 Longer peer runs (to see when a black-box peer reaches 99 %) go in a separate invocation with
-``--suffix @20k``; ``--report a.json b.json ...`` merges saved runs into one table and plot.
+``--suffix @20k``; ``--report a.json b.json ...`` merges saved runs into one table and plot
+(where two files hold runs of the same problem and method, the later file's replace the
+earlier's).
 ``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter.py``:
 ask + tell time per trial against the trial's own wall time, over N trials.
 
@@ -162,6 +164,8 @@ def _normalization(definition: StudyDefinition) -> Normalization:
 
 # ----- paretoopt through the runner -----
 _TIMES: dict[str, float] = {}
+#: (index of the first proposal, wall time in s) of every ask
+_ASKS: list[tuple[int, float]] = []
 
 
 def _timed(engine_cls: type[Engine]) -> type[Engine]:
@@ -169,11 +173,13 @@ def _timed(engine_cls: type[Engine]) -> type[Engine]:
 
     class Timed(engine_cls):  # type: ignore[misc, valid-type]
         def ask(self, n: int = 1):  # type: ignore[no-untyped-def]
-            t0 = time.perf_counter()
+            t0, first = time.perf_counter(), self.n_asked
             try:
                 return super().ask(n)
             finally:
-                _TIMES["engine"] = _TIMES.get("engine", 0.0) + time.perf_counter() - t0
+                dt = time.perf_counter() - t0
+                _TIMES["engine"] = _TIMES.get("engine", 0.0) + dt
+                _ASKS.append((first, dt))
 
         def tell(self, trials):  # type: ignore[no-untyped-def]
             t0 = time.perf_counter()
@@ -709,14 +715,16 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
 
 
 # ----- botorch overhead on the calorimeter -----
-def calorimeter_overhead(n_trials: int, seed: int) -> dict[str, Any]:
+def calorimeter_overhead(n_trials: int, seed: int, window: int = 20) -> dict[str, Any]:
     """The botorch engine through the runner on studies/calorimeter.py: ask + tell time per
-    trial against the inner loop's wall time per trial."""
+    trial against the inner loop's wall time per trial, over the run and per ``window``
+    trials (the engine's cost grows with the number of trials it models)."""
     from paretoopt.problem import load_study_definition
     from paretoopt.runner import optimize
 
     definition = load_study_definition(STUDIES / "calorimeter.py")
     _TIMES.clear()
+    _ASKS.clear()
     eng = _timed(ENGINES["botorch"])(seed=seed, **ENGINE_OPTIONS["botorch"])
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -724,14 +732,29 @@ def calorimeter_overhead(n_trials: int, seed: int) -> dict[str, Any]:
             definition, storage=f"sqlite:///{tmp}/cal.db", engine=eng, n_trials=n_trials, seed=seed
         )
         trials = [t for t in study.trials if t.state.is_finished and t.source != "anchor"]
-        trial_s = float(np.mean([t.wall_time_s or 0.0 for t in trials]))
+        walls = np.array([t.wall_time_s or 0.0 for t in trials])  # proposal i is trials[i]
+    trial_s = float(walls.mean())
     engine_s = _TIMES.get("engine", 0.0) / max(len(trials), 1)
+    windows = []
+    for lo in range(0, len(trials), window):
+        hi = min(lo + window, len(trials))
+        ask_s = sum(dt for first, dt in _ASKS if lo <= first < hi) / (hi - lo)
+        wall = float(walls[lo:hi].mean())
+        windows.append(
+            {
+                "trials": f"{lo + 1}-{hi}",
+                "engine_s_per_trial": ask_s,
+                "trial_s": wall,
+                "overhead_fraction": ask_s / wall,
+            }
+        )
     return {
         "trials": len(trials),
         "engine_s_per_trial": engine_s,
         "trial_s": trial_s,
         "overhead_fraction": engine_s / trial_s if trial_s else math.nan,
         "wall_s": time.perf_counter() - t0,
+        "windows": windows,
     }
 
 
@@ -780,10 +803,18 @@ def main() -> None:
         import json
 
         saved = [json.loads(Path(path).read_text()) for path in args.report]
+        # a later file's runs of a (problem, method) replace an earlier file's (a re-run after a
+        # change supersedes the old figures instead of being pooled with them)
+        latest: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for one in saved:
+            fresh: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for r in one["runs"]:
+                fresh.setdefault((r["problem"], r["method"]), []).append(r)
+            latest.update(fresh)
         rows = [
             {**{k: v for k, v in r.items() if k != "hv_curve"}, "_hv_curve": r["hv_curve"]}
-            for one in saved
-            for r in one["runs"]
+            for runs in latest.values()
+            for r in runs
         ]
         for r in rows:  # figures added to the script after a run was saved: from its curve
             calls, hv = (np.asarray(v, dtype=float) for v in r["_hv_curve"])
@@ -795,11 +826,15 @@ def main() -> None:
 
     if args.overhead_calorimeter:
         res = calorimeter_overhead(args.overhead_calorimeter, seed=0)
-        print_table([res], "botorch engine on the calorimeter study")
+        print_table(
+            [{k: v for k, v in res.items() if k != "windows"}], "botorch engine on the calorimeter study"
+        )
+        print_table(res["windows"], "per window of trials (engine time of the asks that proposed them)")
         print(
             "wrote",
             write_json(
-                args.out + "_calorimeter_overhead", {"result": res, "options": ENGINE_OPTIONS["botorch"]}
+                args.out + "_calorimeter_overhead",
+                {"result": res, "options": ENGINES["botorch"](**ENGINE_OPTIONS["botorch"]).options()},
             ),
         )
         return
