@@ -501,7 +501,9 @@ class BotorchEngine(Engine):
             fixed_features={i: starts[:, 0, i].clone() for i in disc},
         )
         # the pool: the refined optima and the best quarter of each combination's raw points
-        best_raw = values.topk(max(1, self.raw_samples // 4), dim=1).indices
+        # (more when q needs them)
+        n_best = min(self.raw_samples, max(1, self.raw_samples // 4, -(-q // n_combo)))
+        best_raw = values.topk(n_best, dim=1).indices
         pool = torch.cat(
             [
                 refined.reshape(-1, enc.d),

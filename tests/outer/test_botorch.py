@@ -277,3 +277,24 @@ def test_the_acquisition_baseline_is_capped_at_max_baseline(monkeypatch):
     proposals = engine.ask(1)
     assert len(proposals) == 1
     assert sizes and sizes[0][0] == 20 and 1 <= sizes[0][1] <= 5
+
+
+def test_a_batch_refines_once_and_picks_distinct_points_greedily(monkeypatch):
+    # q = 4 over the enumerated materials: one batched L-BFGS-B run per batch (not one per
+    # pick); the later picks come from the rescored pool with the earlier ones pending, so
+    # they differ from the first and from each other, and each lies in the space
+    engine = BotorchEngine(seed=0, fused_kernel=False, batch_size=4, **FAST).setup(_definition())
+    _tell_grid(engine, 8, 0.1)
+    import botorch.generation.gen as gen
+
+    runs = []
+    inner = gen.gen_candidates_scipy
+    monkeypatch.setattr(gen, "gen_candidates_scipy", lambda *a, **k: runs.append(1) or inner(*a, **k))
+    proposals = engine.ask(4)
+    assert len(runs) == 1
+    assert len(proposals) == 4
+    keys = {(round(p.weights[0], 9), p.choices["material"]) for p in proposals}
+    assert len(keys) == 4
+    for p in proposals:
+        assert 0.0 <= p.weights[0] <= 1.0 and sum(p.weights) == pytest.approx(1.0)
+        assert p.choices["material"] in ("lead", "tungsten")
