@@ -489,9 +489,14 @@ class BotorchEngine(Engine):
         full[..., cont] = raw
         full[..., disc] = combos[:, None, :]
         values = _evaluate(acq, full.reshape(-1, enc.d)).reshape(n_combo, -1)
-        r = min(self.num_restarts, self.raw_samples)
-        top = values.topk(r, dim=1).indices  # C x r
-        starts = full.gather(1, top[..., None].expand(-1, -1, enc.d)).reshape(-1, 1, enc.d)
+
+        def best_raw(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+            """Each combination's ``k`` best raw points (``C k x d``) and their values."""
+            top = values.topk(k, dim=1).indices  # C x k
+            points = full.gather(1, top[..., None].expand(-1, -1, enc.d)).reshape(-1, enc.d)
+            return points, values.gather(1, top).reshape(-1)
+
+        starts = best_raw(min(self.num_restarts, self.raw_samples))[0][:, None, :]
         refined, refined_values = gen_candidates_scipy(
             starts,
             acq,
@@ -502,15 +507,11 @@ class BotorchEngine(Engine):
         )
         # the pool: the refined optima and the best quarter of each combination's raw points
         # (more when q needs them)
-        n_best = min(self.raw_samples, max(1, self.raw_samples // 4, -(-q // n_combo)))
-        best_raw = values.topk(n_best, dim=1).indices
-        pool = torch.cat(
-            [
-                refined.reshape(-1, enc.d),
-                full.gather(1, best_raw[..., None].expand(-1, -1, enc.d)).reshape(-1, enc.d),
-            ]
+        raw_pool, raw_values = best_raw(
+            min(self.raw_samples, max(1, self.raw_samples // 4, -(-q // n_combo)))
         )
-        pool_values = torch.cat([refined_values.reshape(-1), values.gather(1, best_raw).reshape(-1)])
+        pool = torch.cat([refined.reshape(-1, enc.d), raw_pool])
+        pool_values = torch.cat([refined_values.reshape(-1), raw_values])
         base_pending = acq.X_pending
         chosen: list[torch.Tensor] = []
         try:
