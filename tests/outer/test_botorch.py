@@ -260,6 +260,61 @@ def test_an_ask_without_new_results_reuses_the_fit(monkeypatch):
     assert len(fits) > n_first
 
 
+def test_hyperparameters_are_refitted_at_checkpoints_and_condition_on_every_trial(monkeypatch):
+    # refit_fraction 0.25: a cold fit (5 fit_maxiter) on 8 trials, a warm one (fit_maxiter) on
+    # 10; at 9 and 11 trials no fit, the GP conditions on all of them with the last fit's
+    # hyperparameters
+    records = []
+    rng = np.random.default_rng(1)
+    for k in range(12):
+        w1 = float(rng.random())
+        records.append(
+            TrialRecord(
+                number=k,
+                state="COMPLETE",
+                weights=(w1, 1 - w1),
+                choices={"material": ("lead", "tungsten")[k % 2]},
+                objectives=(10.0 * w1, 5.0 * np.sqrt(w1)),
+                stderr=(0.1, 0.1),
+            )
+        )
+    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(_definition())
+    fits = []
+    inner = engine._fit
+    monkeypatch.setattr(
+        engine,
+        "_fit",
+        lambda model, maxiter: (
+            fits.append((model.train_inputs[0].shape[-2], maxiter)) or inner(model, maxiter)
+        ),
+    )
+    engine.tell(records[:8])
+    models = {8: engine._fitted_model(*engine._training_data())}
+    for n in (9, 10, 11):
+        engine.tell(records[n - 1 : n])
+        models[n] = engine._fitted_model(*engine._training_data())
+    assert fits == [(8, 100), (10, 20)]
+    assert [engine._checkpoint(n) for n in (8, 9, 10, 11, 16, 23, 24, 100)] == [8, 8, 10, 10, 16, 20, 24, 96]
+    for n, model in models.items():
+        assert model.train_inputs[0].shape[-2] == n  # every finished trial conditions the GP
+    states = {n: m.state_dict() for n, m in models.items()}
+    names = [k for k in states[8] if k.endswith("raw_lengthscale")]
+    assert names
+    for name in names:
+        torch.testing.assert_close(states[9][name], states[8][name])  # the anchor's, unchanged
+        torch.testing.assert_close(states[11][name], states[10][name])
+    assert any(not torch.equal(states[10][k], states[8][k]) for k in names)  # 10 was refitted
+    # refit_fraction 0: a fit after every new result, as before checkpoints
+    eager = BotorchEngine(seed=0, fused_kernel=False, refit_fraction=0.0, **FAST).setup(_definition())
+    assert [eager._checkpoint(n) for n in (8, 9, 10, 11)] == [8, 9, 10, 11]
+
+
+def test_the_baseline_cap_defaults_to_16_for_two_objectives():
+    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(_definition())
+    assert engine._baseline_cap() == 16
+    assert BotorchEngine(max_baseline=40).setup(_definition())._baseline_cap() == 40
+
+
 def test_the_acquisition_baseline_is_capped_at_max_baseline(monkeypatch):
     import botorch.acquisition.multi_objective.utils as moo_utils
 
