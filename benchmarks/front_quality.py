@@ -34,10 +34,11 @@ and 99 % of the reference hypervolume, wall time, and the outer engine's own tim
 
 Longer peer runs (to see when a black-box peer reaches 99 %) go in a separate invocation with
 ``--suffix @20k``; ``--report a.json b.json ...`` merges saved runs into one table and plot
-(where two files hold runs of the same problem and method, the later file's replace the
-earlier's).
+(where two files hold a run of the same problem, method and seed, the later file's replaces
+the earlier's; ``--first-seed`` adds seeds to an earlier run).
 ``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter.py``:
-ask + tell time per trial against the trial's own wall time, over N trials.
+ask + tell time per trial against the trial's own wall time, over N trials (engine options as
+in the table, ``max_baseline`` 16 unless ``--max-baseline`` says otherwise).
 
 Run: ``PYTHONPATH=. python benchmarks/front_quality.py --quick`` (budget 2,000 calls, 3 seeds,
 Optuna TPE capped at 500 trials) or with ``--budget``, ``--seeds``, ``--problems`` and
@@ -86,6 +87,19 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "nsga2": {"population": 12},
     "grid": {},
 }
+#: Per-problem changes to ENGINE_OPTIONS. The calorimeter's trials take ~2 s and it has 12
+#: material pairs to enumerate: the botorch engine's default baseline of 64 trials would cost
+#: 15-20 % of a trial from 60 trials on, 16 keeps it under 10 % (``--overhead-calorimeter``).
+PROBLEM_ENGINE_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "calorimeter": {"botorch": {"max_baseline": 16}},
+}
+
+
+def engine_options(engine: str, problem: str) -> dict[str, Any]:
+    """The options of ``engine`` on ``problem``."""
+    return {**ENGINE_OPTIONS[engine], **PROBLEM_ENGINE_OPTIONS.get(problem, {}).get(engine, {})}
+
+
 METHODS = (
     "paretoopt-botorch",
     "paretoopt-nsga2",
@@ -201,7 +215,7 @@ def run_paretoopt(
 
     run = Run(f"paretoopt-{engine}" + ("" if warm_start else "-cold"), problem, seed)
     _TIMES.clear()
-    eng = _timed(ENGINES[engine])(seed=seed, **ENGINE_OPTIONS[engine])
+    eng = _timed(ENGINES[engine])(seed=seed, **engine_options(engine, problem))
     spent = {"calls": 0}
 
     def progress(info: Any) -> None:
@@ -715,7 +729,9 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
 
 
 # ----- botorch overhead on the calorimeter -----
-def calorimeter_overhead(n_trials: int, seed: int, window: int = 20) -> dict[str, Any]:
+def calorimeter_overhead(
+    n_trials: int, seed: int, options: dict[str, Any], window: int = 20
+) -> dict[str, Any]:
     """The botorch engine through the runner on studies/calorimeter.py: ask + tell time per
     trial against the inner loop's wall time per trial, over the run and per ``window``
     trials (the engine's cost grows with the number of trials it models)."""
@@ -725,7 +741,7 @@ def calorimeter_overhead(n_trials: int, seed: int, window: int = 20) -> dict[str
     definition = load_study_definition(STUDIES / "calorimeter.py")
     _TIMES.clear()
     _ASKS.clear()
-    eng = _timed(ENGINES["botorch"])(seed=seed, **ENGINE_OPTIONS["botorch"])
+    eng = _timed(ENGINES["botorch"])(seed=seed, **options)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         study = optimize(
@@ -765,6 +781,9 @@ def main() -> None:
     )
     ap.add_argument("--budget", type=int, default=None, help="simulator calls per run (default 10,000)")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per method (default 5)")
+    ap.add_argument(
+        "--first-seed", type=int, default=0, help="first seed (add seeds to an earlier run; see --report)"
+    )
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument(
@@ -777,6 +796,12 @@ def main() -> None:
         "--no-warm-start",
         action="store_true",
         help="paretoopt runs start every inner loop at the centre of the box (runner warm_start=False)",
+    )
+    ap.add_argument(
+        "--max-baseline",
+        type=int,
+        default=None,
+        help="the botorch engine's max_baseline in the overhead run (default: the calorimeter's 16)",
     )
     ap.add_argument(
         "--bo-cap",
@@ -803,18 +828,16 @@ def main() -> None:
         import json
 
         saved = [json.loads(Path(path).read_text()) for path in args.report]
-        # a later file's runs of a (problem, method) replace an earlier file's (a re-run after a
-        # change supersedes the old figures instead of being pooled with them)
-        latest: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # a later file's run of a (problem, method, seed) replaces an earlier file's (a re-run
+        # after a change supersedes the old figures instead of being pooled with them); runs of
+        # new seeds (--first-seed) join the earlier ones
+        latest: dict[tuple[str, str, int], dict[str, Any]] = {}
         for one in saved:
-            fresh: dict[tuple[str, str], list[dict[str, Any]]] = {}
             for r in one["runs"]:
-                fresh.setdefault((r["problem"], r["method"]), []).append(r)
-            latest.update(fresh)
+                latest[(r["problem"], r["method"], int(r["seed"]))] = r
         rows = [
             {**{k: v for k, v in r.items() if k != "hv_curve"}, "_hv_curve": r["hv_curve"]}
-            for runs in latest.values()
-            for r in runs
+            for r in latest.values()
         ]
         for r in rows:  # figures added to the script after a run was saved: from its curve
             calls, hv = (np.asarray(v, dtype=float) for v in r["_hv_curve"])
@@ -825,7 +848,10 @@ def main() -> None:
         return
 
     if args.overhead_calorimeter:
-        res = calorimeter_overhead(args.overhead_calorimeter, seed=0)
+        options = engine_options("botorch", "calorimeter")
+        if args.max_baseline is not None:
+            options["max_baseline"] = args.max_baseline
+        res = calorimeter_overhead(args.overhead_calorimeter, seed=0, options=options)
         print_table(
             [{k: v for k, v in res.items() if k != "windows"}], "botorch engine on the calorimeter study"
         )
@@ -834,7 +860,7 @@ def main() -> None:
             "wrote",
             write_json(
                 args.out + "_calorimeter_overhead",
-                {"result": res, "options": ENGINES["botorch"](**ENGINE_OPTIONS["botorch"]).options()},
+                {"result": res, "options": ENGINES["botorch"](**options).options()},
             ),
         )
         return
@@ -849,7 +875,7 @@ def main() -> None:
         definition = PROBLEMS[problem]()
         runs: list[Run] = []
         for method in methods:
-            for seed in range(n_seeds):
+            for seed in range(args.first_seed, args.first_seed + n_seeds):
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -901,6 +927,7 @@ def main() -> None:
             "seeds": n_seeds,
             "tpe_cap": tpe_cap,
             "engine_options": ENGINE_OPTIONS,
+            "problem_engine_options": PROBLEM_ENGINE_OPTIONS,
             "medians": table,
             "runs": [
                 {**{k: v for k, v in r.items() if not k.startswith("_")}, "hv_curve": _thin(r["_hv_curve"])}

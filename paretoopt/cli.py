@@ -106,6 +106,13 @@ def run(
         int | None, typer.Option(help="botorch: Sobol trials before the GP takes over.")
     ] = None,
     population: Annotated[int | None, typer.Option(help="nsga2: population size.")] = None,
+    max_baseline: Annotated[
+        int | None,
+        typer.Option(
+            help="botorch: most trials the hypervolume improvement is measured against [default: 64; "
+            "16 for short trials with many discrete combinations, e.g. the calorimeter]."
+        ),
+    ] = None,
     warm_start: Annotated[
         bool, typer.Option(help="Start inner loops from the nearest finished trial.")
     ] = True,
@@ -149,6 +156,10 @@ def run(
             if engine != "nsga2":
                 raise _fail("--population applies to --engine nsga2 only")
             options["population"] = population
+        if max_baseline is not None:
+            if engine != "botorch":
+                raise _fail("--max-baseline applies to --engine botorch only")
+            options["max_baseline"] = max_baseline
         if batch_size is not None and engine == "botorch":
             options["batch_size"] = batch_size
         definition = load_study_definition(study_file)

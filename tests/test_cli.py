@@ -71,6 +71,14 @@ def test_env_var_selects_storage(db, monkeypatch):
         (["run", "missing_study.py"], "study file not found"),
         (["run", str(STUDIES / "zdt1.py"), "--engine", "simplex"], "unknown engine 'simplex'"),
         (["run", str(STUDIES / "zdt1.py"), "--population", "10"], "--population applies to --engine nsga2"),
+        (
+            ["run", str(STUDIES / "zdt1.py"), "--max-baseline", "16"],
+            "--max-baseline applies to --engine botorch",
+        ),
+        (
+            ["run", str(STUDIES / "zdt1.py"), "--engine", "botorch", "--max-baseline", "1"],
+            "max_baseline must be at least 2",
+        ),
         (["run", str(STUDIES / "zdt1.py"), "--trials", "0"], "--trials must be >= 1"),
         (["show", "no_such_study"], "no study named 'no_such_study'"),
         (["export", "no_such_study", "-f", "csv"], "no study named 'no_such_study'"),

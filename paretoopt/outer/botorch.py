@@ -163,10 +163,13 @@ class BotorchEngine(Engine):
         relax_integers: when there are more, optimise integer coordinates as continuous ones
             and round the result (enumerating the choices only), rather than alternate.
         max_baseline: most finished trials the hypervolume improvement is measured against
-            (those most probably Pareto-optimal; all trials train the GP). Default 16 for two
-            objectives (a front that is a curve), 64 for more. Every candidate's posterior is
-            joint with these trials, so the acquisition's cost grows with this number (at 100
-            calorimeter trials: 3.4 s per batch of 4 with 64, 1.5 s with 16).
+            (default 64; all trials train the GP): of those with some probability of being
+            Pareto-optimal, the ones keeping the most hypervolume. Every candidate's posterior is
+            joint with them, so the acquisition's cost grows with this number (on the
+            calorimeter at 100 trials a batch of 4 took 3.4 s with 64, 1.5 s with 16), and so
+            does the front's quality on studies whose trials all lie on the front (ZDT1 at
+            2,000 calls: IGD 0.0043 with 64, 0.0069 with 32, 0.0099 with 16). Short trials
+            with many discrete combinations (the calorimeter) want 16.
         fused_kernel: allow botorch to compile its fused C++ kernel on first use.
     """
 
@@ -185,7 +188,7 @@ class BotorchEngine(Engine):
         refit_fraction: float = 0.25,
         max_enumerate: int = 16,
         relax_integers: bool = True,
-        max_baseline: int | None = None,
+        max_baseline: int = 64,
         fused_kernel: bool = True,
     ) -> None:
         super().__init__(seed=seed)
@@ -196,7 +199,7 @@ class BotorchEngine(Engine):
             ("mc_samples", mc_samples, 4),
             ("fit_maxiter", fit_maxiter, 1),
             ("max_enumerate", max_enumerate, 1),
-            ("max_baseline", 2 if max_baseline is None else max_baseline, 2),
+            ("max_baseline", max_baseline, 2),
         ):
             if int(value) < low:
                 raise EngineError(f"{label} must be at least {low}, got {value}")
@@ -213,7 +216,7 @@ class BotorchEngine(Engine):
         self.refit_fraction = float(refit_fraction)
         self.max_enumerate = int(max_enumerate)
         self.relax_integers = bool(relax_integers)
-        self.max_baseline = None if max_baseline is None else int(max_baseline)
+        self.max_baseline = int(max_baseline)
         self.fused_kernel = bool(fused_kernel)
 
     # ----- setup -----
@@ -385,10 +388,28 @@ class BotorchEngine(Engine):
             self._fits[key] = {k: v.detach().clone() for k, v in model.named_parameters()}
         return self._fits[key]
 
-    def _baseline_cap(self) -> int:
-        if self.max_baseline is not None:
-            return self.max_baseline
-        return 16 if self.n_objectives == 2 else 64
+    def _spread_baseline(self, model: Any, probable: torch.Tensor, ref_point: torch.Tensor) -> torch.Tensor:
+        """At most ``max_baseline`` of the ``probable`` trials: those whose posterior-mean
+        objectives keep the most hypervolume, chosen by dropping the smallest contributor
+        (moocore's exclusive contributions) one at a time. botorch's own cap keeps the most
+        probable, which on a noise-free study (every trial on the front, all probabilities 1)
+        means the first trials: qLogNEHVI then credits improvement where later trials already
+        are (ZDT1 at 2,000 calls, 16 kept: IGD 0.013 with the first 16, 0.0099 with these; 64
+        kept: 0.0049 with the first, 0.0043 with these)."""
+        import moocore
+
+        cap = self.max_baseline
+        if probable.shape[0] <= cap:
+            return probable
+        with torch.no_grad():
+            mean = model.posterior(probable).mean[..., : self.n_objectives]
+        points = -mean.numpy()  # moocore minimises; botorch's space is maximised
+        ref = -ref_point.numpy()
+        keep = np.arange(points.shape[0])
+        while keep.size > cap:
+            contribution = moocore.hv_contributions(points[keep], ref=ref)
+            keep = np.delete(keep, int(np.argmin(contribution)))
+        return probable[torch.as_tensor(keep)]
 
     def _reference_point(self, Y: torch.Tensor) -> torch.Tensor:
         """Reference point in botorch's maximised space (see the module docstring), from the
@@ -426,16 +447,16 @@ class BotorchEngine(Engine):
                 constraints = [partial(_infeasibility, column=m)] if constrained else None
                 ref_point = self._reference_point(Y)
                 # the baseline: the trials with some probability of being Pareto-optimal, at
-                # most max_baseline of them (the most probable); every trial trains the GP
-                baseline = prune_inferior_points_multi_objective(
+                # most max_baseline of them; every trial trains the GP
+                probable = prune_inferior_points_multi_objective(
                     model,
                     X,
                     ref_point,
                     objective=objective,
                     constraints=constraints,
                     num_samples=256,  # botorch's 2048 costs seconds at a few hundred trials
-                    max_frac=min(1.0, self._baseline_cap() / X.shape[0]),
                 )
+                baseline = self._spread_baseline(model, probable, ref_point)
                 acq = qLogNoisyExpectedHypervolumeImprovement(
                     model=model,
                     ref_point=ref_point,

@@ -309,29 +309,59 @@ def test_hyperparameters_are_refitted_at_checkpoints_and_condition_on_every_tria
     assert [eager._checkpoint(n) for n in (8, 9, 10, 11)] == [8, 9, 10, 11]
 
 
-def test_the_baseline_cap_defaults_to_16_for_two_objectives():
-    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(_definition())
-    assert engine._baseline_cap() == 16
-    assert BotorchEngine(max_baseline=40).setup(_definition())._baseline_cap() == 40
-
-
 def test_the_acquisition_baseline_is_capped_at_max_baseline(monkeypatch):
-    import botorch.acquisition.multi_objective.utils as moo_utils
-
-    sizes = []
-    inner = moo_utils.prune_inferior_points_multi_objective
-
-    def spy(*args, **kwargs):
-        out = inner(*args, **kwargs)
-        sizes.append((args[1].shape[0], out.shape[0]))
-        return out
-
-    monkeypatch.setattr(moo_utils, "prune_inferior_points_multi_objective", spy)
     engine = BotorchEngine(seed=0, fused_kernel=False, max_baseline=5, **FAST).setup(_definition())
     _tell_grid(engine, 20, 0.1)  # gain = 5 sqrt(w1), cost = 10 w1 (+2 for lead): ~10 on the front
+    sizes = []
+    inner = engine._spread_baseline
+
+    def spy(model, probable, ref_point):
+        out = inner(model, probable, ref_point)
+        sizes.append((probable.shape[0], out.shape[0]))
+        return out
+
+    monkeypatch.setattr(engine, "_spread_baseline", spy)
     proposals = engine.ask(1)
     assert len(proposals) == 1
-    assert sizes and sizes[0][0] == 20 and 1 <= sizes[0][1] <= 5
+    assert sizes and sizes[0][0] > 5 and sizes[0][1] == 5
+
+
+def test_the_baseline_keeps_the_trials_that_hold_the_most_hypervolume():
+    # 20 noise-free trials, all on the front (cost = 10 w1, gain = 5 sqrt(w1)): every one is
+    # Pareto-optimal with probability 1, so botorch's own cap would keep the first 5 told;
+    # the hypervolume-spread 5 hold more of the front's hypervolume than those, and most of it
+    from paretoopt.pareto import hypervolume
+
+    w1 = np.random.default_rng(3).random(20)
+    records = [
+        TrialRecord(
+            number=k,
+            state="COMPLETE",
+            weights=(float(w), 1 - float(w)),
+            choices={"material": "tungsten"},
+            objectives=(10.0 * float(w), 5.0 * float(np.sqrt(w))),
+            stderr=(0.0, 0.0),
+        )
+        for k, w in enumerate(w1)
+    ]
+    engine = BotorchEngine(seed=0, fused_kernel=False, max_baseline=5, **FAST).setup(_definition())
+    engine.tell(records)
+    X, Y, SE = engine._training_data()
+    model = engine._fitted_model(X, Y, SE)
+    ref = engine._reference_point(Y)
+    kept = engine._spread_baseline(model, X, ref)
+    assert kept.shape == (5, X.shape[1])
+    rows = [int(torch.nonzero(torch.all(X == k, dim=1))[0]) for k in kept]
+    objectives = np.array([r.objectives for r in records])
+    dirs = ("minimize", "maximize")
+    natural_ref = -ref.numpy() * np.array([1.0, -1.0])  # back from botorch's maximised space
+
+    def hv(idx: list[int]) -> float:
+        return hypervolume(objectives[idx], dirs, ref_point=natural_ref)
+
+    assert hv(rows) > hv(list(range(5)))
+    assert hv(rows) > 0.9 * hv(list(range(20)))
+    assert engine._spread_baseline(model, X[:4], ref).shape[0] == 4  # under the cap: all kept
 
 
 def test_a_batch_refines_once_and_picks_distinct_points_greedily(monkeypatch):
