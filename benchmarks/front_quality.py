@@ -38,7 +38,7 @@ Longer peer runs (to see when a black-box peer reaches 99 %) go in a separate in
 the earlier's; ``--first-seed`` adds seeds to an earlier run).
 ``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter.py``:
 ask + tell time per trial against the trial's own wall time, over N trials (engine options as
-in the table, ``max_baseline`` 16 unless ``--max-baseline`` says otherwise).
+in the table; ``--max-baseline`` changes the botorch engine's baseline cap, default 64).
 
 Run: ``PYTHONPATH=. python benchmarks/front_quality.py --quick`` (budget 2,000 calls, 3 seeds,
 Optuna TPE capped at 500 trials) or with ``--budget``, ``--seeds``, ``--problems`` and
@@ -87,19 +87,6 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "nsga2": {"population": 12},
     "grid": {},
 }
-#: Per-problem changes to ENGINE_OPTIONS. The calorimeter's trials take ~2 s and it has 12
-#: material pairs to enumerate: the botorch engine's default baseline of 64 trials would cost
-#: 15-20 % of a trial from 60 trials on, 16 keeps it under 10 % (``--overhead-calorimeter``).
-PROBLEM_ENGINE_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "calorimeter": {"botorch": {"max_baseline": 16}},
-}
-
-
-def engine_options(engine: str, problem: str) -> dict[str, Any]:
-    """The options of ``engine`` on ``problem``."""
-    return {**ENGINE_OPTIONS[engine], **PROBLEM_ENGINE_OPTIONS.get(problem, {}).get(engine, {})}
-
-
 METHODS = (
     "paretoopt-botorch",
     "paretoopt-nsga2",
@@ -215,7 +202,7 @@ def run_paretoopt(
 
     run = Run(f"paretoopt-{engine}" + ("" if warm_start else "-cold"), problem, seed)
     _TIMES.clear()
-    eng = _timed(ENGINES[engine])(seed=seed, **engine_options(engine, problem))
+    eng = _timed(ENGINES[engine])(seed=seed, **ENGINE_OPTIONS[engine])
     spent = {"calls": 0}
 
     def progress(info: Any) -> None:
@@ -801,7 +788,7 @@ def main() -> None:
         "--max-baseline",
         type=int,
         default=None,
-        help="the botorch engine's max_baseline in the overhead run (default: the calorimeter's 16)",
+        help="the botorch engine's max_baseline in the overhead run (default: the engine's 64)",
     )
     ap.add_argument(
         "--bo-cap",
@@ -848,7 +835,7 @@ def main() -> None:
         return
 
     if args.overhead_calorimeter:
-        options = engine_options("botorch", "calorimeter")
+        options = dict(ENGINE_OPTIONS["botorch"])
         if args.max_baseline is not None:
             options["max_baseline"] = args.max_baseline
         res = calorimeter_overhead(args.overhead_calorimeter, seed=0, options=options)
@@ -927,7 +914,6 @@ def main() -> None:
             "seeds": n_seeds,
             "tpe_cap": tpe_cap,
             "engine_options": ENGINE_OPTIONS,
-            "problem_engine_options": PROBLEM_ENGINE_OPTIONS,
             "medians": table,
             "runs": [
                 {**{k: v for k, v in r.items() if not k.startswith("_")}, "hv_curve": _thin(r["_hv_curve"])}

@@ -167,9 +167,9 @@ class BotorchEngine(Engine):
             Pareto-optimal, the ones keeping the most hypervolume. Every candidate's posterior is
             joint with them, so the acquisition's cost grows with this number (on the
             calorimeter at 100 trials a batch of 4 took 3.4 s with 64, 1.5 s with 16), and so
-            does the front's quality on studies whose trials all lie on the front (ZDT1 at
-            2,000 calls: IGD 0.0043 with 64, 0.0069 with 32, 0.0099 with 16). Short trials
-            with many discrete combinations (the calorimeter) want 16.
+            does the front's quality (ZDT1 at 2,000 calls, seed 0: IGD 0.0043 with 64, 0.0069
+            with 32, 0.0099 with 16; the calorimeter after 100 trials, 3 seeds: median
+            hypervolume 0.949 of the best known with 64, 0.916 with 16).
         fused_kernel: allow botorch to compile its fused C++ kernel on first use.
     """
 
@@ -616,8 +616,9 @@ def _evaluate(acq: Any, points: torch.Tensor, chunk: int = 512) -> torch.Tensor:
 @contextlib.contextmanager
 def _quiet_expected_warnings() -> Iterator[None]:
     """Drop what capped fits and acquisition optimisation are expected to say (jitter added to
-    a Cholesky factor, an L-BFGS run stopped early; botorch forces these to "always" show; a
-    torch notice about sparse tensors), and pass every other warning on."""
+    a Cholesky factor, an L-BFGS run stopped early, the cached-Cholesky fallback; botorch
+    forces these to "always" show; a torch notice about sparse tensors), and pass every other
+    warning on."""
     from botorch.exceptions.warnings import OptimizationWarning
     from linear_operator.utils.warnings import NumericalWarning
 
@@ -629,6 +630,9 @@ def _quiet_expected_warnings() -> Iterator[None]:
         expected = (
             issubclass(w.category, (NumericalWarning, OptimizationWarning))
             or (issubclass(w.category, RuntimeWarning) and "Optimization failed" in text)
+            # a candidate on top of a baseline trial makes their joint covariance singular;
+            # botorch then samples without its cached factor (same values, slower)
+            or "Low-rank cholesky updates failed" in text
             or "Sparse invariant checks are implicitly disabled" in text  # torch, via linear_operator
         )
         if not expected:

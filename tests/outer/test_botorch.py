@@ -383,3 +383,23 @@ def test_a_batch_refines_once_and_picks_distinct_points_greedily(monkeypatch):
     for p in proposals:
         assert 0.0 <= p.weights[0] <= 1.0 and sum(p.weights) == pytest.approx(1.0)
         assert p.choices["material"] in ("lead", "tungsten")
+
+
+def test_expected_numerical_warnings_are_dropped_and_others_passed_on():
+    from botorch.exceptions.warnings import BotorchWarning, OptimizationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with engine_module._quiet_expected_warnings():
+            warnings.warn(
+                "Optimization failed within `scipy.optimize.minimize`", RuntimeWarning, stacklevel=1
+            )
+            warnings.warn("stopped after 10 iterations", OptimizationWarning, stacklevel=1)
+            warnings.warn(
+                "Low-rank cholesky updates failed due NaNs or due to an ill-conditioned covariance matrix. "
+                "Falling back to standard sampling.",
+                BotorchWarning,
+                stacklevel=1,
+            )
+            warnings.warn("the reference point lies inside the front", BotorchWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["the reference point lies inside the front"]
