@@ -647,7 +647,13 @@ def median_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     df = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
     numeric = [c for c in df.columns if c not in ("method", "problem", "seed", "note")]
+    # calls to reach a level: a seed that never reached it counts as infinitely many (pandas'
+    # median would skip it, and one lucky seed of five would stand for the method); the median
+    # is "not reached" (NaN) when half the seeds or more did not reach it
+    reach = [c for c in ("calls_to_95", "calls_to_99", "fwd_eq_to_99") if c in df.columns]
+    df[reach] = df[reach].fillna(np.inf)
     med = df.groupby(["problem", "method"], sort=False)[numeric].median().reset_index()
+    med[reach] = med[reach].replace(np.inf, np.nan)
     spread = df.groupby(["problem", "method"], sort=False)[["hv@2000", "igd@2000"]].agg(["min", "max"])
     out = []
     for r in med.to_dict("records"):
