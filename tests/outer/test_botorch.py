@@ -403,3 +403,52 @@ def test_expected_numerical_warnings_are_dropped_and_others_passed_on():
             )
             warnings.warn("the reference point lies inside the front", BotorchWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["the reference point lies inside the front"]
+
+
+def test_many_combinations_are_scored_in_two_stages_and_refined_from_the_best_four(monkeypatch):
+    # 6 materials (> 4): raw_samples 16 -> the first quarter (4 points) for all 6, the other 12
+    # for the 4 most promising materials only; L-BFGS-B from num_restarts x 4 starts
+    materials = ("Pb", "W", "Fe", "Cu", "Al", "U")
+    space = DesignSpace(Real("x", 0.0, 1.0), Choice("material", materials))
+
+    def simulate(params, choices, n_samples, generator):  # never called here
+        raise AssertionError
+
+    definition = StudyDefinition(
+        "six", space, [Objective("cost", unit="kEUR"), Objective("gain", "maximize")], simulate
+    )
+    engine = BotorchEngine(seed=0, fused_kernel=False, **FAST).setup(definition)
+    rng = np.random.default_rng(0)
+    records = []
+    for k in range(12):
+        w1 = float(rng.random())
+        extra = materials.index(materials[k % 6])
+        records.append(
+            TrialRecord(
+                number=k,
+                state="COMPLETE",
+                weights=(w1, 1 - w1),
+                choices={"material": materials[k % 6]},
+                objectives=(10.0 * w1 + extra, 5.0 * np.sqrt(w1)),
+                stderr=(0.1, 0.1),
+            )
+        )
+    engine.tell(records)
+    engine.skip(12)
+    import botorch.generation.gen as gen
+
+    evaluated, starts = [], []
+    inner_eval = engine_module._evaluate
+    monkeypatch.setattr(
+        engine_module,
+        "_evaluate",
+        lambda acq, pts, **k: evaluated.append(pts.shape[0]) or inner_eval(acq, pts, **k),
+    )
+    inner_gen = gen.gen_candidates_scipy
+    monkeypatch.setattr(
+        gen, "gen_candidates_scipy", lambda s, *a, **k: starts.append(s.shape[0]) or inner_gen(s, *a, **k)
+    )
+    (proposal,) = engine.ask(1)
+    assert evaluated[:2] == [6 * 4, 4 * 12]
+    assert starts == [FAST["num_restarts"] * 4]
+    assert proposal.choices["material"] in materials
