@@ -109,8 +109,8 @@ def run(
     max_baseline: Annotated[
         int | None,
         typer.Option(
-            help="botorch: most trials the hypervolume improvement is measured against [default: 64; "
-            "16 for short trials with many discrete combinations, e.g. the calorimeter]."
+            help="botorch: most trials the hypervolume improvement is measured against [default: 64]; "
+            "fewer make each proposal cheaper and the front coarser (docs/engines.md)."
         ),
     ] = None,
     warm_start: Annotated[

@@ -368,7 +368,7 @@ class BotorchEngine(Engine):
     def _checkpoint(self, n: int) -> int:
         """The number of trials the hyperparameters in use at ``n`` finished trials were fitted
         on: ``2^k + j s`` <= n, ``s = max(1, refit_fraction 2^k)``."""
-        size = 1 << (n.bit_length() - 1)
+        size = _anchor_size(n)
         step = max(1, int(self.refit_fraction * size))
         return size + (n - size) // step * step
 
@@ -378,7 +378,7 @@ class BotorchEngine(Engine):
         c = X.shape[0]
         key = (c, Y.shape[1])
         if key not in self._fits:
-            size = 1 << (c.bit_length() - 1)
+            size = _anchor_size(c)
             model = self._build_model(X, Y, SE)
             if c > size:
                 self._load(model, self._hyperparameters(X[:size], Y[:size], SE[:size]))
@@ -605,6 +605,11 @@ class BotorchEngine(Engine):
         finally:
             acq.set_X_pending(base_pending)
         return torch.cat(chosen)
+
+
+def _anchor_size(n: int) -> int:
+    """The largest power of two <= ``n``: the trials a cold (anchor) fit is made on."""
+    return 1 << (n.bit_length() - 1)
 
 
 def _evaluate(acq: Any, points: torch.Tensor, chunk: int = 512) -> torch.Tensor:
