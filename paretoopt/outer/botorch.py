@@ -42,6 +42,10 @@ Ament et al. 2023; Daulton et al. 2021) over the mixed space.
   ``torch.random.fork_rng``: those of a fit seeded by ``(seed, number of trials)``, those of
   the acquisition (raw samples, MC samples) by ``(seed, proposal index)``; the global torch
   state and ``torch.set_num_threads`` are left as they were.
+* **The acquisition function** is :class:`~paretoopt.outer.acquisition.BaselineCachedQLogNEHVI`:
+  botorch's qLogNEHVI (same values) with the baseline's posterior block computed once per
+  acquisition rather than at every call (2.5x less engine time per trial on the calorimeter
+  at 100-128 trials).
 * **The fused C++ kernel**: botorch compiles a small C++ extension for qLog(N)EHVI on first use
   (about 70 s on two cores, then cached in ``~/.cache/torch_extensions``). The engine announces
   the compilation with a warning before it starts, and when compilation fails botorch's pure
@@ -425,10 +429,11 @@ class BotorchEngine(Engine):
         return torch.tensor(-self._signs * ref, dtype=_DTYPE)
 
     def _acquire(self, q: int, data: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
-        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
         from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
         from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
         from botorch.sampling import SobolQMCNormalSampler
+
+        from paretoopt.outer.acquisition import BaselineCachedQLogNEHVI
 
         X, Y, SE = data
         prepare_fused_kernel(self.fused_kernel)
@@ -457,7 +462,7 @@ class BotorchEngine(Engine):
                     num_samples=256,  # botorch's 2048 costs seconds at a few hundred trials
                 )
                 baseline = self._spread_baseline(model, probable, ref_point)
-                acq = qLogNoisyExpectedHypervolumeImprovement(
+                acq = BaselineCachedQLogNEHVI(
                     model=model,
                     ref_point=ref_point,
                     X_baseline=baseline,
@@ -588,22 +593,19 @@ class BotorchEngine(Engine):
         raw_pool, raw_values = best_raw(min(first, max(1, self.raw_samples // 8, -(-q // n_combo))))
         pool = torch.cat([refined.reshape(-1, enc.d), raw_pool])
         pool_values = torch.cat([refined_values.reshape(-1), raw_values])
+        # the picks become pending points of this acquisition, which is discarded afterwards (a
+        # restore would cost one more box decomposition)
         base_pending = acq.X_pending
         chosen: list[torch.Tensor] = []
-        try:
-            for _ in range(q):
-                if chosen:
-                    pending = (
-                        torch.cat(chosen) if base_pending is None else torch.cat([base_pending, *chosen])
-                    )
-                    acq.set_X_pending(pending)
-                    pool_values = _evaluate(acq, pool)
-                best = int(pool_values.argmax())
-                chosen.append(pool[best : best + 1])
-                keep = torch.arange(pool.shape[0]) != best
-                pool, pool_values = pool[keep], pool_values[keep]
-        finally:
-            acq.set_X_pending(base_pending)
+        for _ in range(q):
+            if chosen:
+                pending = torch.cat(chosen) if base_pending is None else torch.cat([base_pending, *chosen])
+                acq.set_X_pending(pending)
+                pool_values = _evaluate(acq, pool)
+            best = int(pool_values.argmax())
+            chosen.append(pool[best : best + 1])
+            keep = torch.arange(pool.shape[0]) != best
+            pool, pool_values = pool[keep], pool_values[keep]
         return torch.cat(chosen)
 
 
