@@ -261,7 +261,7 @@ def test_an_ask_without_new_results_reuses_the_fit(monkeypatch):
 
 
 def test_hyperparameters_are_refitted_at_checkpoints_and_condition_on_every_trial(monkeypatch):
-    # refit_fraction 0.25: a cold fit (5 fit_maxiter) on 8 trials, a warm one (fit_maxiter) on
+    # refit_fraction 0.25: a cold anchor fit (5 fit_maxiter) on 8 trials, a warm one (fit_maxiter) on
     # 10; at 9 and 11 trials no fit, the GP conditions on all of them with the last fit's
     # hyperparameters
     records = []
@@ -307,6 +307,31 @@ def test_hyperparameters_are_refitted_at_checkpoints_and_condition_on_every_tria
     # refit_fraction 0: a fit after every new result, as before checkpoints
     eager = BotorchEngine(seed=0, fused_kernel=False, refit_fraction=0.0, **FAST).setup(_definition())
     assert [eager._checkpoint(n) for n in (8, 9, 10, 11)] == [8, 9, 10, 11]
+
+
+def test_anchors_above_64_trials_start_from_the_checkpoint_before_them(monkeypatch):
+    """A cold anchor fit at 128 trials cost 1.2 s on the calorimeter; it starts from the fit at
+    112 trials instead (2 fit_maxiter iterations), which starts from the cold one at 64."""
+    engine = BotorchEngine(seed=0, fused_kernel=False, **{**FAST, "fit_maxiter": 2}).setup(_definition())
+    _tell_grid(engine, 129, 0.1)
+    fits, starts = [], {}
+    inner = engine._fit
+
+    def spy(model, maxiter):
+        n = model.train_inputs[0].shape[-2]
+        fits.append((n, maxiter))
+        starts[n] = {k: v.detach().clone() for k, v in model.named_parameters()}
+        return inner(model, maxiter)
+
+    monkeypatch.setattr(engine, "_fit", spy)
+    engine._fitted_model(*engine._training_data())
+    assert engine._checkpoint(129) == 128
+    assert fits == [(64, 10), (112, 2), (128, 4)]
+    m = engine._training_data()[1].shape[1]
+    for name, value in engine._fits[(112, m)].items():
+        torch.testing.assert_close(starts[128][name], value)  # warm from the checkpoint at 112
+    for name, value in engine._fits[(64, m)].items():
+        torch.testing.assert_close(starts[112][name], value)
 
 
 def test_the_acquisition_baseline_is_capped_at_max_baseline(monkeypatch):
