@@ -145,7 +145,7 @@ class BaselineCachedQLogNEHVI(qLogNoisyExpectedHypervolumeImprovement):
         # distribution factorise every joint covariance on construction
         mvn = MultitaskMultivariateNormal.from_independent_mvns(
             mvns=[
-                MultivariateNormal(mean[..., t, :], to_linear_operator(covar[..., t, :, :])) for t in range(m)
+                MultivariateNormal(mean[..., j, :], to_linear_operator(covar[..., j, :, :])) for j in range(m)
             ]
         )
         posterior = GPyTorchPosterior(distribution=mvn)
