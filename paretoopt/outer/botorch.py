@@ -625,7 +625,8 @@ class BotorchEngine(Engine):
 
 
 def _anchor_size(n: int) -> int:
-    """The largest power of two <= ``n``: the trials a cold (anchor) fit is made on."""
+    """The largest power of two <= ``n``: the trials an anchor fit is made on (cold up to
+    ``_COLD_ANCHORS``, warm-started above)."""
     return 1 << (n.bit_length() - 1)
 
 
