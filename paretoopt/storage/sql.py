@@ -246,9 +246,10 @@ class SQLStorage(BaseStorage):
         )
 
     def create_study(self, spec: StudySpec) -> StudyRecord:
+        taken = f"a study named {spec.name!r} already exists in {self.url}"
         with self.session_scope() as s:
             if s.scalar(select(StudyModel.id).where(StudyModel.name == spec.name)) is not None:
-                raise DuplicateStudyError(f"a study named {spec.name!r} already exists in {self.url}")
+                raise DuplicateStudyError(taken)
             m = StudyModel(
                 name=spec.name,
                 definition_name=spec.definition_name,
@@ -270,7 +271,13 @@ class SQLStorage(BaseStorage):
                 updated_at=utcnow(),
             )
             s.add(m)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError as exc:
+                # another process created the name between the check above and this insert
+                # (the name is the table's only unique column besides the generated id): the
+                # same error as the check's, so that load_if_exists callers load it
+                raise DuplicateStudyError(taken) from exc
             return self._study_record(m)
 
     def _find_study(self, s: Session, name: str) -> StudyModel:

@@ -66,6 +66,32 @@ def result(values=(1.0, 2.0), stderr=(0.1, 0.2), steps=3) -> TrialResult:
     )
 
 
+def test_a_study_created_by_another_process_meanwhile_is_a_duplicate(storage, storage_url):
+    """Two processes creating one study: both check the name, one inserts first. The other's
+    insert must say DuplicateStudyError (which load_if_exists callers turn into a load), not a
+    generic integrity error. The race is replayed by creating the study from a second storage
+    just before the first one's insert is flushed."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    other = SQLStorage(storage_url)
+    try:
+
+        def create_meanwhile(session, flush_context, instances):
+            other.create_study(spec("raced"))
+
+        event.listen(Session, "before_flush", create_meanwhile, once=True)
+        try:
+            with pytest.raises(DuplicateStudyError, match="'raced' already exists"):
+                storage.create_study(spec("raced"))
+        finally:
+            if event.contains(Session, "before_flush", create_meanwhile):
+                event.remove(Session, "before_flush", create_meanwhile)
+        assert [s.name for s in storage.list_studies()] == ["raced"]
+    finally:
+        other.close()
+
+
 def test_study_create_get_list_delete(storage):
     rec = storage.create_study(spec("a"))
     assert rec.id > 0 and rec.name == "a" and rec.engine_options == {"real_levels": 3}
