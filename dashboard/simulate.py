@@ -110,7 +110,8 @@ def simulate_design(
         base = next((t for t in trials if t.number == base_number), None)
         m = len(definition.objectives)
         weights = tuple(base.weights) if base is not None and len(base.weights) == m else (1.0 / m,) * m
-        from paretoopt.runner import WHATIF, execute_trial, trial_seed, worker_id
+        from paretoopt.runner import execute_trial
+        from paretoopt.trials import WHATIF, trial_seed, worker_id
 
         seed = trial_seed(record.seed, 10**6 + len(trials))
         (trial,) = st.enqueue_trials(

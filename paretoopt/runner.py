@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import signal
-import socket
 import threading
 import time
 import traceback
@@ -46,56 +44,18 @@ from paretoopt.storage import (
     get_storage,
 )
 from paretoopt.study import Study, spec_from_definition
+from paretoopt.trials import (
+    ANCHOR,
+    EXTERNAL_SOURCES,
+    HEARTBEAT_EVERY_S,
+    RESIMULATED,
+    STALE_AFTER_S,
+    dead_local_workers,
+    trial_seed,
+    worker_id,
+)
 
 log = logging.getLogger("paretoopt")
-
-#: A RUNNING trial whose heartbeat is older than this is taken as dead (other hosts).
-STALE_AFTER_S = 600.0
-HEARTBEAT_EVERY_S = 30.0
-ANCHOR = "anchor"
-#: Trials traced on a surrogate (in the ``<study>.surrogate`` study, see paretoopt.surrogate).
-SURROGATE = "surrogate"
-#: A surrogate-optimal design evaluated once with the real simulation (no inner loop).
-RESIMULATED = "resimulated"
-#: Trials added from the dashboard's what-if panel ("simulate this design").
-WHATIF = "whatif"
-#: Trials the engine did not propose: told to it, never asked for or replayed.
-EXTERNAL_SOURCES = (ANCHOR, RESIMULATED, WHATIF)
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process: the owner recorded on RUNNING trials."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def dead_local_workers(trials: Sequence[FrozenTrial]) -> list[str]:
-    """Owners of RUNNING trials that ran on this host in a process that no longer exists."""
-    host = socket.gethostname()
-    dead = []
-    for t in trials:
-        if t.state is TrialState.RUNNING and t.worker:
-            h, _, pid = t.worker.rpartition(":")
-            if h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-                dead.append(t.worker)
-    return dead
-
-
-def trial_seed(study_seed: int, number: int) -> int:
-    """The inner-loop seed of trial ``number``: a fixed function of the study seed."""
-    return int(
-        np.random.SeedSequence([int(study_seed) & 0xFFFFFFFF, int(number) & 0xFFFFFFFF]).generate_state(1)[0]
-        >> 1
-    )
 
 
 def scalarization_for(

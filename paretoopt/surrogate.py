@@ -315,7 +315,7 @@ def _subsample_steps(n: int, cap: int) -> list[int]:
 def eligible_trials(study: Study) -> list[FrozenTrial]:
     """The trials a surrogate of ``study`` is fitted on: COMPLETE, finite objectives, not
     themselves traced on a surrogate."""
-    from paretoopt.runner import SURROGATE
+    from paretoopt.trials import SURROGATE
 
     return [t for t in study.completed_trials if t.source != SURROGATE]
 
@@ -1535,17 +1535,11 @@ def optimize_on_surrogate(
 
     from paretoopt.exceptions import DuplicateStudyError, StudyNotFoundError
     from paretoopt.outer import Engine, make_engine
-    from paretoopt.runner import (
-        RESIMULATED,
-        SURROGATE,
-        _check_compatible,
-        _Run,
-        run_waiting_trials,
-        trial_seed,
-    )
+    from paretoopt.runner import _check_compatible, _Run, run_waiting_trials
     from paretoopt.scalarize import Normalization
     from paretoopt.storage import TrialProposal, get_storage
     from paretoopt.study import Study, spec_from_definition
+    from paretoopt.trials import RESIMULATED, SURROGATE, trial_seed
 
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
@@ -1655,9 +1649,9 @@ def surrogate_comparison(study: Study) -> pd.DataFrame:
     import pandas as pd
 
     from paretoopt.exceptions import StudyNotFoundError
-    from paretoopt.runner import RESIMULATED
     from paretoopt.storage import TrialState
     from paretoopt.study import Study
+    from paretoopt.trials import RESIMULATED
 
     def col(label: str, unit: str | None) -> str:
         return f"{label} [{unit}]" if unit else label

@@ -23,9 +23,10 @@ from paretoopt import surrogate as sg
 from paretoopt.analytic import zdt_objectives
 from paretoopt.cli import app
 from paretoopt.exceptions import SpaceError, SurrogateError, UntrustedModelError
-from paretoopt.runner import RESIMULATED, SURROGATE, optimize
+from paretoopt.runner import optimize
 from paretoopt.storage import TrialState
 from paretoopt.study import load_study
+from paretoopt.trials import RESIMULATED, SURROGATE
 
 ROOT = Path(__file__).resolve().parents[1]
 
