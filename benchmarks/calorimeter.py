@@ -102,7 +102,7 @@ def throughput(n_events: int = 10_000, n_layers: int = 40, repeats: int = 5) -> 
     return rows
 
 
-# ----- the outer loop (mirrors paretoopt.runner without storage) -----
+# ----- the outer loop (mirrors paretoopt.run.Runner without storage) -----
 _WORKER_STUDY = None
 
 

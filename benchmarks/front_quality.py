@@ -196,7 +196,7 @@ def _timed(engine_cls: type[Engine]) -> type[Engine]:
 def run_paretoopt(
     definition: StudyDefinition, engine: str, seed: int, budget: int, problem: str, warm_start: bool = True
 ) -> Run:
-    from paretoopt.runner import optimize
+    from paretoopt.run import optimize
     from paretoopt.storage import TrialState
     from paretoopt.study import load_study
 
@@ -729,7 +729,7 @@ def calorimeter_overhead(
     trial against the inner loop's wall time per trial, over the run and per ``window``
     trials (the engine's cost grows with the number of trials it models)."""
     from paretoopt.problem import load_study_definition
-    from paretoopt.runner import optimize
+    from paretoopt.run import optimize
 
     definition = load_study_definition(STUDIES / "calorimeter.py")
     _TIMES.clear()

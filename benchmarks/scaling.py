@@ -52,7 +52,7 @@ STUDY = textwrap.dedent(
 
 def run_once(study_file: Path, url: str, trials: int, workers: int, warm_start: bool) -> float:
     from paretoopt import load_study_definition, optimize
-    from paretoopt.parallel import DaskExecutor
+    from paretoopt.run import DaskExecutor
 
     d = load_study_definition(study_file)
     with DaskExecutor(workers=workers) if workers > 1 else contextlib.nullcontext() as ex:

@@ -22,7 +22,7 @@ from paretoopt.problem import (
     StudyDefinition,
     load_study_definition,
 )
-from paretoopt.runner import optimize
+from paretoopt.run import optimize
 from paretoopt.scalarize import (
     AugmentedChebyshev,
     BudgetConstraint,

@@ -132,7 +132,7 @@ def run(
     _setup_logging(verbose)
     from paretoopt.outer import ENGINES, make_engine
     from paretoopt.problem import load_study_definition
-    from paretoopt.runner import optimize
+    from paretoopt.run import optimize
 
     try:
         if trials < 1:
@@ -166,7 +166,7 @@ def run(
         make_engine(engine, seed=seed, **options)  # options checked before anything is written
         executor = None
         if workers > 1 or scheduler:
-            from paretoopt.parallel import DaskExecutor
+            from paretoopt.run import DaskExecutor
 
             executor = DaskExecutor.for_cli(workers=workers, scheduler=scheduler, storage_url=_url(storage))
         if device.startswith("cuda"):

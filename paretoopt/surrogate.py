@@ -1535,7 +1535,7 @@ def optimize_on_surrogate(
 
     from paretoopt.exceptions import DuplicateStudyError, StudyNotFoundError
     from paretoopt.outer import Engine, make_engine
-    from paretoopt.runner import _check_compatible, _Run, run_waiting_trials
+    from paretoopt.run import Runner, check_compatible, run_waiting_trials
     from paretoopt.scalarize import Normalization
     from paretoopt.storage import TrialProposal, get_storage
     from paretoopt.study import Study, spec_from_definition
@@ -1553,7 +1553,7 @@ def optimize_on_surrogate(
             f"trials in {st.url}; run the real simulation first (paretoopt run FILE --trials N). {exc}"
         ) from None
     main = Study(st, record)
-    _check_compatible(definition, main)
+    check_compatible(definition, main)
     run_args = {"settings": settings, "device": device, "progress": progress, "executor": executor}
 
     # an interrupted call left re-simulations behind: finish them, and that is this call's work
@@ -1605,11 +1605,19 @@ def optimize_on_surrogate(
         except DuplicateStudyError:
             srec = st.get_study(sname)
     traced = Study(st, srec)
-    run = _Run(sdef, traced, eng, n_trials, srec.scalarization, sdef.inner, "cpu", warm_start, progress, None)
-    run.trial_source = SURROGATE
-    run.batch_size = int(batch_size or getattr(eng, "batch_size", 1) or 1)
+    run = Runner(
+        sdef,
+        traced,
+        engine=eng,
+        n_trials=n_trials,
+        settings=sdef.inner,
+        warm_start=warm_start,
+        progress=progress,
+        batch_size=batch_size,
+        trial_source=SURROGATE,
+    )
     t0 = time.perf_counter()
-    run.execute()
+    run.optimize()
     log.info("traced %d trials on the surrogate in %.1f s", len(traced.trials), time.perf_counter() - t0)
     if run.stop.requested:
         return main

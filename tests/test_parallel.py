@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 from paretoopt import load_study_definition
 from paretoopt.cli import app
-from paretoopt.parallel import DaskExecutor
-from paretoopt.runner import optimize
+from paretoopt.run import DaskExecutor, optimize
 from paretoopt.storage import TrialState
 from paretoopt.study import load_study
 

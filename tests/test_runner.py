@@ -15,7 +15,7 @@ import pytest
 from paretoopt import load_study_definition
 from paretoopt.analytic import distance_to_front
 from paretoopt.exceptions import DuplicateStudyError, StudyDefinitionError
-from paretoopt.runner import optimize
+from paretoopt.run import optimize
 from paretoopt.storage import TrialState
 from paretoopt.study import load_study
 

@@ -23,7 +23,7 @@ from paretoopt import surrogate as sg
 from paretoopt.analytic import zdt_objectives
 from paretoopt.cli import app
 from paretoopt.exceptions import SpaceError, SurrogateError, UntrustedModelError
-from paretoopt.runner import optimize
+from paretoopt.run import optimize
 from paretoopt.storage import TrialState
 from paretoopt.study import load_study
 from paretoopt.trials import RESIMULATED, SURROGATE
@@ -354,17 +354,15 @@ def test_simulator_surrogate_traces_then_resimulates_and_resumes(tmp_path, monke
     optimize(d, storage=url, n_trials=8, seed=0, warm_start=False)
 
     # the process dies after the re-simulations were enqueued, before any ran
-    import paretoopt.runner as runner
-
-    real = runner.run_waiting_trials
+    from paretoopt.run import Runner
 
     def die(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "run_waiting_trials", die)
+    monkeypatch.setattr(Runner, "run_waiting", die)
     with pytest.raises(KeyboardInterrupt):
         sg.optimize_on_surrogate(d, storage=url, n_trials=6, seed=0)
-    monkeypatch.setattr(runner, "run_waiting_trials", real)
+    monkeypatch.undo()
     main = load_study(study_name="zdt1", storage=url)
     waiting = [t for t in main.trials if t.source == RESIMULATED]
     assert waiting and all(t.state is TrialState.WAITING for t in waiting)

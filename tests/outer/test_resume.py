@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from paretoopt.analytic import mixed_study
-from paretoopt.runner import optimize
+from paretoopt.run import optimize
 from paretoopt.storage import TrialState
 from tests.outer import FAST_BOTORCH
 

@@ -12,57 +12,34 @@ trial is FAILED); the trial keeps its number, proposal and seed, so nothing is l
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from paretoopt.exceptions import ParetoOptError, StorageError
-from paretoopt.storage import FrozenTrial, TrialResult, TrialState
-
-if TYPE_CHECKING:
-    from paretoopt.inner import InnerSettings
-    from paretoopt.problem import StudyDefinition
-    from paretoopt.runner import _Run
-
-log = logging.getLogger("paretoopt")
+from paretoopt.run.execute import TrialJob
+from paretoopt.run.executors import OnFinished, Refill
+from paretoopt.run.lifecycle import claim_trial, finish_trial
+from paretoopt.storage import BaseStorage, FrozenTrial, TrialResult, TrialState
 
 
 def _warm_worker(torch_threads: int) -> bool:
     """Import torch and paretoopt on a worker before the first trial (seconds, paid once)."""
     import torch
 
-    import paretoopt.runner  # noqa: F401
+    import paretoopt.run.execute  # noqa: F401
 
     if torch_threads > 0:
         torch.set_num_threads(torch_threads)
     return True
 
 
-def _remote_trial(
-    definition: StudyDefinition,
-    trial: FrozenTrial,
-    normalization: dict[str, Any],
-    scalarization: str,
-    settings: InnerSettings | None,
-    device: str,
-    torch_threads: int,
-) -> tuple[str, TrialResult]:
+def _remote_trial(job: TrialJob, trial: FrozenTrial, torch_threads: int) -> tuple[str, TrialResult]:
     """Runs on a Dask worker: one trial's inner loop (no database access)."""
     import torch
 
-    from paretoopt.runner import execute_trial
-    from paretoopt.scalarize import Normalization
-
     if torch_threads > 0:
         torch.set_num_threads(torch_threads)
-    state, result = execute_trial(
-        definition,
-        trial,
-        Normalization.from_dict(normalization),
-        scalarization,
-        settings=settings,
-        device=device,
-    )
+    state, result = job.execute(trial)
     return state.value, result
 
 
@@ -153,15 +130,21 @@ class DaskExecutor:
 
     def run(
         self,
-        run: _Run,
-        trials: list[FrozenTrial],
-        refill: Callable[[int], list[FrozenTrial]] | None = None,
+        storage: BaseStorage,
+        job: TrialJob,
+        trials: Sequence[FrozenTrial],
+        *,
+        worker: str,
+        on_finished: OnFinished,
+        refill: Refill | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> list[FrozenTrial]:
         """Submit every trial, write each result as it arrives, return the finished trials.
 
         ``refill(n)`` (optional) enqueues up to ``n`` new trials; it is called whenever fewer
         trials are in flight than the cluster has slots, so no worker waits for the slowest
         trial of a batch. Returning ``[]`` ends the run once the trials in flight are done.
+        A stop request is honoured by ``refill`` (it returns ``[]``): the trials in flight finish.
         """
         from distributed import as_completed
         from distributed.client import FutureCancelledError
@@ -171,26 +154,20 @@ class DaskExecutor:
         except ImportError:  # pragma: no cover - moved in some versions
             from distributed import KilledWorker  # type: ignore[no-redef]
 
-        assert run.normalization is not None
         client = self.client
-        norm = run.normalization.to_dict()
         futures: dict[Any, FrozenTrial] = {}
 
         def submit(t: FrozenTrial) -> Any:
-            claimed = run.storage.start_trial(t.id, run.worker)
+            claimed = claim_trial(storage, t, worker)
             if claimed is None:  # another process took it
                 return None
             fut = client.submit(
                 _remote_trial,
-                run.definition,
+                job,
                 claimed,
-                norm,
-                run.scalarization,
-                run.settings,
-                run.device,
                 self.torch_threads,
                 pure=False,
-                key=f"paretoopt-{run.study.name}-{claimed.number}-{claimed.retries}",
+                key=f"paretoopt-{job.study_name}-{claimed.number}-{claimed.retries}",
             )
             futures[fut] = claimed
             return fut
@@ -211,11 +188,9 @@ class DaskExecutor:
             except FutureCancelledError as exc:
                 state = TrialState.FAILED
                 result = TrialResult(params={}, error=f"cancelled: {exc}")
-            done = run.storage.finish_trial(trial.id, state, result)
-            if state is TrialState.FAILED:
-                log.warning("trial %d failed: %s", done.number, (result.error or "").splitlines()[0])
+            done = finish_trial(storage, trial, state, result)
             finished.append(done)
-            run._report(run._trials(), done)
+            on_finished(done)
             if refill is not None and len(futures) < slots:
                 for t in refill(slots - len(futures)):
                     new = submit(t)

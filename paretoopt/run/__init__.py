@@ -1,0 +1,34 @@
+"""Running trials: the public ``Runner``, ``optimize()``, and the executors trials run on.
+
+Data flow: :mod:`.prepare` (engine, study) -> :mod:`.runner` (normalisation, ask, run, tell) ->
+:mod:`.executors` / :mod:`.dask` (where trials run) -> :mod:`.lifecycle` (claim, execute, finish)
+-> :mod:`.execute` (one inner loop); :mod:`.feed` tells the engine what finished.
+"""
+
+from paretoopt.run.dask import DaskExecutor
+from paretoopt.run.execute import TrialJob, execute_trial, scalarization_for
+from paretoopt.run.executors import Executor, SerialExecutor
+from paretoopt.run.feed import EngineFeed, to_record
+from paretoopt.run.lifecycle import run_trial
+from paretoopt.run.prepare import build_engine, check_compatible, open_or_create_study
+from paretoopt.run.runner import Runner, RunProgress, nearest_warm_start, optimize, run_waiting_trials
+
+__all__ = [
+    "DaskExecutor",
+    "EngineFeed",
+    "Executor",
+    "RunProgress",
+    "Runner",
+    "SerialExecutor",
+    "TrialJob",
+    "build_engine",
+    "check_compatible",
+    "execute_trial",
+    "nearest_warm_start",
+    "open_or_create_study",
+    "optimize",
+    "run_trial",
+    "run_waiting_trials",
+    "scalarization_for",
+    "to_record",
+]
