@@ -1,5 +1,8 @@
-"""Named errors of paretoopt, so callers (CLI, runner, dashboard) can tell bad input from
-failed physics. Messages quote the values or shapes received and say what was expected."""
+"""Named errors of paretoopt, so callers can tell bad input from failed physics.
+
+The CLI, the runner and the dashboard catch them by kind. Messages quote the values or shapes
+received and say what was expected.
+"""
 
 from __future__ import annotations
 

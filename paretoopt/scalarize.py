@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -102,11 +102,6 @@ class Normalization:
         s, i, sp = (t.to(device=f.device, dtype=f.dtype) for t in (self.signs, self.ideal, self.span))
         return (s * f - s * i) / sp
 
-    def untransform(self, z: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`transform`."""
-        s, i, sp = (t.to(device=z.device, dtype=z.dtype) for t in (self.signs, self.ideal, self.span))
-        return (z * sp + s * i) * s
-
     def to_dict(self) -> dict[str, list[float]]:
         return {"ideal": self.ideal.tolist(), "nadir": self.nadir.tolist(), "signs": self.signs.tolist()}
 
@@ -118,16 +113,50 @@ class Normalization:
         return f"Normalization(ideal={self.ideal.tolist()}, nadir={self.nadir.tolist()})"
 
 
-def _check_weights(weights: Sequence[float] | torch.Tensor, m: int) -> torch.Tensor:
-    w = _vec(weights, "weights")
-    if w.shape[0] != m:
-        raise ScalarizationError(f"expected {m} weights (one per objective), got {w.shape[0]}")
-    if torch.any(w < 0):
-        raise ScalarizationError(f"weights must be non-negative, got {w.tolist()}")
+@overload
+def normalize_weights(weights: torch.Tensor, m: int | None = None) -> torch.Tensor: ...
+
+
+@overload
+def normalize_weights(weights: np.ndarray | Sequence[float], m: int | None = None) -> np.ndarray: ...
+
+
+def normalize_weights(
+    weights: torch.Tensor | np.ndarray | Sequence[float], m: int | None = None
+) -> torch.Tensor | np.ndarray:
+    """The one rule for scalarisation weights: check them and scale them to sum 1.
+
+    Weights must be finite, non-negative and not all zero, and (when ``m`` is given) one per
+    objective. A torch tensor is checked and scaled in torch (float64, flattened), anything
+    else as a 1-D float64 numpy array, so each caller keeps the floating-point sum it always
+    had (numpy and torch sum five or more numbers in different orders).
+
+    Raises:
+        ScalarizationError: the weights break the rule; the message quotes them.
+    """
+    w: torch.Tensor | np.ndarray
+    if isinstance(weights, torch.Tensor):
+        w = _vec(weights, "weights")
+    else:
+        w = np.asarray(weights, dtype=float)
+        if w.ndim != 1:
+            raise ScalarizationError(f"weights must be a vector, got shape {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ScalarizationError(f"weights must be finite, got {w.tolist()}")
+    values = w.tolist()
+    if m is not None and len(values) != m:
+        raise ScalarizationError(f"expected {m} weights (one per objective), got {len(values)}")
+    if any(v < 0 for v in values):
+        raise ScalarizationError(f"weights must be non-negative, got {values}")
     total = float(w.sum())
     if total <= 0:
-        raise ScalarizationError(f"weights must not all be zero, got {w.tolist()}")
+        raise ScalarizationError(f"weights must not all be zero, got {values}")
     return w / total
+
+
+def _weight_tensor(weights: Sequence[float] | torch.Tensor, m: int) -> torch.Tensor:
+    """Weights as a float64 tensor, checked and scaled to sum 1 (:func:`normalize_weights`)."""
+    return normalize_weights(_vec(weights, "weights"), m)
 
 
 class Scalarization(ABC):
@@ -143,7 +172,7 @@ class Scalarization(ABC):
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly description; :func:`scalarization_from_dict` rebuilds it."""
+        """JSON-friendly description: the kind, its weights or bounds and options, the normalisation."""
 
     def _checked(self, f: torch.Tensor) -> torch.Tensor:
         m = self.normalization.n_objectives
@@ -161,7 +190,7 @@ class WeightedSum(Scalarization):
 
     def __init__(self, weights: Sequence[float] | torch.Tensor, normalization: Normalization) -> None:
         super().__init__(normalization)
-        self.weights = _check_weights(weights, normalization.n_objectives)
+        self.weights = _weight_tensor(weights, normalization.n_objectives)
 
     def __call__(self, f: torch.Tensor) -> torch.Tensor:
         z = self._checked(f)
@@ -202,7 +231,7 @@ class AugmentedChebyshev(Scalarization):
         if smoothing < 0:
             raise ScalarizationError(f"smoothing must be >= 0, got {smoothing}")
         self.smoothing = float(smoothing)
-        self.weights = _check_weights(weights, normalization.n_objectives)
+        self.weights = _weight_tensor(weights, normalization.n_objectives)
         self.rho = float(rho)
         self.utopia_offset = float(utopia_offset)
 
@@ -279,25 +308,6 @@ class BudgetConstraint(Scalarization):
             "penalty": self.penalty,
             "normalization": self.normalization.to_dict(),
         }
-
-
-def scalarization_from_dict(d: dict[str, Any]) -> Scalarization:
-    """Rebuild a scalarisation from :meth:`Scalarization.to_dict` output."""
-    norm = Normalization.from_dict(d["normalization"])
-    kind = d.get("kind")
-    if kind == WeightedSum.kind:
-        return WeightedSum(d["weights"], norm)
-    if kind == AugmentedChebyshev.kind:
-        return AugmentedChebyshev(
-            d["weights"],
-            norm,
-            rho=d.get("rho", 1e-3),
-            utopia_offset=d.get("utopia_offset", 0.01),
-            smoothing=d.get("smoothing", 0.0),
-        )
-    if kind == BudgetConstraint.kind:
-        return BudgetConstraint(d["objective"], d["bounds"], norm, penalty=d.get("penalty", 1e3))
-    raise ScalarizationError(f"unknown scalarisation kind {kind!r}")
 
 
 SCALARIZATIONS = {"chebyshev": AugmentedChebyshev, "weighted_sum": WeightedSum}

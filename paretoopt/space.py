@@ -3,7 +3,8 @@
 Differentiable reals are *inner* parameters: the gradient inner loop moves them through an
 unconstrained reparametrisation (a logistic map onto the box, in log space for ``log=True``),
 so the bounds can never be left. Integers, choices and reals marked ``differentiable=False``
-are *outer* parameters: the outer engines propose them, encoded as numeric vectors.
+are *outer* parameters: the outer engines propose them (encoded as numeric vectors by
+:mod:`paretoopt.outer.encoding`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,37 +61,43 @@ class Real:
         object.__setattr__(self, "high", float(self.high))
 
     # ----- reparametrisation (bounded <-> unconstrained), differentiable in torch -----
-    def _to_unit(self, x: torch.Tensor) -> torch.Tensor:
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Values in ``[low, high]`` to unit coordinates in ``[0, 1]`` (log-space for ``log``)."""
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             return (torch.log(x) - lo) / (hi - lo)
         return (x - self.low) / (self.high - self.low)
 
-    def _from_unit(self, t: torch.Tensor) -> torch.Tensor:
+    def from_unit(self, t: torch.Tensor) -> torch.Tensor:
+        """Unit coordinates in ``[0, 1]`` to values in ``[low, high]`` (inverse of :meth:`to_unit`)."""
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             return torch.exp(lo + t * (hi - lo))
         return self.low + t * (self.high - self.low)
 
+    # outer/encoding.py still calls the old private names; the lead switches it to the public ones
+    _to_unit = to_unit
+    _from_unit = from_unit
+
     def from_unit_float(self, t: float) -> float:
         """A unit coordinate in ``[0, 1]`` to a value in ``[low, high]`` (log-space for ``log``),
         in float64 and clipped, so that the ends map exactly onto the bounds."""
-        value = float(self._from_unit(torch.tensor(float(t), dtype=torch.float64)))
+        value = float(self.from_unit(torch.tensor(float(t), dtype=torch.float64)))
         return min(max(value, self.low), self.high)
 
     def to_unconstrained(self, x: torch.Tensor) -> torch.Tensor:
         """Map values in ``[low, high]`` to the real line (inverse of :meth:`from_unconstrained`)."""
-        t = self._to_unit(x).clamp(_EPS, 1.0 - _EPS)
+        t = self.to_unit(x).clamp(_EPS, 1.0 - _EPS)
         return torch.log(t) - torch.log1p(-t)
 
     def from_unconstrained(self, u: torch.Tensor) -> torch.Tensor:
         """Map the real line onto ``[low, high]`` by a logistic (log-space if ``log``)."""
-        return self._from_unit(torch.sigmoid(u))
+        return self.from_unit(torch.sigmoid(u))
 
     def interior(self, value: float, margin: float) -> float:
         """``value`` moved at least ``margin`` (fraction of the range, log-space for ``log``)
         inside the bounds: a gradient start off the faces of the box."""
-        t = float(self._to_unit(torch.tensor(float(value), dtype=torch.float64)))
+        t = float(self.to_unit(torch.tensor(float(value), dtype=torch.float64)))
         return self.from_unit_float(min(max(t, margin), 1.0 - margin))
 
     def midpoint(self) -> float:
@@ -232,10 +239,6 @@ class DesignSpace:
         return [p.name for p in self.outer]
 
     # ----- inner (differentiable) parameters -----
-    def inner_bounds(self) -> np.ndarray:
-        """``d x 2`` array of ``[low, high]`` of the inner parameters, in their units."""
-        return np.array([[p.low, p.high] for p in self.inner], dtype=float).reshape(-1, 2)
-
     def default_inner(self) -> dict[str, float]:
         """The interior starting point: the centre of every inner range."""
         return {p.name: p.midpoint() for p in self.inner}
@@ -275,7 +278,7 @@ class DesignSpace:
             )
         return {p.name: p.from_unconstrained(u[i]) for i, p in enumerate(self.inner)}
 
-    # ----- outer parameters: validation, encoding, enumeration -----
+    # ----- outer parameters: validation, enumeration, sampling -----
     def validate_outer(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Check outer values (choices as option values, not indices); return canonical ones."""
         unknown = set(values) - set(self.outer_names)
@@ -296,62 +299,6 @@ class DesignSpace:
                 if not p.contains(v):
                     raise SpaceError(f"{p.name}={v!r} is outside [{p.low}, {p.high}]")
                 out[p.name] = float(v)
-        return out
-
-    def outer_bounds(self) -> np.ndarray:
-        """``k x 2`` bounds of the encoded outer vector (choices as indices ``0..n-1``)."""
-        rows = []
-        for p in self.outer:
-            if isinstance(p, Choice):
-                rows.append([0.0, float(len(p.options) - 1)])
-            else:
-                rows.append([float(p.low), float(p.high)])
-        return np.array(rows, dtype=float).reshape(-1, 2)
-
-    def encode_outer(self, values: Mapping[str, Any]) -> np.ndarray:
-        """Outer values to a numeric vector: integers as themselves, choices as option index,
-        non-differentiable reals as themselves (in log space when ``log``)."""
-        vals = self.validate_outer(values)
-        vec = []
-        for p in self.outer:
-            v = vals[p.name]
-            if isinstance(p, Choice):
-                vec.append(float(p.index(v)))
-            elif isinstance(p, Real) and p.log:
-                vec.append(math.log(v))
-            else:
-                vec.append(float(v))
-        return np.asarray(vec, dtype=float)
-
-    def encoded_outer_bounds(self) -> np.ndarray:
-        """Bounds of :meth:`encode_outer`'s vector (log-space for log reals)."""
-        b = self.outer_bounds()
-        for i, p in enumerate(self.outer):
-            if isinstance(p, Real) and p.log:
-                b[i] = [math.log(p.low), math.log(p.high)]
-        return b
-
-    def decode_outer(self, vector: Sequence[float] | np.ndarray) -> dict[str, Any]:
-        """A numeric vector (possibly continuous, from an engine) back to valid outer values:
-        integers and choice indices are rounded, everything is clipped to bounds."""
-        vec = np.asarray(vector, dtype=float).reshape(-1)
-        if vec.shape[0] != len(self.outer):
-            raise SpaceError(
-                f"expected an outer vector of length {len(self.outer)} ({self.outer_names}), "
-                f"got length {vec.shape[0]}"
-            )
-        if not np.all(np.isfinite(vec)):
-            raise SpaceError(f"outer vector has non-finite entries: {vec.tolist()}")
-        out: dict[str, Any] = {}
-        for x, p in zip(vec, self.outer, strict=True):
-            if isinstance(p, Choice):
-                out[p.name] = p.options[int(np.clip(round(x), 0, len(p.options) - 1))]
-            elif isinstance(p, Integer):
-                out[p.name] = int(np.clip(round(x), p.low, p.high))
-            elif p.log:
-                out[p.name] = float(np.clip(math.exp(x), p.low, p.high))
-            else:
-                out[p.name] = float(np.clip(x, p.low, p.high))
         return out
 
     def discrete_combinations(self, real_levels: int = 3) -> list[dict[str, Any]]:

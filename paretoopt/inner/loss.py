@@ -1,0 +1,52 @@
+"""What every inner-loop step shares: seeds, train/eval mode, constraint penalty, gradient check.
+
+Used by both optimisers and by the final evaluation of :mod:`paretoopt.inner.loop`.
+
+This module is the only place that switches a simulation module between ``.train()`` (soft,
+differentiable relaxations) and ``.eval()`` (hard physical behaviour).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from paretoopt.problem import Evaluation, StudyDefinition, warn_no_gradient
+
+
+def step_seed(seed: int, step: int) -> int:
+    """A 63-bit seed for step ``step`` of an inner loop seeded ``seed`` (independent streams)."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(step) & 0xFFFFFFFF]).generate_state(2)
+    return int((int(state[0]) << 31) ^ int(state[1])) & 0x7FFFFFFFFFFFFFFF
+
+
+def set_mode(definition: StudyDefinition, training: bool) -> None:
+    """Switch a ``torch.nn.Module`` simulation to training (soft) or evaluation (hard) mode."""
+    sim = definition.simulate
+    if isinstance(sim, torch.nn.Module):
+        sim.train(training)
+
+
+def penalty(definition: StudyDefinition, ev: Evaluation, weight: float) -> torch.Tensor:
+    """The quadratic constraint penalty ``weight * sum (violation / scale)^2`` of ``ev``."""
+    total = torch.zeros((), dtype=ev.objectives.dtype, device=ev.objectives.device)
+    for i, c in enumerate(definition.constraints):
+        total = total + weight * (c.violation(ev.constraints[i]) / c.scale) ** 2
+    return total
+
+
+def objective_list(ev: Evaluation) -> list[float]:
+    """The objective means of ``ev`` as floats (for a trajectory step)."""
+    return [float(v) for v in ev.objectives.detach().cpu()]
+
+
+def check_first_gradient(
+    definition: StudyDefinition, params: dict[str, torch.Tensor], loss: torch.Tensor
+) -> None:
+    """Warn about differentiable parameters the first loss does not depend on."""
+    names = list(params)
+    if not names or not loss.requires_grad:
+        warn_no_gradient(names)
+        return
+    grads = torch.autograd.grad(loss, [params[n] for n in names], retain_graph=True, allow_unused=True)
+    warn_no_gradient([n for n, g in zip(names, grads, strict=True) if g is None])
