@@ -1,6 +1,9 @@
-"""The paretoopt dashboard (Dash + plotly): browse study fronts, open trials, ask the surrogate
-what-if questions, export Pareto tables. Start it with ``paretoopt dashboard --storage URL``
-or :func:`create_app`; see ``docs/dashboard.md``."""
+"""The paretoopt dashboard (Dash + plotly) over one study database.
+
+Browse study fronts, open trials, ask the surrogate what-if questions, export Pareto tables.
+Start it with ``paretoopt dashboard --storage URL`` or :func:`create_app`; see
+``docs/dashboard.md``.
+"""
 
 from __future__ import annotations
 

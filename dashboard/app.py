@@ -4,9 +4,9 @@
     app = create_app("sqlite:///paretoopt.db")
     app.run(host="127.0.0.1", port=8050)
 
-or ``paretoopt dashboard --storage sqlite:///paretoopt.db``. The styles live in
-``dashboard/assets/`` (inside the package, so an installed paretoopt finds them; Dash serves
-that folder).
+or ``paretoopt dashboard --storage sqlite:///paretoopt.db``. The styles live in the top-level
+``assets/`` folder of the repository, found from this file in a checkout (the editable install the
+project uses); Dash serves that folder, and without it the pages are served unstyled.
 
 Security: the app reads the database only (a :class:`~dashboard.data.SnapshotStorage` refuses
 writes) unless ``allow_simulate=True``; with it, "simulate this design" adds trials and runs the
@@ -20,54 +20,23 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dash
 import flask
 
-from dashboard.data import Snapshot, StudyCache, open_storage
+from dashboard import callbacks, figures, layout
+from dashboard.context import DashboardContext
+from dashboard.data import StudyCache, open_storage
 from dashboard.whatif import SurrogateCache, SurrogateFactory, default_surrogate_factory
-from paretoopt.storage import BaseStorage, SQLStorage
 
-ASSETS = Path(__file__).parent / "assets"
+#: The repository's top-level ``assets/`` (styles, the README's picture), beside this package.
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8050
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 log = logging.getLogger("paretoopt.dashboard")
-
-
-@dataclass
-class DashboardContext:
-    """What the callbacks share: the read-only storage, the snapshot and surrogate caches, and
-    the options the app was created with."""
-
-    storage: BaseStorage
-    cache: StudyCache
-    surrogates: SurrogateCache
-    allow_simulate: bool
-    poll_ms: int
-    background_manager: Any = None
-    warm_surrogates: bool = True
-    _writable: BaseStorage | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def warm_surrogate(self, snap: Snapshot) -> None:
-        """Start fitting the study's surrogate now, so the first what-if finds it ready."""
-        n = snap.completed_count()
-        if n and self.warm_surrogates:
-            self.surrogates.request(snap.name, snap.study, n)
-
-    def writable_storage(self) -> BaseStorage:
-        """A storage that may write (only with ``allow_simulate``)."""
-        if not self.allow_simulate:
-            raise PermissionError("the dashboard is read-only; start it with --allow-simulate")
-        with self._lock:
-            if self._writable is None:
-                self._writable = SQLStorage(self.storage.url, migrate=False)
-            return self._writable
 
 
 def _background_manager(cache_dir: str | None) -> Any:
@@ -83,6 +52,14 @@ def _background_manager(cache_dir: str | None) -> Any:
 
     folder = cache_dir or tempfile.mkdtemp(prefix="paretoopt-dashboard-")
     return dash.DiskcacheManager(diskcache.Cache(folder))
+
+
+def assets_folder() -> Path:
+    """The folder Dash serves as ``/assets``: :data:`ASSETS`. When it is missing (paretoopt
+    installed without its repository), a warning says so and the pages are served unstyled."""
+    if not ASSETS.is_dir():
+        log.warning("no assets folder at %s: the dashboard is served without its styles", ASSETS)
+    return ASSETS
 
 
 def create_app(
@@ -128,22 +105,18 @@ def create_app(
     )
     app = dash.Dash(
         __name__,
-        assets_folder=str(ASSETS),
+        assets_folder=str(assets_folder()),
         title="paretoopt",
         update_title=None,
         suppress_callback_exceptions=True,
         serve_locally=True,
         background_callback_manager=manager,
     )
-    from dashboard import callbacks, layout
-
     app.layout = layout.shell()
     callbacks.register(app, context)
     app.server.config["PARETOOPT_CONTEXT"] = context
     _harden(app.server, allowed_hosts)
     if prefetch:
-        from dashboard import figures
-
         context.cache.prefetch(lambda snap: (figures.front(snap), snap.hypervolume()))
     return app
 

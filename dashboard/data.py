@@ -1,5 +1,4 @@
-"""What the dashboard reads: a read-only storage, and per-study snapshots cached until the study
-changes.
+"""What the dashboard reads: a read-only storage and per-study snapshots cached until it changes.
 
 The dashboard reads the database through the Storage API only. :func:`open_storage` opens an
 existing database without creating or migrating anything; every study page works on a

@@ -1,5 +1,7 @@
-"""The dashboard's figures: those of :mod:`paretoopt.plots`, plus two one-point overlay traces on
-the front that callbacks patch (``dash.Patch``) without resending the big traces.
+"""The dashboard's figures: :mod:`paretoopt.plots` plus two overlay traces that callbacks patch.
+
+Two one-point overlay traces on the front are patched (``dash.Patch``) by callbacks without
+resending the big traces.
 
 Trace order of a front figure here: ``plots.TRACE_OTHER``, ``plots.TRACE_FRONT``,
 ``plots.TRACE_KNEE``, then :data:`TRACE_SELECTED` (a ring around the selected trial) and
@@ -48,7 +50,7 @@ def _selected_xyz(snap: Snapshot, number: int | None, axes: Sequence[int]) -> li
 
 
 def overlay_patch(
-    axes: Sequence[int], mean: Sequence[float] | None, std: Sequence[float] | None
+    axes: Sequence[int], mean: Sequence[float] | np.ndarray | None, std: Sequence[float] | np.ndarray | None
 ) -> dict[str, Any]:
     """The what-if trace's data for a prediction (or empty without one)."""
     keys = ("x", "y", "z")[: len(axes)]
@@ -118,7 +120,7 @@ def front(
     ring = {"color": "rgba(0,0,0,0)", "line": {"width": 2.5, "color": "black"}}
     diamond = {"color": WHATIF_COLOR, "symbol": "diamond", "line": {"width": 1, "color": "black"}}
     kind = "scatter3d" if len(axes) == 3 else "scatter"
-    selected_trace = {
+    selected_trace: dict[str, Any] = {
         "type": kind,
         "mode": "markers",
         "name": "selected trial",
@@ -179,13 +181,3 @@ def trajectory(snap: Snapshot, number: int) -> go.Figure | None:
     # many parameters make a legend taller than the plot: hover names them instead
     fig.update_layout(margin={"l": 50, "r": 10, "t": 60, "b": 40}, showlegend=len(fig.data) <= 12, height=520)
     return fig
-
-
-def numbers_in(fig: dict[str, Any]) -> np.ndarray:
-    """Trial numbers drawn as other trials and front in a front figure dict."""
-    out = [
-        np.asarray(tr["customdata"])
-        for tr in fig["data"][: plots.TRACE_KNEE]
-        if tr.get("customdata") is not None
-    ]
-    return np.concatenate(out) if out else np.zeros(0, int)

@@ -1,5 +1,6 @@
-"""The dashboard's pages as Dash component trees: the study list, a study page, and the
-message page shown for a bad URL, an unknown study or an unreadable database.
+"""The dashboard's pages as Dash component trees: study list, study page, message page.
+
+The message page is shown for a bad URL, an unknown study or an unreadable database.
 
 Ids used by the callbacks (:mod:`dashboard.callbacks`) are module constants' string values;
 what-if controls carry pattern-matching ids ``{"type": "whatif", "name": <parameter>}``.
@@ -297,9 +298,8 @@ def whatif_panel(snap: Snapshot, number: int | None, allow_simulate: bool) -> ht
 
 def _color_options(snap: Snapshot) -> list[dict[str, str]]:
     opts = [{"label": "(none)", "value": ""}]
-    ordered = [p for p in snap.space if isinstance(p, Choice)] + [
-        p for p in snap.space if isinstance(p, Integer)
-    ]
+    ordered: list[Real | Integer | Choice] = [p for p in snap.space if isinstance(p, Choice)]
+    ordered += [p for p in snap.space if isinstance(p, Integer)]
     ordered += [p for p in snap.space if isinstance(p, Real) and not p.differentiable]
     ordered += [p for p in snap.space if isinstance(p, Real) and p.differentiable]
     for p in ordered:
@@ -307,14 +307,12 @@ def _color_options(snap: Snapshot) -> list[dict[str, str]]:
     return opts
 
 
-def study_page(snap: Snapshot, selected: int | None, *, allow_simulate: bool, poll_ms: int) -> html.Div:
-    """A study: front (2-D / 3-D), selected trial, what-if panel, history, parallel coordinates,
-    trial table and exports."""
+def front_controls(snap: Snapshot) -> html.Div:
+    """The front's option bar: x, y and z objectives, 2-D / 3-D view, colour and error bars."""
     names = [o.name for o in snap.objectives]
     obj_options = [{"label": objective_column(o), "value": o.name} for o in snap.objectives]
     three = len(names) >= 3
-    fig = figures.front(snap, selected=selected)
-    controls = html.Div(
+    return html.Div(
         [
             html.Div(
                 [html.Label("x"), dcc.Dropdown(obj_options, names[0], id="x-axis", clearable=False)],
@@ -370,12 +368,24 @@ def study_page(snap: Snapshot, selected: int | None, *, allow_simulate: bool, po
         ],
         className="front-controls",
     )
-    exports = html.Div(
+
+
+def export_buttons() -> html.Div:
+    """One download button per format of :data:`EXPORTS`, and the download target."""
+    return html.Div(
         [html.Span("Export the Pareto table:", className="muted")]
         + [html.Button(label, id=f"export-{fmt}", className="button") for fmt, (label, _) in EXPORTS.items()]
         + [dcc.Download(id="download")],
         className="exports",
     )
+
+
+def study_page(snap: Snapshot, selected: int | None, *, allow_simulate: bool, poll_ms: int) -> html.Div:
+    """A study: front (2-D / 3-D), selected trial, what-if panel, history, parallel coordinates,
+    trial table and exports."""
+    fig = figures.front(snap, selected=selected)
+    controls = front_controls(snap)
+    exports = export_buttons()
     tabs = dcc.Tabs(
         id="tabs",
         value="hv",
@@ -427,8 +437,8 @@ def study_page(snap: Snapshot, selected: int | None, *, allow_simulate: bool, po
 
 def grid(snap: Snapshot) -> dag.AgGrid:
     """All trials in AG Grid with the infinite row model: the server sorts, filters and sends
-    100 rows at a time (:func:`dashboard.callbacks.grid_rows`), so 10,000 trials cost the browser
-    what 100 do. Headers carry units (:mod:`paretoopt.columns`)."""
+    100 rows at a time (``grid_rows`` in :mod:`dashboard.callbacks.tabs`), so 10,000 trials cost
+    the browser what 100 do. Headers carry units (:mod:`paretoopt.columns`)."""
     df = snap.trials_frame()
     # objectives (and their errors) right after the trial number: what a reviewer sorts by
     first = ["number", "state", "source"]

@@ -124,7 +124,7 @@ def test_moving_a_whatif_control_moves_the_prediction(tab, server, seeded_db, tm
     tab.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1400, "height": 1000})
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("PARETOOPT_SCREENSHOT"):  # PARETOOPT_SCREENSHOT=1 refreshes it
-        (ROOT / "dashboard" / "assets" / "dashboard.png").write_bytes(shot.read_bytes())
+        (ROOT / "assets" / "dashboard.png").write_bytes(shot.read_bytes())
 
 
 def test_colour_by_a_choice(tab, server):

@@ -1,6 +1,7 @@
 """The dashboard's parts without a browser: URL routing, server-side table filters (nothing
 evaluated), the incremental hypervolume history, read-only storage, the trusted re-load of a
-study definition, the Host check, what-if value handling, and the CLI's default bind address."""
+study definition, the Host check, the top-level assets folder (and pages without it), what-if
+value handling, and the CLI's default bind address."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.callbacks import filter_and_sort, parse_path
+from dashboard.callbacks.routing import parse_path
+from dashboard.callbacks.tabs import filter_and_sort
 from dashboard.data import SnapshotStorage, StudyCache, fast_hypervolume_history, open_storage
 from dashboard.simulate import CannotSimulate, load_trusted_definition
 from dashboard.whatif import SurrogateCache, design_from_controls, design_value
@@ -143,6 +145,20 @@ def test_host_header_check_and_headers(seeded_db):
     assert ok.status_code == 200 and ok.headers["X-Frame-Options"] == "DENY"
     assert client.get("/", headers={"Host": "localhost:8050"}).status_code == 200
     assert client.get("/", headers={"Host": "attacker.example:8050"}).status_code == 403
+
+
+def test_styles_come_from_the_top_level_assets_and_pages_work_without_them(seeded_db, tmp_path, monkeypatch):
+    import dashboard.app
+    from dashboard import create_app
+
+    assert dashboard.app.ASSETS == ROOT / "assets"
+    client = create_app(seeded_db, prefetch=False).server.test_client()
+    assert "style.css" in client.get("/").text and client.get("/assets/style.css").status_code == 200
+    monkeypatch.setattr(dashboard.app, "ASSETS", tmp_path / "no-assets")
+    client = create_app(seeded_db, prefetch=False).server.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and "_dash-config" in page.text and "style.css" not in page.text
+    assert client.get("/_dash-layout").status_code == 200
 
 
 def test_whatif_values_are_parsed_and_clamped():
