@@ -173,8 +173,8 @@ def _is_selected_design(snap: Snapshot, number: int | None, design: dict[str, An
 
 
 def _readout(snap: Snapshot, mean: np.ndarray, std: np.ndarray, elapsed_ms: float) -> list[Any]:
-    from paretoopt.columns import objective_column
-    from paretoopt.export import round_to_error
+    from paretoopt.report.columns import objective_column
+    from paretoopt.report.rounding import round_to_error
 
     items = [
         html.Li(
@@ -487,7 +487,7 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
         prevent_initial_call=True,
     )
     def export(*args: Any) -> Any:
-        from paretoopt.export import export_front
+        from paretoopt.report.export import export_front
 
         name = args[-1]
         trigger = ctx.triggered_id or ""

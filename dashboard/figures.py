@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.data import PARCOORDS_MAX_LINES, Snapshot
-from paretoopt import plots
-from paretoopt.columns import objective_column
+from paretoopt.report import plots
+from paretoopt.report.columns import objective_column
 
 TRACE_SELECTED, TRACE_WHATIF = 3, 4
 WHATIF_COLOR = "#2ca02c"

@@ -18,8 +18,8 @@ from dashboard import figures
 from dashboard.data import Snapshot
 from dashboard.simulate import MODES
 from dashboard.whatif import control_value, design_of_trial
-from paretoopt.columns import constraint_column, objective_column, param_column, stderr_column
-from paretoopt.export import round_to_error
+from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
+from paretoopt.report.rounding import round_to_error
 from paretoopt.space import Choice, Integer, Real
 from paretoopt.storage import StudySummary
 
