@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from paretoopt import pareto
-from paretoopt.columns import objective_column, stderr_column
 from paretoopt.exceptions import SchemaVersionError, StorageError, StudyNotFoundError
+from paretoopt.report.columns import objective_column, stderr_column
 from paretoopt.storage import (
     BaseStorage,
     FrozenTrial,

@@ -1,4 +1,4 @@
-"""The dashboard's figures: :mod:`paretoopt.plots` plus two overlay traces that callbacks patch.
+"""The dashboard's figures: :mod:`paretoopt.report.plots` plus two overlay traces that callbacks patch.
 
 Two one-point overlay traces on the front are patched (``dash.Patch``) by callbacks without
 resending the big traces.
@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.data import PARCOORDS_MAX_LINES, Snapshot
-from paretoopt import plots
-from paretoopt.columns import objective_column
+from paretoopt.report import plots
+from paretoopt.report.columns import objective_column
 
 TRACE_SELECTED, TRACE_WHATIF = 3, 4
 WHATIF_COLOR = "#2ca02c"
@@ -80,7 +80,7 @@ def front(
     selected: int | None = None,
     prediction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The study's front (2-D or 3-D) from :mod:`paretoopt.plots`, with the selection and
+    """The study's front (2-D or 3-D) from :mod:`paretoopt.report.plots`, with the selection and
     what-if overlays, as a figure dict. The plots figure is built once per snapshot and options
     (0.4 s at 10,000 trials) and shared; each call only appends the two small overlays."""
     axes = axes_of(snap, view, x, y, z)

@@ -19,8 +19,8 @@ from dashboard import figures
 from dashboard.data import Snapshot
 from dashboard.simulate import MODES
 from dashboard.whatif import control_value, design_of_trial
-from paretoopt.columns import constraint_column, objective_column, param_column, stderr_column
-from paretoopt.export import round_to_error
+from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
+from paretoopt.report.rounding import round_to_error
 from paretoopt.space import Choice, Integer, Real
 from paretoopt.storage import StudySummary
 
@@ -438,7 +438,7 @@ def study_page(snap: Snapshot, selected: int | None, *, allow_simulate: bool, po
 def grid(snap: Snapshot) -> dag.AgGrid:
     """All trials in AG Grid with the infinite row model: the server sorts, filters and sends
     100 rows at a time (``grid_rows`` in :mod:`dashboard.callbacks.tabs`), so 10,000 trials cost
-    the browser what 100 do. Headers carry units (:mod:`paretoopt.columns`)."""
+    the browser what 100 do. Headers carry units (:mod:`paretoopt.report.columns`)."""
     df = snap.trials_frame()
     # objectives (and their errors) right after the trial number: what a reviewer sorts by
     first = ["number", "state", "source"]

@@ -12,7 +12,6 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
-from paretoopt.export import ExportData, export_front
 from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner, resolve_normalization
 from paretoopt.problem import (
     Constraint,
@@ -22,6 +21,8 @@ from paretoopt.problem import (
     StudyDefinition,
     load_study_definition,
 )
+from paretoopt.report.export import export_front
+from paretoopt.report.table import ExportData
 from paretoopt.run import optimize
 from paretoopt.scalarize import (
     AugmentedChebyshev,

@@ -76,7 +76,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _front_text(study: Any, max_rows: int = 40) -> str:
-    from paretoopt.export import format_front_table
+    from paretoopt.report.table import format_front_table
 
     table = format_front_table(study.export_data())
     if len(table) > max_rows:

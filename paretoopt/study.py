@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from paretoopt import pareto
-from paretoopt.columns import constraint_column, objective_column, param_column, stderr_column
 from paretoopt.problem import Constraint, Objective, StudyDefinition
+from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
 from paretoopt.scalarize import Normalization
 from paretoopt.space import DesignSpace, space_from_list, space_to_list
 from paretoopt.storage import BaseStorage, FrozenTrial, StudyRecord, StudySpec, TrialState, get_storage
@@ -156,7 +156,7 @@ class Study:
 
     def trials_dataframe(self, states: Sequence[TrialState] | None = None) -> pd.DataFrame:
         """All trials as a pandas table: one column per parameter and objective (units in the
-        headers, see :mod:`paretoopt.columns`), standard errors, accounting and errors."""
+        headers, see :mod:`paretoopt.report.columns`), standard errors, accounting and errors."""
         import pandas as pd
 
         trials = self.get_trials(states)
@@ -253,7 +253,7 @@ class Study:
 
     def export_data(self) -> Any:
         """Everything an export needs (:class:`paretoopt.export.ExportData`)."""
-        from paretoopt.export import ExportData
+        from paretoopt.report.table import ExportData
 
         rec = self.storage.get_study(self.name)
         import paretoopt
@@ -284,7 +284,7 @@ class Study:
 
     def export(self, fmt: str, path: str) -> Any:
         """Write the Pareto table for a design review (csv, md, latex, xlsx, html)."""
-        from paretoopt.export import export_front
+        from paretoopt.report.export import export_front
 
         return export_front(self.export_data(), fmt, path)
 

@@ -74,9 +74,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from paretoopt.columns import strip_unit
 from paretoopt.exceptions import SpaceError, SurrogateError, UntrustedModelError
 from paretoopt.problem import Constraint, Objective
+from paretoopt.report.columns import strip_unit
 from paretoopt.space import Choice, DesignSpace, Integer, Real, space_to_list
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from paretoopt.columns import constraint_column, objective_column, param_column, stderr_column
-from paretoopt.export import ExportData
 from paretoopt.problem import Constraint, Objective
+from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
+from paretoopt.report.table import ExportData
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 
 SOURCE = '''"""Toy calorimeter: resolution vs cost."""

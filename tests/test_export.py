@@ -17,20 +17,18 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from paretoopt.columns import constraint_column, objective_column, param_column, stderr_column
-from paretoopt.export import (
-    FORMATS,
+from paretoopt.problem import Objective
+from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
+from paretoopt.report.csv_format import read_front_csv
+from paretoopt.report.export import FORMATS, export_front
+from paretoopt.report.rounding import pdg_error_digits, round_to_error
+from paretoopt.report.table import (
     ExportData,
     escape_formula,
-    export_front,
     format_front_table,
-    pdg_error_digits,
-    read_front_csv,
-    round_to_error,
     sort_front,
     unescape_formula,
 )
-from paretoopt.problem import Objective
 from tests.export_data import MATERIALS, make_data
 
 T1 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -7,9 +7,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from paretoopt import plots
-from paretoopt.columns import objective_column, stderr_column
 from paretoopt.problem import Objective
+from paretoopt.report import plots
+from paretoopt.report.columns import objective_column, stderr_column
 from tests.export_data import MATERIALS, make_data
 
 

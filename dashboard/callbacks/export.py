@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dash import Input, Output, State, ctx, dcc, no_update
 
 from dashboard import layout
-from paretoopt.export import export_front
+from paretoopt.report.export import export_front
 
 if TYPE_CHECKING:
     import dash

@@ -16,8 +16,8 @@ from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 from dashboard import figures
 from dashboard.data import Snapshot
 from dashboard.whatif import design_from_controls, design_of_trial, predict
-from paretoopt.columns import objective_column
-from paretoopt.export import round_to_error
+from paretoopt.report.columns import objective_column
+from paretoopt.report.rounding import round_to_error
 
 if TYPE_CHECKING:
     import dash

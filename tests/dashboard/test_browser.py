@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from paretoopt.export import read_front_csv
+from paretoopt.report.csv_format import read_front_csv
 from paretoopt.storage import TrialState
 from paretoopt.study import load_study
 from tests.dashboard.conftest import ROOT
