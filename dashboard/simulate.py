@@ -5,8 +5,9 @@ with it: the definition is re-loaded from the file it was created from (the stor
 ``definition_path``) only if that file still exists and its SHA-256 equals the stored
 ``definition_hash``; the stored source text is never executed. The new trial goes through the
 Storage API like any other (enqueue WAITING -> claim RUNNING -> finish, ``source="whatif"``) and
-:func:`paretoopt.runner.execute_trial` runs it, either as one evaluation of the design as it is
-or as the inner loop started from it (with the selected trial's weights).
+:func:`paretoopt.run.run_trial` runs it (the path every trial takes: claim, execute, finish),
+either as one evaluation of the design as it is or as the inner loop started from it (with the
+selected trial's weights).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 
 from paretoopt.exceptions import ParetoOptError
 from paretoopt.problem import InnerSettings, StudyDefinition, load_study_definition
+from paretoopt.run import TrialJob, run_trial
 from paretoopt.scalarize import Normalization
 from paretoopt.storage import BaseStorage, StudyRecord, TrialProposal, TrialState, get_storage
 from paretoopt.study import Study
+from paretoopt.trials import WHATIF, trial_seed, worker_id
 
 MODES = {
     "evaluate": "evaluate this exact design (one simulator call)",
@@ -110,38 +113,32 @@ def simulate_design(
         base = next((t for t in trials if t.number == base_number), None)
         m = len(definition.objectives)
         weights = tuple(base.weights) if base is not None and len(base.weights) == m else (1.0 / m,) * m
-        from paretoopt.runner import execute_trial
-        from paretoopt.trials import WHATIF, trial_seed, worker_id
-
         seed = trial_seed(record.seed, 10**6 + len(trials))
         (trial,) = st.enqueue_trials(
             record.id, [TrialProposal(weights, outer, seed, source=WHATIF, init=inner)], batch=-2
         )
-        running = st.start_trial(trial.id, worker_id())
-        if running is None:
-            return SimulationOutcome(trial.number, f"trial {trial.number} was taken by a running study", True)
         say("simulating" if mode == "evaluate" else "running the inner loop")
-        norm = study.normalization or Normalization.identity(definition.signs)
-        state, result = execute_trial(
+        job = TrialJob(
             definition,
-            running,
-            norm,
+            study.normalization or Normalization.identity(definition.signs),
             record.scalarization,
-            settings=_settings(record, definition),
-            device=device,
+            _settings(record, definition),
+            device,
             evaluate_only=mode == "evaluate",
+            study_name=study_name,
         )
-        say("storing the trial")
-        done = st.finish_trial(trial.id, state, result)
+        done = run_trial(st, trial, job, worker_id())
+        if done is None:
+            return SimulationOutcome(trial.number, f"trial {trial.number} was taken by a running study", True)
     except ParetoOptError as exc:
         return SimulationOutcome(None, f"cannot simulate: {exc}", False)
     except KeyError as exc:
         return SimulationOutcome(None, f"cannot simulate: the design lacks {exc}", False)
-    if state is not TrialState.COMPLETE:
-        first = (result.error or "").splitlines()[0] if result.error else "failed"
+    if done.state is not TrialState.COMPLETE or done.objectives is None or done.stderr is None:
+        first = (done.error or "").splitlines()[0] if done.error else "failed"
         return SimulationOutcome(done.number, f"trial {done.number} failed: {first}", False)
     values = ", ".join(
         f"{o.label} = {v:.4g} ± {e:.2g}"
-        for o, v, e in zip(definition.objectives, result.objectives, result.stderr, strict=True)
+        for o, v, e in zip(definition.objectives, done.objectives, done.stderr, strict=True)
     )
     return SimulationOutcome(done.number, f"stored as trial {done.number}: {values}", True)

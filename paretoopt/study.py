@@ -252,7 +252,7 @@ class Study:
         return get_surrogate(self, refit, seed=seed, kind=kind)  # type: ignore[arg-type]
 
     def export_data(self) -> Any:
-        """Everything an export needs (:class:`paretoopt.export.ExportData`)."""
+        """Everything an export needs (:class:`paretoopt.report.table.ExportData`)."""
         from paretoopt.report.table import ExportData
 
         rec = self.storage.get_study(self.name)
