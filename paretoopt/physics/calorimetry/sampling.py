@@ -234,7 +234,11 @@ class CostModel:
         unknown = set(over) - {"price_eur_per_kg", "price_eur_per_m2"}
         if unknown:
             raise ValueError(f"unknown price keys {sorted(unknown)} for {name!r}")
-        return mat.with_prices(**over) if over else mat
+        if not over:
+            return mat
+        return mat.with_prices(
+            price_eur_per_kg=over.get("price_eur_per_kg"), price_eur_per_m2=over.get("price_eur_per_m2")
+        )
 
     def breakdown_keur(
         self,

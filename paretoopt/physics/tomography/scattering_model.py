@@ -158,8 +158,8 @@ def build_scattering_model(
         raise ValueError(f"method must be 'path' or 'poca', got {method!r}")
     idx_all, a_all, len_all, layer_all = [], [], [], []
     for layer in range(nz):
-        z_lo = oz + layer * v
-        xy, r, g = _layer_geometry(fit_in, fit_out, kz, z_lo, v)
+        z_layer = oz + layer * v
+        xy, r, g = _layer_geometry(fit_in, fit_out, kz, z_layer, v)
         idx, w = _voxel_entries(xy, layer, grid, soft)
         h_lo, h_hi = 100.0 * layer * v, 100.0 * (layer + 1) * v  # cm above the bottom plane
         ints = torch.tensor(
