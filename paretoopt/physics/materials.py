@@ -34,6 +34,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 #: Scale energy of multiple scattering, ``m_e c^2 sqrt(4 pi / alpha)`` (MeV), PDG, EM cascades.
 E_S_MEV = 21.2052
@@ -121,7 +122,7 @@ class Material:
         price_source: str | None = None,
     ) -> Material:
         """A copy with other prices (e.g. a quote in a study file); ``None`` keeps a value."""
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if price_eur_per_kg is not None:
             changes["price_eur_per_kg"] = float(price_eur_per_kg)
         if price_eur_per_m2 is not None:
@@ -432,6 +433,6 @@ def stack(name: str, layers: Mapping[str | Material, float]) -> Material:
     mats = [(get(k), float(t)) for k, t in layers.items()]
     if any(not (math.isfinite(t) and t > 0) for _, t in mats):
         raise ValueError(f"thicknesses must be positive, got {dict(layers)}")
-    areal = {m: m.density_g_cm3 * t for m, t in mats}
+    areal: dict[str | Material, float] = {m: m.density_g_cm3 * t for m, t in mats}
     rho = sum(areal.values()) / sum(t for _, t in mats)
     return mixture(name, areal, density_g_cm3=rho)

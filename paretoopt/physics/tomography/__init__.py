@@ -1,0 +1,100 @@
+"""Differentiable muon scattering tomography (TomOpt-style): one module per step of the data flow."""
+
+# Data flow (each step reads only the one before, as in TomOpt, Strong et al. arXiv:2309.14027):
+#
+# 1. Source: cosmic muons from paretoopt.physics.muons.sample_muons on a plane above the upper
+#    detector (Guan et al. 2015 flux).
+# 2. Passive volume (volumes.py): paretoopt.physics.scattering.propagate through a MaterialGrid
+#    (Highland with beta and log term, correlated angle/displacement, dE/dx). The volume has no
+#    design parameters, so this runs without gradients.
+# 3. Detector response (detector.py: technologies, geometry, panels; tracks.detector_hits):
+#    thin panels above and below the volume with differentiable z, xy centre and xy span; a
+#    technology sets the hit resolution, the efficiency and the cost per m2. Training mode
+#    (.train()) uses a soft sigmoid acceptance at the panel edges and expected hit weights;
+#    evaluation (.eval()) the hard panel outline and Bernoulli hit efficiency. Hits are smeared
+#    in both modes (the noise is reparametrised, so gradients flow through hit positions).
+# 4. Reconstruction (tracks.py, simulation.MuonTomography.reconstruct): weighted least-squares
+#    straight lines above and below (fit_tracks), the point of closest approach of the two
+#    lines (poca), and per view the slope change and the displacement at the bottom of the
+#    volume, with the track fits' contribution to their covariance (scattering_model.py).
+# 5. Inference (inference.infer_x0): per-voxel scattering densities lambda = 1/X0. The
+#    covariance of slope change and displacement is linear in lambda along the muon path once
+#    Highland's log factor is fixed (the PDG continuous-scattering moments, with
+#    k = (13.6 MeV / beta p)^2); their three second moments are fitted by generalised least
+#    squares over all voxels of the reconstructed path (incoming line down to the POCA,
+#    outgoing line below), iteratively reweighted, with a Gaussian and an edge-preserving
+#    smoothness prior; the inverse normal matrix gives each voxel's uncertainty.
+#    method="poca" is the TomOpt-style estimator (the angle only, all of it in the POCA voxel),
+#    kept to show its bias. The ladle study (ladle.py) fits the fill level directly by maximum
+#    likelihood instead (LadleFurnace.fit_level).
+# 6. Figures of merit: mean squared error of ln X0 over voxels (inference.log_x0_mse; or the
+#    fill-level error of the ladle), the detector cost, and the scan time to collect a target
+#    number of reconstructed muons (simulation.py). study.py builds the study definitions.
+#
+# Everything is batched over muons; the Python loops run over panels (at most 8), layers and
+# reweighting iterations only, so the cost is linear in the number of muons.
+#
+# Units: lengths in m unless the name says cm; momenta in GeV/c; angles in rad; cost in kEUR.
+
+from paretoopt.physics.tomography.detector import (
+    PANEL_FIELDS,
+    SIDES,
+    TECHNOLOGIES,
+    Geometry,
+    Panels,
+    Technology,
+    panel_param_name,
+    panel_parameters,
+)
+from paretoopt.physics.tomography.inference import (
+    InferenceSettings,
+    X0Estimate,
+    infer_x0,
+    log_x0_mse,
+)
+from paretoopt.physics.tomography.ladle import LadleFurnace
+from paretoopt.physics.tomography.scattering_model import InferenceGrid, true_inv_x0
+from paretoopt.physics.tomography.simulation import MuonTomography, Reconstruction, ScanResult
+from paretoopt.physics.tomography.study import TOMOGRAPHY_INNER, tomography_space, tomography_study
+from paretoopt.physics.tomography.tracks import (
+    SideHits,
+    TrackFit,
+    detector_hits,
+    fit_tracks,
+    poca,
+    soft_box,
+)
+from paretoopt.physics.tomography.volumes import ladle_grid, lead_block_grid, liquid_steel
+
+__all__ = [
+    "PANEL_FIELDS",
+    "SIDES",
+    "TECHNOLOGIES",
+    "TOMOGRAPHY_INNER",
+    "Geometry",
+    "InferenceGrid",
+    "InferenceSettings",
+    "LadleFurnace",
+    "MuonTomography",
+    "Panels",
+    "Reconstruction",
+    "ScanResult",
+    "SideHits",
+    "Technology",
+    "TrackFit",
+    "X0Estimate",
+    "detector_hits",
+    "fit_tracks",
+    "infer_x0",
+    "ladle_grid",
+    "lead_block_grid",
+    "liquid_steel",
+    "log_x0_mse",
+    "panel_param_name",
+    "panel_parameters",
+    "poca",
+    "soft_box",
+    "tomography_space",
+    "tomography_study",
+    "true_inv_x0",
+]
