@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -80,5 +81,9 @@ def setup_logging(verbose: bool, log_file: Path | None = None) -> None:
         to_file.setLevel(logging.INFO)
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(to_file)
+    level = "info" if verbose else "warning"
+    # Dask configures its loggers when ``distributed`` is first imported (here and in every
+    # worker process, which inherits the environment): tell it the level before that happens.
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = level
     for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(level.upper())
