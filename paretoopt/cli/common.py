@@ -77,7 +77,7 @@ def setup_logging(verbose: bool, log_file: Path | None = None) -> None:
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.handlers[:] = [console]
     if log_file is not None and log_file.parent.is_dir():
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file = logging.FileHandler(log_file, encoding="utf-8", delay=True)
         to_file.setLevel(logging.INFO)
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(to_file)
