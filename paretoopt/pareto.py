@@ -19,6 +19,7 @@ from typing import Any
 
 import moocore
 import numpy as np
+from numpy.typing import ArrayLike
 
 from paretoopt.exceptions import ParetoOptError
 
@@ -84,8 +85,8 @@ def reference_point(
     points: Any,
     directions: Sequence[str],
     *,
-    ideal: Sequence[float] | None = None,
-    nadir: Sequence[float] | None = None,
+    ideal: ArrayLike | None = None,
+    nadir: ArrayLike | None = None,
     margin: float = REFERENCE_MARGIN,
 ) -> np.ndarray:
     """The hypervolume reference point, in natural units: the nadir moved ``margin`` (10 %) of
@@ -123,7 +124,7 @@ def _checked_ref(ref_point: Any, m: int) -> np.ndarray:
     return ref
 
 
-def hypervolume(points: Any, directions: Sequence[str], ref_point: Sequence[float] | None = None) -> float:
+def hypervolume(points: Any, directions: Sequence[str], ref_point: ArrayLike | None = None) -> float:
     """Hypervolume dominated by ``points`` and bounded by ``ref_point`` (natural units; the
     product of the objectives' units). Default reference: :func:`reference_point` of ``points``
     (nadir of their Pareto set + 10 % of its range). Points not strictly better than the
@@ -144,7 +145,7 @@ def hypervolume(points: Any, directions: Sequence[str], ref_point: Sequence[floa
 
 
 def hypervolume_history(
-    points_in_order: Any, directions: Sequence[str], ref_point: Sequence[float] | None = None
+    points_in_order: Any, directions: Sequence[str], ref_point: ArrayLike | None = None
 ) -> np.ndarray:
     """``h[k]`` = hypervolume of the first ``k + 1`` points (trials in the order they finished).
 

@@ -214,20 +214,19 @@ class Study:
             raise ValueError(f"by must be 'trials' or 'calls', got {by!r}")
         finished = [t for t in self.trials if t.state.is_finished]
         ref = np.asarray(ref_point, dtype=float) if ref_point is not None else self.reference_point()
-        rows = []
+        rows: list[dict[str, int]] = []
         points: list[tuple[float, ...]] = []
         calls = 0
-        hv_values = []
+        hv_values: list[int] = []
         for t in finished:
             calls += t.n_calls
             if t.state is TrialState.COMPLETE and t.feasible and _finite(t):
                 points.append(t.objectives)  # type: ignore[arg-type]
             rows.append({"trials": len(rows) + 1, "number": t.number, "calls": calls})
             hv_values.append(len(points))
-        hv_by_count = {}
+        hv_by_count = np.zeros(0)
         if ref is not None and points:
-            arr = np.array(points, dtype=float)
-            hv_by_count = pareto.hypervolume_history(arr, self.directions, ref)
+            hv_by_count = pareto.hypervolume_history(np.array(points, dtype=float), self.directions, ref)
         df = pd.DataFrame(rows, columns=["trials", "number", "calls"])
         df["hypervolume"] = [float(hv_by_count[k - 1]) if k > 0 else 0.0 for k in hv_values]
         return df.set_index(by)

@@ -103,7 +103,13 @@ def run(
 
             if not torch.cuda.is_available():
                 raise fail(f"--device {device}: torch reports no CUDA device on this machine")
-        kwargs = dict(
+        trace = optimize
+        if simulator == "surrogate":
+            from paretoopt.workflows import optimize_on_surrogate
+
+            trace = optimize_on_surrogate
+        study = trace(
+            definition,
             storage=storage_url(storage),
             study_name=study_name,
             engine=eng,
@@ -116,12 +122,6 @@ def run(
             progress=progress,
             executor=executor,
         )
-        if simulator == "surrogate":
-            from paretoopt.workflows import optimize_on_surrogate
-
-            study = optimize_on_surrogate(definition, **kwargs)  # type: ignore[arg-type]
-        else:
-            study = optimize(definition, **kwargs)
     except typer.Exit:
         raise
     except (ParetoOptError, SpaceError) as exc:
