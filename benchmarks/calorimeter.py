@@ -151,7 +151,7 @@ def front(
 ) -> dict[str, Any]:
     import moocore
 
-    from paretoopt.inner import resolve_normalization
+    from paretoopt.normalization import resolve_normalization
     from paretoopt.outer import TrialRecord, make_engine
     from paretoopt.problem import load_study_definition
 

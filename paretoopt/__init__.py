@@ -12,7 +12,8 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
-from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner, resolve_normalization
+from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner
+from paretoopt.normalization import resolve_normalization
 from paretoopt.problem import (
     Constraint,
     Estimate,

@@ -9,12 +9,14 @@ them in memory; both use the functions below, so they agree trial for trial.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from paretoopt.problem import StudyDefinition
+from paretoopt.inner import InnerResult, optimize_inner
+from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, WeightedSum
 from paretoopt.trials import trial_seed
 
@@ -64,3 +66,35 @@ def normalization_from_anchors(definition: StudyDefinition, points: np.ndarray |
     if definition.nadir is not None:
         norm = Normalization(norm.ideal, definition.nadir, signs)
     return norm
+
+
+def resolve_normalization(
+    definition: StudyDefinition,
+    choices: Mapping[str, Any] | None = None,
+    *,
+    settings: InnerSettings | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> tuple[Normalization, list[InnerResult]]:
+    """The normalisation a study of seed ``seed`` gets: the definition's own ``ideal`` / ``nadir``
+    when given, else estimated from anchor runs on ``choices`` (default: the middle of the space,
+    :meth:`DesignSpace.default_outer`), with the runner's anchor weights and seeds. Returns the
+    anchor results too, so a caller can keep their simulator calls."""
+    given = given_normalization(definition)
+    if given is not None:
+        return given, []
+    if choices is None:
+        choices = definition.space.default_outer()
+    anchors = [
+        optimize_inner(
+            definition,
+            choices,
+            anchor_scalarization(w, definition.signs),
+            settings=settings,
+            seed=anchor_seed(seed, k),
+            device=device,
+        )
+        for k, w in enumerate(anchor_weights(len(definition.objectives)))
+    ]
+    points = np.array([a.objective_vector(definition.objective_names) for a in anchors])
+    return normalization_from_anchors(definition, points), anchors

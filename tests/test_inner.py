@@ -196,3 +196,21 @@ def test_module_simulation_is_switched_between_train_and_eval():
     )
     optimize_inner(d, {}, WeightedSum([1, 1], Normalization.identity([1, 1])), seed=0)
     assert sim.modes[:5] == [True] * 5 and sim.modes[-1] is False
+
+
+def test_resolve_normalization_equals_the_runners_anchor_trials(tmp_path):
+    """One anchor rule: the public function and the runner's stored anchors agree trial for trial
+    (same weights, seeds, optima), so a study's normalisation can be reproduced outside it."""
+    from paretoopt import load_study, optimize
+
+    d = _noisy_quadratic(InnerSettings(max_steps=40, n_samples=100, n_eval_samples=500, lr=0.1))
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    optimize(d, storage=url, engine="grid", n_trials=3, seed=11, warm_start=False)
+    study = load_study(study_name="noisy", storage=url)
+    stored = sorted((t for t in study.trials if t.source == "anchor"), key=lambda t: t.number)
+    norm, anchors = resolve_normalization(d, seed=11)
+    assert len(stored) == len(anchors) == 2
+    for t, a in zip(stored, anchors, strict=True):
+        np.testing.assert_allclose(t.objectives, a.objective_vector(d.objective_names), rtol=1e-12)
+    np.testing.assert_allclose(norm.ideal.numpy(), study.normalization.ideal.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(norm.nadir.numpy(), study.normalization.nadir.numpy(), rtol=1e-12)

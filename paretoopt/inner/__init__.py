@@ -6,7 +6,6 @@ evaluation (:func:`evaluate_design`) with the optimisers of :mod:`~paretoopt.inn
 anchor runs; :mod:`~paretoopt.inner.result` holds what a loop returns.
 """
 
-from paretoopt.inner.anchors import resolve_normalization
 from paretoopt.inner.loop import evaluate_design, optimize_inner
 from paretoopt.inner.result import InnerResult, TrajectoryStep
 from paretoopt.problem import InnerSettings
@@ -17,5 +16,4 @@ __all__ = [
     "TrajectoryStep",
     "evaluate_design",
     "optimize_inner",
-    "resolve_normalization",
 ]
