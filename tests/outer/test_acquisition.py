@@ -11,7 +11,7 @@ from botorch.models import MixedSingleTaskGP, ModelListGP, SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
 from botorch.sampling import SobolQMCNormalSampler
 
-from paretoopt.outer.acquisition import BaselineCachedQLogNEHVI
+from paretoopt.outer.botorch.acquisition import BaselineCachedQLogNEHVI
 
 torch.set_num_threads(1)
 DT = torch.float64

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from paretoopt.outer import BotorchEngine, TrialRecord
-from paretoopt.outer import botorch as engine_module
+from paretoopt.outer.botorch import compat, optimise
+from paretoopt.outer.botorch import engine as engine_module
 from paretoopt.problem import Objective, StudyDefinition
 from paretoopt.space import Choice, DesignSpace, Real
 
@@ -152,9 +153,9 @@ def test_failed_compile_is_announced_and_falls_back(fresh_kernel_state, monkeypa
         raise RuntimeError("no C++ compiler here")
 
     monkeypatch.setattr(cpp, "load", broken_load)
-    monkeypatch.setattr(engine_module, "_kernel_cached", lambda build_dir: False)
+    monkeypatch.setattr(compat, "kernel_cached", lambda build_dir: False)
     with pytest.warns(UserWarning) as record:
-        assert engine_module.prepare_fused_kernel(True) is False
+        assert compat.prepare_fused_kernel(True) is False
     messages = [str(w.message) for w in record]
     assert any("compiling botorch's fused qLogNEHVI" in m for m in messages)  # the delay is shown
     assert any("unavailable" in m and "no C++ compiler here" in m for m in messages)
@@ -178,7 +179,7 @@ def test_disabled_kernel_never_compiles(fresh_kernel_state, monkeypatch):
     monkeypatch.setattr(cpp, "load", must_not_load)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert engine_module.prepare_fused_kernel(False) is False
+        assert compat.prepare_fused_kernel(False) is False
 
 
 def _layers_definition() -> StudyDefinition:
@@ -415,7 +416,7 @@ def test_expected_numerical_warnings_are_dropped_and_others_passed_on():
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with engine_module._quiet_expected_warnings():
+        with engine_module.quiet_expected_warnings():
             warnings.warn(
                 "Optimization failed within `scipy.optimize.minimize`", RuntimeWarning, stacklevel=1
             )
@@ -463,10 +464,10 @@ def test_many_combinations_are_scored_in_two_stages_and_refined_from_the_best_fo
     import botorch.generation.gen as gen
 
     evaluated, starts = [], []
-    inner_eval = engine_module._evaluate
+    inner_eval = optimise.evaluate
     monkeypatch.setattr(
-        engine_module,
-        "_evaluate",
+        optimise,
+        "evaluate",
         lambda acq, pts, **k: evaluated.append(pts.shape[0]) or inner_eval(acq, pts, **k),
     )
     inner_gen = gen.gen_candidates_scipy

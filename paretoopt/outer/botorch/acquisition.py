@@ -1,32 +1,4 @@
-"""qLogNEHVI with the baseline's posterior block computed once per acquisition, not per call.
-
-botorch's qLogNEHVI samples ``f(x)`` jointly with ``f(X_baseline)`` (the trials the improvement
-is measured against) and, with its cached Cholesky factor of the baseline block, only needs the
-candidates' rows of the joint posterior covariance. It still asks the model for the posterior
-over the ``nb + q`` stacked points at every call (a TODO in botorch's
-``_compute_posterior_samples_and_concat_pending``), which evaluates the kernel between the
-``nb + q`` points and the ``n`` training points and solves against the training Cholesky
-factor once per candidate: ``(nb + q) n`` kernel entries where ``q n + q nb`` are new.
-
-:class:`BaselineCachedQLogNEHVI` computes the candidates' rows only (posterior mean, covariance
-with the baseline, covariance among themselves) from quantities cached per baseline:
-
-    L L^T = K(T, T) + noise,   alpha = (L L^T)^-1 (y - mu(T)),   W = L^-1 K(T, B),
-    mean(x)     = mu(x) + K(x, T) alpha
-    cov(x, B)   = K(x, B) - (L^-1 K(T, x))^T W
-    cov(x, x')  = K(x, x') - (L^-1 K(T, x))^T (L^-1 K(T, x'))
-
-(the exact-GP posterior, Rasmussen & Williams 2006, eq. 2.24), assembles the same joint
-posterior botorch would have built and hands it to botorch's own sampling, so the values (and
-the fallback when the low-rank update fails) are botorch's. On the calorimeter study at 120
-trials (64 baseline trials) an evaluation of 96 candidates costs 34 ms instead of 209 ms, and
-one of the 8 L-BFGS-B starts with gradients 10 ms instead of 39 ms; values and gradients agree
-with botorch's to 1e-6 (tests/outer/test_acquisition.py).
-
-Only models of the kind the botorch engine builds take this path: a batched multi-output exact
-GP (``SingleTaskGP`` / ``MixedSingleTaskGP``, several outputs, no input transform); any other
-model gets botorch's own computation.
-"""
+"""qLogNEHVI with the baseline's posterior block computed once per acquisition, not per call."""
 
 from __future__ import annotations
 
@@ -34,7 +6,6 @@ from typing import Any
 
 import gpytorch
 import torch
-from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.models.gpytorch import BatchedMultiOutputGPyTorchModel
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.utils.transforms import match_batch_shape
@@ -44,31 +15,51 @@ from linear_operator import to_dense, to_linear_operator
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
+from paretoopt.outer.botorch.compat import JointPosteriorQLogNEHVI
 
-class BaselineCachedQLogNEHVI(qLogNoisyExpectedHypervolumeImprovement):
+
+class BaselineCachedQLogNEHVI(JointPosteriorQLogNEHVI):
     """botorch's qLogNEHVI, same arguments and values; the baseline's posterior block, the
     training Cholesky factor and ``L^-1 K(T, B)`` are computed once per baseline (and again
     only when pending points change the baseline), so a call evaluates the kernel only at its
     candidates (the joint covariance it assembles still copies the baseline block, which
-    botorch's fallback sampling reads when the low-rank update fails)."""
+    botorch's fallback sampling reads when the low-rank update fails).
 
-    def _compute_posterior_samples_and_concat_pending(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        if not _supported(self.model):
-            return super()._compute_posterior_samples_and_concat_pending(X)
-        # pending points not folded into the cached baseline join the candidates (as botorch does)
-        if self.X_pending is not None:
-            num_pending = self.X_pending.shape[-2]
-            num_uncached = (
-                num_pending + self._X_baseline.shape[-2] - self.X_baseline.shape[-2]
-                if self.cache_pending
-                else num_pending
-            )
-            uncached = self.X_pending[..., num_pending - num_uncached :, :]
-            X = torch.cat([X, match_batch_shape(uncached, X)], dim=-2)
-        posterior = self._joint_posterior(X)
-        q_in = X.shape[-2]
-        self._set_sampler(q_in=q_in, posterior=posterior)
-        return self._get_f_X_samples(posterior=posterior, q_in=q_in), X
+    botorch's qLogNEHVI samples ``f(x)`` jointly with ``f(X_baseline)`` (the trials the improvement
+    is measured against) and, with its cached Cholesky factor of the baseline block, only needs the
+    candidates' rows of the joint posterior covariance. It still asks the model for the posterior
+    over the ``nb + q`` stacked points at every call (a TODO in botorch's
+    ``_compute_posterior_samples_and_concat_pending``), which evaluates the kernel between the
+    ``nb + q`` points and the ``n`` training points and solves against the training Cholesky
+    factor once per candidate: ``(nb + q) n`` kernel entries where ``q n + q nb`` are new.
+
+    This class computes the candidates' rows only (posterior mean, covariance
+    with the baseline, covariance among themselves) from quantities cached per baseline:
+
+        L L^T = K(T, T) + noise,   alpha = (L L^T)^-1 (y - mu(T)),   W = L^-1 K(T, B),
+        mean(x)     = mu(x) + K(x, T) alpha
+        cov(x, B)   = K(x, B) - (L^-1 K(T, x))^T W
+        cov(x, x')  = K(x, x') - (L^-1 K(T, x))^T (L^-1 K(T, x'))
+
+    (the exact-GP posterior, Rasmussen & Williams 2006, eq. 2.24), assembles the same joint
+    posterior botorch would have built and hands it to botorch's own sampling, so the values (and
+    the fallback when the low-rank update fails) are botorch's. On the calorimeter study at 120
+    trials (64 baseline trials) an evaluation of 96 candidates costs 34 ms instead of 209 ms, and
+    one of the 8 L-BFGS-B starts with gradients 10 ms instead of 39 ms; values and gradients agree
+    with botorch's to 1e-6 (tests/outer/test_acquisition.py).
+
+    Only models of the kind the botorch engine builds take this path: a batched multi-output exact
+    GP (``SingleTaskGP`` / ``MixedSingleTaskGP``, several outputs, no input transform); any other
+    model gets botorch's own computation.
+
+    botorch's hook this plugs into lives in :mod:`paretoopt.outer.botorch.compat`: with a
+    botorch outside the tested range, or without that hook, the values are computed by
+    botorch's stock qLogNEHVI.
+    """
+
+    def uses_joint_posterior(self) -> bool:
+        """Whether the model is one this class computes the joint posterior for."""
+        return _supported(self.model)
 
     def _training_block(self) -> dict[str, Tensor]:
         """The training inputs, Cholesky factor ``L`` of ``K(T, T) + noise`` and ``alpha``
@@ -114,7 +105,7 @@ class BaselineCachedQLogNEHVI(qLogNoisyExpectedHypervolumeImprovement):
         self._baseline_cache = cache
         return cache
 
-    def _joint_posterior(self, X: Tensor) -> GPyTorchPosterior:
+    def joint_posterior(self, X: Tensor) -> GPyTorchPosterior:
         """The posterior over ``(X_baseline, X)`` (``batch x q x d`` candidates), as botorch's
         ``model.posterior(cat([X_baseline, X]))`` returns it, from the cached baseline block."""
         model: Any = self.model
