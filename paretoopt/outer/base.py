@@ -20,6 +20,7 @@ import numpy as np
 
 from paretoopt.exceptions import EngineError
 from paretoopt.problem import StudyDefinition
+from paretoopt.scalarize import ScalarizationError, normalize_weights
 
 
 @dataclass(frozen=True)
@@ -136,14 +137,15 @@ class Engine(ABC):
     # ----- helpers -----
     def _validate(self, p: Proposal) -> Proposal:
         assert self.definition is not None
-        w = np.asarray(p.weights, dtype=float)
         m = self.n_objectives
-        if w.shape != (m,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        try:
+            w = normalize_weights(p.weights, m)
+        except ScalarizationError as exc:
             raise EngineError(
-                f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives"
-            )
+                f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives: {exc}"
+            ) from None
         choices = self.definition.space.validate_outer(p.choices)
-        return Proposal(weights=tuple(float(x) for x in w / w.sum()), choices=choices)
+        return Proposal(weights=tuple(float(x) for x in w), choices=choices)
 
 
 def simplex_lattice(m: int, n_partitions: int) -> np.ndarray:

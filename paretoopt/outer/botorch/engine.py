@@ -20,6 +20,7 @@ from paretoopt.outer.botorch.optimise import AcquisitionOptimiser
 from paretoopt.outer.botorch.seeding import DTYPE, seed_of
 from paretoopt.outer.encoding import MixedEncoding
 from paretoopt.pareto import reference_point
+from paretoopt.scalarize import ScalarizationError, normalize_weights
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +194,8 @@ class BotorchEngine(FitSchedule, AcquisitionOptimiser, Engine):
     def _tell(self, trials: list[TrialRecord]) -> None:
         for t in trials:
             try:
-                key = _key(tuple(float(w) / sum(t.weights) for w in t.weights), t.choices)
-            except (TypeError, ZeroDivisionError):
+                key = _key(tuple(normalize_weights(t.weights).tolist()), t.choices)
+            except (ScalarizationError, TypeError, ValueError):  # not a weight vector: not ours
                 continue
             for i, (k, _) in enumerate(self._pending):
                 if k == key:
