@@ -57,7 +57,7 @@ def open_storage(url: str) -> SQLStorage:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from paretoopt.storage.sql import current_revision, head_revision
+    from paretoopt.storage.schema import current_revision, head_revision
 
     try:
         parsed = make_url(url)

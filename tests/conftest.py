@@ -20,6 +20,6 @@ def studies_dir() -> Path:
 
 def pytest_sessionfinish(session, exitstatus):
     """Stop the PostgreSQL server the storage suite may have started."""
-    from tests.storage.postgres import _stop_server
+    from paretoopt.testing.postgres import stop_server
 
-    _stop_server()
+    stop_server()

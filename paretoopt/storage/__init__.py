@@ -1,4 +1,4 @@
-"""The study database: SQLAlchemy tables, the Storage contract and its SQL backend."""
+"""The study database: the Storage contract, its SQL backend, schema versions and opening by URL."""
 
 from __future__ import annotations
 
@@ -13,17 +13,11 @@ from paretoopt.storage.base import (
     TrialProposal,
     TrialResult,
 )
+from paretoopt.storage.connect import default_storage_url
+from paretoopt.storage.factory import get_storage, open_existing_storage
 from paretoopt.storage.models import TrialState
-from paretoopt.storage.sql import SQLStorage, default_storage_url, head_revision, upgrade_schema
-
-
-def get_storage(storage: str | BaseStorage | None = None) -> BaseStorage:
-    """A storage from a SQLAlchemy URL (``None``: ``$PARETOOPT_STORAGE`` or
-    ``sqlite:///paretoopt.db``), or the storage object itself."""
-    if isinstance(storage, BaseStorage):
-        return storage
-    return SQLStorage(storage or default_storage_url())
-
+from paretoopt.storage.schema import head_revision, upgrade_schema
+from paretoopt.storage.sql import SQLStorage
 
 __all__ = [
     "BaseStorage",
@@ -40,5 +34,6 @@ __all__ = [
     "default_storage_url",
     "get_storage",
     "head_revision",
+    "open_existing_storage",
     "upgrade_schema",
 ]

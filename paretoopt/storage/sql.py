@@ -1,32 +1,27 @@
-"""The SQLAlchemy storage: one implementation for SQLite (the default) and PostgreSQL.
+"""The SQLAlchemy storage: one implementation of the storage contract for SQLite and PostgreSQL.
 
-SQLite runs in WAL mode with a 30 s busy timeout, so two local processes (a run and the
-dashboard) can share one file; several machines should share a PostgreSQL database instead.
-Migrations (Alembic) run automatically when a database is opened: a new database is created
-at the newest schema, an older one is upgraded, a newer one is refused.
+How a URL becomes an engine lives in :mod:`paretoopt.storage.connect`, the schema-version rule
+(Alembic migrations run when a database is opened) in :mod:`paretoopt.storage.schema`, and the
+row <-> record conversions in :mod:`paretoopt.storage.convert`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import create_engine, delete, event, func, inspect, select, update
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paretoopt.exceptions import (
     DuplicateStudyError,
     FinishedTrialError,
-    SchemaVersionError,
     StorageError,
     StudyNotFoundError,
 )
@@ -41,6 +36,20 @@ from paretoopt.storage.base import (
     TrialProposal,
     TrialResult,
 )
+from paretoopt.storage.connect import create_storage_engine
+from paretoopt.storage.convert import (
+    dumps,
+    frozen_trial,
+    result_columns,
+    split_values,
+    stored_step,
+    stored_surrogate,
+    study_columns,
+    study_record,
+    trajectory_rows,
+    value_rows,
+    waiting_trial_columns,
+)
 from paretoopt.storage.models import (
     StudyModel,
     SurrogateModelRow,
@@ -48,59 +57,19 @@ from paretoopt.storage.models import (
     TrialModel,
     TrialState,
     TrialValueModel,
-    decode_float,
-    encode_float,
     utcnow,
 )
+from paretoopt.storage.schema import ensure_schema
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = 30.0
-
-
-def _alembic_config(connection: Any = None) -> Any:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["connection"] = connection
-    return cfg
+# the tables behind the models, for Core statements on the hot paths
+TRIALS = cast(Table, TrialModel.__table__)
+TRIAL_VALUES = cast(Table, TrialValueModel.__table__)
+TRAJECTORY_STEPS = cast(Table, TrajectoryStepModel.__table__)
 
 
-def head_revision() -> str:
-    """The newest schema revision this paretoopt knows."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
-
-
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Run the Alembic migrations up to ``revision`` on ``engine``."""
-    import logging
-
-    from alembic import command
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
-
-
-def _dumps(x: Any) -> str:
-    return json.dumps(x, sort_keys=True, separators=(",", ":"), allow_nan=True)
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class SQLStorage(BaseStorage):
@@ -110,73 +79,17 @@ class SQLStorage(BaseStorage):
     def __init__(self, url: str = "sqlite:///paretoopt.db", *, migrate: bool = True) -> None:
         self.url = url
         self._migrate = migrate
-        self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker[Session] | None = None
         self._connect()
 
     # ----- connection management (pickle-safe: the engine is rebuilt after unpickling) -----
     def _connect(self) -> None:
-        try:
-            url = make_url(self.url)
-        except ArgumentError as exc:
-            raise StorageError(f"bad storage URL {self.url!r}: {exc}") from exc
-        kwargs: dict[str, Any] = {"future": True}
-        is_sqlite = url.get_backend_name() == "sqlite"
-        if is_sqlite:
-            db = url.database
-            if db and db != ":memory:":
-                parent = Path(db).expanduser().resolve().parent
-                if not parent.is_dir():
-                    raise StorageError(f"bad storage URL {self.url!r}: directory {parent} does not exist")
-            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
-        else:
-            kwargs["pool_pre_ping"] = True
-        try:
-            engine = create_engine(url, **kwargs)
-        except (NoSuchModuleError, ArgumentError, ImportError) as exc:
-            raise StorageError(f"bad storage URL {self.url!r}: {exc}") from exc
-        if is_sqlite:
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.close()
-
+        engine = create_storage_engine(self.url)
         self._engine = engine
         self._sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
         if self._migrate:
-            self._ensure_schema()
-
-    def _ensure_schema(self) -> None:
-        assert self._engine is not None
-        try:
-            tables = set(inspect(self._engine).get_table_names())
-            rev = current_revision(self._engine)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open storage {self.url!r}: {exc.__class__.__name__}: {exc}") from exc
-        head = head_revision()
-        if rev == head:
-            return
-        if rev is None and "studies" in tables:
-            raise SchemaVersionError(
-                f"{self.url}: tables exist but carry no paretoopt schema version; not a paretoopt database?"
-            )
-        if rev is not None and rev not in known_revisions():
-            raise SchemaVersionError(
-                f"{self.url} has schema revision {rev!r}, newer than this paretoopt knows (head {head!r}); "
-                "upgrade paretoopt"
-            )
-        try:
-            upgrade_schema(self._engine)
-        except SQLAlchemyError as exc:
-            # another process may have created the schema at the same moment
-            if current_revision(self._engine) != head:
-                raise StorageError(f"cannot migrate {self.url}: {exc}") from exc
+            ensure_schema(engine, self.url)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url, "_migrate": False}
@@ -184,7 +97,6 @@ class SQLStorage(BaseStorage):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.url = state["url"]
         self._migrate = state["_migrate"]
-        self._lock = threading.Lock()
         self._connect()
 
     @property
@@ -221,55 +133,12 @@ class SQLStorage(BaseStorage):
             session.close()
 
     # ----- studies -----
-    @staticmethod
-    def _study_record(m: StudyModel) -> StudyRecord:
-        return StudyRecord(
-            name=m.name,
-            definition_name=m.definition_name,
-            definition_hash=m.definition_hash,
-            space=json.loads(m.space_json),
-            objectives=json.loads(m.objectives_json),
-            constraints=json.loads(m.constraints_json),
-            engine=m.engine,
-            engine_options=json.loads(m.engine_options_json),
-            scalarization=m.scalarization,
-            seed=m.seed,
-            settings=json.loads(m.settings_json),
-            definition_source=m.definition_source,
-            definition_path=m.definition_path,
-            description=m.description,
-            attrs=json.loads(m.attrs_json),
-            id=m.id,
-            normalization=json.loads(m.normalization_json) if m.normalization_json else None,
-            created_at=m.created_at,
-            updated_at=m.updated_at,
-        )
-
     def create_study(self, spec: StudySpec) -> StudyRecord:
         taken = f"a study named {spec.name!r} already exists in {self.url}"
         with self.session_scope() as s:
             if s.scalar(select(StudyModel.id).where(StudyModel.name == spec.name)) is not None:
                 raise DuplicateStudyError(taken)
-            m = StudyModel(
-                name=spec.name,
-                definition_name=spec.definition_name,
-                definition_hash=spec.definition_hash,
-                definition_source=spec.definition_source,
-                definition_path=spec.definition_path,
-                description=spec.description,
-                space_json=_dumps(spec.space),
-                objectives_json=_dumps(spec.objectives),
-                constraints_json=_dumps(spec.constraints),
-                engine=spec.engine,
-                engine_options_json=_dumps(spec.engine_options),
-                scalarization=spec.scalarization,
-                seed=spec.seed,
-                settings_json=_dumps(spec.settings),
-                attrs_json=_dumps(spec.attrs),
-                next_number=0,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
+            m = StudyModel(**study_columns(spec), next_number=0, created_at=utcnow(), updated_at=utcnow())
             s.add(m)
             try:
                 s.flush()
@@ -278,7 +147,7 @@ class SQLStorage(BaseStorage):
                 # (the name is the table's only unique column besides the generated id): the
                 # same error as the check's, so that load_if_exists callers load it
                 raise DuplicateStudyError(taken) from exc
-            return self._study_record(m)
+            return study_record(m)
 
     def _find_study(self, s: Session, name: str) -> StudyModel:
         m = s.scalar(select(StudyModel).where(StudyModel.name == name))
@@ -291,7 +160,7 @@ class SQLStorage(BaseStorage):
 
     def get_study(self, name: str) -> StudyRecord:
         with self.session_scope() as s:
-            return self._study_record(self._find_study(s, name))
+            return study_record(self._find_study(s, name))
 
     def list_studies(self) -> list[StudySummary]:
         with self.session_scope() as s:
@@ -338,7 +207,7 @@ class SQLStorage(BaseStorage):
             s.execute(
                 update(StudyModel)
                 .where(StudyModel.id == study_id)
-                .values(normalization_json=_dumps(normalization), updated_at=utcnow())
+                .values(normalization_json=dumps(normalization), updated_at=utcnow())
             )
 
     # ----- trials -----
@@ -372,42 +241,26 @@ class SQLStorage(BaseStorage):
                     study_id=study_id,
                     number=start + i,
                     batch=batch,
-                    state=TrialState.WAITING,
-                    source=p.source,
-                    weights_json=_dumps([float(w) for w in p.weights]),
-                    choices_json=_dumps(p.choices),
-                    params_json="{}",
-                    init_json=_dumps(p.init) if p.init is not None else None,
-                    seed=int(p.seed),
-                    n_calls=0,
-                    n_backward=0,
-                    n_steps=0,
-                    feasible=True,
-                    converged=False,
-                    retries=0,
+                    **waiting_trial_columns(p),
                     created_at=utcnow(),
                 )
                 s.add(m)
                 models.append(m)
             s.flush()
-            return [self._frozen(m, [], []) for m in models]
-
-    def _trial_for_update(self, s: Session, trial_id: int) -> TrialModel:
-        m = s.scalar(select(TrialModel).where(TrialModel.id == trial_id).with_for_update())
-        if m is None:
-            raise StorageError(f"no trial with id {trial_id} in {self.url}")
-        return m
+            return [frozen_trial(m, [], []) for m in models]
 
     def start_trial(self, trial_id: int, worker: str) -> FrozenTrial | None:
         with self.session_scope() as s:
             # one conditional UPDATE: atomic on every backend (a SELECT-then-UPDATE would race on
             # SQLite, where the transaction only begins at the first write)
             now = utcnow()
-            claimed = s.execute(
-                update(TrialModel)
-                .where(TrialModel.id == trial_id, TrialModel.state == TrialState.WAITING)
-                .values(state=TrialState.RUNNING, worker=worker, started_at=now, heartbeat_at=now)
-            ).rowcount
+            claimed = _rowcount(
+                s.execute(
+                    update(TrialModel)
+                    .where(TrialModel.id == trial_id, TrialModel.state == TrialState.WAITING)
+                    .values(state=TrialState.RUNNING, worker=worker, started_at=now, heartbeat_at=now)
+                )
+            )
             m = s.get(TrialModel, trial_id)
             if m is None:
                 raise StorageError(f"no trial with id {trial_id} in {self.url}")
@@ -416,7 +269,7 @@ class SQLStorage(BaseStorage):
                     raise FinishedTrialError(f"trial {m.number} is {m.state.value} and cannot be started")
                 if m.worker != worker:
                     return None  # claimed by another worker meanwhile
-            return self._frozen(m, [], [])
+            return frozen_trial(m, [], [])
 
     def heartbeat(self, trial_id: int) -> None:
         with self.session_scope() as s:
@@ -430,28 +283,20 @@ class SQLStorage(BaseStorage):
         state = TrialState(state)
         if not state.is_finished:
             raise StorageError(f"finish_trial needs a finished state, got {state.value}")
-        trials = TrialModel.__table__
+        trials = TRIALS
         with self.session_scope() as s:
             conn = s.connection()
             # one conditional UPDATE both writes the result and guards immutability (atomic on
             # every backend); Core statements keep the hot path at a few milliseconds
-            changed = conn.execute(
-                trials.update()
-                .where(trials.c.id == trial_id, trials.c.state.in_([TrialState.WAITING, TrialState.RUNNING]))
-                .values(
-                    state=state,
-                    params_json=_dumps(result.params),
-                    n_calls=int(result.n_calls),
-                    n_backward=int(result.n_backward),
-                    n_steps=int(result.n_steps),
-                    feasible=bool(result.feasible),
-                    converged=bool(result.converged),
-                    loss=encode_float(result.loss)[0],
-                    wall_time_s=result.wall_time_s,
-                    error=result.error,
-                    finished_at=utcnow(),
+            changed = _rowcount(
+                conn.execute(
+                    trials.update()
+                    .where(
+                        trials.c.id == trial_id, trials.c.state.in_([TrialState.WAITING, TrialState.RUNNING])
+                    )
+                    .values(state=state, **result_columns(result), finished_at=utcnow())
                 )
-            ).rowcount
+            )
             if not changed:
                 row = conn.execute(
                     select(trials.c.number, trials.c.state).where(trials.c.id == trial_id)
@@ -462,49 +307,15 @@ class SQLStorage(BaseStorage):
                     f"trial {row.number} is already {TrialState(row.state).value}; "
                     "finished trials are immutable"
                 )
-            values = []
-            for kind, vals, errs in (
-                ("objective", result.objectives, result.stderr),
-                ("constraint", result.constraints, result.constraint_stderr),
-            ):
-                for i, v in enumerate(vals):
-                    ev, et = encode_float(v)
-                    se, st = encode_float(errs[i] if i < len(errs) else None)
-                    values.append(
-                        {
-                            "trial_id": trial_id,
-                            "kind": kind,
-                            "idx": i,
-                            "value": ev,
-                            "value_type": et,
-                            "stderr": se,
-                            "stderr_type": st,
-                        }
-                    )
+            values = value_rows(trial_id, result)
             if values:
-                conn.execute(TrialValueModel.__table__.insert(), values)
-            dumps = json.dumps
-            steps = []
-            for t in result.trajectory:
-                lv, lt = encode_float(t.loss)
-                steps.append(
-                    {
-                        "trial_id": trial_id,
-                        "step": int(t.step),
-                        "loss": lv,
-                        "loss_type": lt,
-                        "objectives_json": dumps(t.objectives),
-                        "params_json": dumps(t.params),
-                    }
-                )
+                conn.execute(TRIAL_VALUES.insert(), values)
+            steps = trajectory_rows(trial_id, result)
             if steps:
-                conn.execute(TrajectoryStepModel.__table__.insert(), steps)
+                conn.execute(TRAJECTORY_STEPS.insert(), steps)
             m = s.get(TrialModel, trial_id)
             assert m is not None
-            vrows = [TrialValueModel(**v) for v in values]
-            return self._frozen(
-                m, [v for v in vrows if v.kind == "objective"], [v for v in vrows if v.kind == "constraint"]
-            )
+            return split_values(m, [TrialValueModel(**v) for v in values])
 
     def requeue_stale_trials(
         self, study_id: int, *, stale_after_s: float, local_dead_workers: Sequence[str] = ()
@@ -529,7 +340,7 @@ class SQLStorage(BaseStorage):
     def get_trials(self, study_id: int, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
         # Core rows, not ORM entities: 10,000 trials read in 1.0 s instead of 1.6 s (the
         # dashboard's cold start); rows have the same attribute names as the models
-        trial_t, value_t = TrialModel.__table__, TrialValueModel.__table__
+        trial_t, value_t = TRIALS, TRIAL_VALUES
         with self.session_scope() as s:
             q = select(trial_t).where(trial_t.c.study_id == study_id)
             if states is not None:
@@ -543,17 +354,7 @@ class SQLStorage(BaseStorage):
             by_trial: dict[int, list[Any]] = defaultdict(list)
             for v in s.execute(vq).all():
                 by_trial[v.trial_id].append(v)
-            out = []
-            for m in trials:
-                vals = by_trial.get(m.id, [])
-                out.append(
-                    self._frozen(
-                        m,
-                        [v for v in vals if v.kind == "objective"],
-                        [v for v in vals if v.kind == "constraint"],
-                    )
-                )
-            return out
+            return [split_values(m, by_trial.get(m.id, [])) for m in trials]
 
     def get_trajectory(self, trial_id: int) -> list[StoredStep]:
         with self.session_scope() as s:
@@ -562,15 +363,7 @@ class SQLStorage(BaseStorage):
                 .where(TrajectoryStepModel.trial_id == trial_id)
                 .order_by(TrajectoryStepModel.step)
             ).all()
-            return [
-                StoredStep(
-                    step=r.step,
-                    loss=decode_float(r.loss, r.loss_type),
-                    objectives=json.loads(r.objectives_json),
-                    params=json.loads(r.params_json),
-                )
-                for r in rows
-            ]
+            return [stored_step(r) for r in rows]
 
     # ----- surrogate models -----
     def save_surrogate(
@@ -585,9 +378,9 @@ class SQLStorage(BaseStorage):
     ) -> StoredSurrogate:
         with self.session_scope() as s:
             # take the study's row lock first (as enqueue_trials): versions are allocated atomically
-            locked = s.execute(
-                update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow())
-            ).rowcount
+            locked = _rowcount(
+                s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
+            )
             if not locked:
                 raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
             last = s.scalar(
@@ -597,7 +390,7 @@ class SQLStorage(BaseStorage):
                 study_id=study_id,
                 version=int(last or 0) + 1,
                 kind=kind,
-                trial_numbers_json=_dumps([int(n) for n in trial_numbers]),
+                trial_numbers_json=dumps([int(n) for n in trial_numbers]),
                 n_points=int(n_points),
                 blob=bytes(blob),
                 digest=digest,
@@ -610,7 +403,7 @@ class SQLStorage(BaseStorage):
                     SurrogateModelRow.study_id == study_id, SurrogateModelRow.version < row.version
                 )
             )
-            return self._stored_surrogate(row)
+            return stored_surrogate(row)
 
     def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
         with self.session_scope() as s:
@@ -620,62 +413,4 @@ class SQLStorage(BaseStorage):
                 .order_by(SurrogateModelRow.version.desc())
                 .limit(1)
             )
-            return self._stored_surrogate(row) if row is not None else None
-
-    @staticmethod
-    def _stored_surrogate(row: SurrogateModelRow) -> StoredSurrogate:
-        try:  # not authenticated: a garbled list only makes the model look stale
-            numbers = [int(n) for n in json.loads(row.trial_numbers_json)]
-        except (json.JSONDecodeError, TypeError, ValueError):
-            numbers = []
-        return StoredSurrogate(
-            study_id=row.study_id,
-            version=row.version,
-            kind=row.kind,
-            trial_numbers=numbers,
-            n_points=row.n_points,
-            blob=bytes(row.blob),
-            digest=row.digest,
-            created_at=row.created_at,
-        )
-
-    @staticmethod
-    def _frozen(m: Any, objs: list[Any], cons: list[Any]) -> FrozenTrial:
-        """A trial from its row (ORM entity or Core row: same attribute names) and value rows."""
-        objs = sorted(objs, key=lambda v: v.idx)
-        cons = sorted(cons, key=lambda v: v.idx)
-        return FrozenTrial(
-            id=m.id,
-            number=m.number,
-            batch=m.batch,
-            state=TrialState(m.state),
-            source=m.source,
-            weights=tuple(json.loads(m.weights_json)),
-            choices=json.loads(m.choices_json),
-            params=json.loads(m.params_json or "{}"),
-            init=json.loads(m.init_json) if m.init_json else None,
-            seed=m.seed,
-            objectives=tuple(decode_float(v.value, v.value_type) for v in objs) if objs else None,
-            stderr=tuple(decode_float(v.stderr, v.stderr_type) for v in objs) if objs else None,
-            constraints=tuple(decode_float(v.value, v.value_type) for v in cons) if cons else None,
-            constraint_stderr=tuple(decode_float(v.stderr, v.stderr_type) for v in cons) if cons else None,
-            n_calls=m.n_calls or 0,
-            n_backward=m.n_backward or 0,
-            n_steps=m.n_steps or 0,
-            feasible=bool(m.feasible),
-            converged=bool(m.converged),
-            loss=m.loss,
-            wall_time_s=m.wall_time_s,
-            error=m.error,
-            worker=m.worker,
-            retries=m.retries or 0,
-            created_at=m.created_at,
-            started_at=m.started_at,
-            heartbeat_at=m.heartbeat_at,
-            finished_at=m.finished_at,
-        )
-
-
-def default_storage_url() -> str:
-    """``$PARETOOPT_STORAGE`` or ``sqlite:///paretoopt.db``."""
-    return os.environ.get("PARETOOPT_STORAGE") or "sqlite:///paretoopt.db"
+            return stored_surrogate(row) if row is not None else None

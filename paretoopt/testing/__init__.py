@@ -1,1 +1,1 @@
-"""Helpers for tests and benchmarks (real servers on loopback), not for studies."""
+"""Helpers for tests and benchmarks (throwaway storages of each backend, servers on loopback), not studies."""

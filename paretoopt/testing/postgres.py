@@ -118,6 +118,7 @@ def fresh_database() -> tuple[str, str]:
 
 
 def drop_database(name: str) -> None:
+    """Drop a database made by :func:`fresh_database` (errors ignored: it is throwaway)."""
     import psycopg
 
     plain = server_url().replace("postgresql+psycopg://", "postgresql://")

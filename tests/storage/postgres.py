@@ -1,21 +1,18 @@
-"""PostgreSQL for the storage suite (see :mod:`paretoopt.testing.postgres`)."""
+"""PostgreSQL for tests outside the storage suite (see :mod:`paretoopt.testing.storages`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from paretoopt.testing.postgres import PostgresUnavailable, drop_database, fresh_database, stop_server
+from paretoopt.testing.storages import StorageModeUnavailable, StorageSupplier
 
 
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """A fresh, empty database on the test server (skips when no server can be had)."""
+    supplier = StorageSupplier("postgresql")
     try:
-        url, name = fresh_database()
-    except PostgresUnavailable as exc:
+        url = supplier.url
+    except StorageModeUnavailable as exc:
         pytest.skip(f"no PostgreSQL server: {exc}")
-    request.addfinalizer(lambda: drop_database(name))
+    request.addfinalizer(supplier.close)
     return url
-
-
-def _stop_server() -> None:
-    stop_server()

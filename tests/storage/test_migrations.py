@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from paretoopt.storage import SQLStorage, TrialState, head_revision
-from paretoopt.storage.sql import current_revision, known_revisions
+from paretoopt.storage.schema import current_revision, known_revisions
 from paretoopt.study import load_study
 
 SCHEMAS = sorted((Path(__file__).parents[1] / "data" / "schemas").glob("*.db"))

@@ -1,4 +1,6 @@
-"""The storage contract, run against every backend (see conftest.py)."""
+"""The storage contract (:class:`~paretoopt.storage.BaseStorage`), run against every mode of
+:data:`~paretoopt.testing.storages.STORAGE_MODES` through the ``storage_supplier`` fixture
+(conftest.py): only the Storage API, so a new backend runs it by adding one mode."""
 
 from __future__ import annotations
 
@@ -7,89 +9,10 @@ import multiprocessing as mp
 import pickle
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from paretoopt.exceptions import (
-    DuplicateStudyError,
-    FinishedTrialError,
-    SchemaVersionError,
-    StorageError,
-    StudyNotFoundError,
-)
-from paretoopt.inner import TrajectoryStep
-from paretoopt.storage import SQLStorage, StudySpec, TrialProposal, TrialResult, TrialState, head_revision
-from paretoopt.storage.sql import current_revision
-
-
-def spec(name: str = "s") -> StudySpec:
-    return StudySpec(
-        name=name,
-        definition_name="def",
-        definition_hash="0" * 64,
-        space=[
-            {
-                "type": "real",
-                "name": "x",
-                "low": 0.0,
-                "high": 1.0,
-                "unit": "mm",
-                "log": False,
-                "differentiable": True,
-            }
-        ],
-        objectives=[
-            {"name": "f", "direction": "minimize", "unit": "%", "description": ""},
-            {"name": "cost", "direction": "minimize", "unit": "kEUR", "description": ""},
-        ],
-        constraints=[],
-        engine="grid",
-        engine_options={"real_levels": 3},
-        seed=7,
-    )
-
-
-def proposals(n: int, seed0: int = 0) -> list[TrialProposal]:
-    return [TrialProposal((0.5, 0.5), {"m": "Pb"}, seed0 + i) for i in range(n)]
-
-
-def result(values=(1.0, 2.0), stderr=(0.1, 0.2), steps=3) -> TrialResult:
-    return TrialResult(
-        params={"x": 0.25},
-        objectives=values,
-        stderr=stderr,
-        n_calls=steps + 1,
-        n_backward=steps,
-        n_steps=steps,
-        loss=0.5,
-        wall_time_s=0.01,
-        trajectory=[TrajectoryStep(i, 1.0 / (i + 1), [1.0, 2.0 + i], {"x": 0.1 * i}) for i in range(steps)],
-    )
-
-
-def test_a_study_created_by_another_process_meanwhile_is_a_duplicate(storage, storage_url):
-    """Two processes creating one study: both check the name, one inserts first. The other's
-    insert must say DuplicateStudyError (which load_if_exists callers turn into a load), not a
-    generic integrity error. The race is replayed by creating the study from a second storage
-    just before the first one's insert is flushed."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    other = SQLStorage(storage_url)
-    try:
-
-        def create_meanwhile(session, flush_context, instances):
-            other.create_study(spec("raced"))
-
-        event.listen(Session, "before_flush", create_meanwhile, once=True)
-        try:
-            with pytest.raises(DuplicateStudyError, match="'raced' already exists"):
-                storage.create_study(spec("raced"))
-        finally:
-            if event.contains(Session, "before_flush", create_meanwhile):
-                event.remove(Session, "before_flush", create_meanwhile)
-        assert [s.name for s in storage.list_studies()] == ["raced"]
-    finally:
-        other.close()
+from paretoopt.exceptions import DuplicateStudyError, FinishedTrialError, StudyNotFoundError
+from paretoopt.storage import TrialResult, TrialState
+from tests.storage.samples import proposals, result, spec
 
 
 def test_study_create_get_list_delete(storage):
@@ -173,17 +96,17 @@ def test_storage_pickles_without_its_engine(storage):
     clone.close()
 
 
-def _enqueue_many(url: str, sid: int, n: int) -> None:
-    st = SQLStorage(url, migrate=False)
+def _enqueue_many(storage, sid: int, n: int) -> None:
+    # the storage arrives pickled (as on a Dask worker): a new connection, no migration
     for i in range(n):
-        st.enqueue_trials(sid, proposals(1, seed0=i), batch=i)
-    st.close()
+        storage.enqueue_trials(sid, proposals(1, seed0=i), batch=i)
+    storage.close()
 
 
 def test_concurrent_writers_from_two_processes_get_unique_numbers(storage):
     sid = storage.create_study(spec()).id
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_enqueue_many, args=(storage.url, sid, 25)) for _ in range(2)]
+    procs = [ctx.Process(target=_enqueue_many, args=(storage, sid, 25)) for _ in range(2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -193,44 +116,11 @@ def test_concurrent_writers_from_two_processes_get_unique_numbers(storage):
     assert sorted(numbers) == list(range(50))
 
 
-def test_new_database_is_created_at_head_and_reopened(storage_url):
-    st = SQLStorage(storage_url)
-    assert current_revision(st.engine) == head_revision()
-    st.create_study(spec())
-    st.close()
-    again = SQLStorage(storage_url)
+def test_a_second_storage_on_the_same_database_sees_the_first_ones_writes(storage_supplier):
+    first = storage_supplier.open()
+    sid = first.create_study(spec()).id
+    first.enqueue_trials(sid, proposals(2), batch=0)
+    first.close()
+    again = storage_supplier.open()
     assert again.get_study("s").seed == 7
-    again.close()
-
-
-def test_unknown_newer_schema_is_refused(storage_url):
-    st = SQLStorage(storage_url)
-    with st.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-    st.close()
-    with pytest.raises(SchemaVersionError, match="newer than this paretoopt"):
-        SQLStorage(storage_url)
-
-
-def test_bad_urls_raise_storage_error(tmp_path):
-    with pytest.raises(StorageError, match="bad storage URL"):
-        SQLStorage("notadb://x")
-    with pytest.raises(StorageError, match="does not exist"):
-        SQLStorage(f"sqlite:///{tmp_path}/missing/dir/x.db")
-
-
-def test_sqlite_runs_in_wal_mode(tmp_path):
-    st = SQLStorage(f"sqlite:///{tmp_path / 'w.db'}")
-    with st.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-    st.close()
-
-
-def test_foreign_tables_without_version_are_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'other.db'}"
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(text("CREATE TABLE studies (id INTEGER PRIMARY KEY)"))
-    eng.dispose()
-    with pytest.raises(SchemaVersionError, match="not a paretoopt database"):
-        SQLStorage(url)
+    assert [t.number for t in again.get_trials(sid)] == [0, 1]
