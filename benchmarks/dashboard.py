@@ -321,9 +321,10 @@ def server_side(url: str, name: str) -> dict[str, float]:
     """Seconds the dashboard's server spends on a cold study page: read the trials, build the
     front figure (what the first visit waits for)."""
     from dashboard import figures
-    from dashboard.data import Snapshot, open_storage
+    from dashboard.data import Snapshot
+    from paretoopt.storage import open_existing_storage
 
-    st = open_storage(url)
+    st = open_existing_storage(url, migrate=False)
     t0 = time.perf_counter()
     snap = Snapshot(st, name, "bench")
     t1 = time.perf_counter()

@@ -29,8 +29,9 @@ import flask
 
 from dashboard import callbacks, figures, layout
 from dashboard.context import DashboardContext
-from dashboard.data import StudyCache, open_storage
+from dashboard.data import StudyCache
 from dashboard.whatif import SurrogateCache, SurrogateFactory, default_surrogate_factory
+from paretoopt.storage import open_existing_storage
 
 #: The repository's top-level ``assets/`` (styles, the README's picture), beside this package.
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -92,7 +93,7 @@ def create_app(
         warm_surrogates: start fitting (or loading) a study's surrogate when its page opens, so
             the first what-if finds it ready; otherwise the first what-if starts it.
     """
-    storage = open_storage(storage_url)
+    storage = open_existing_storage(storage_url, migrate=False)
     manager = _background_manager(background_cache_dir) if allow_simulate else None
     context = DashboardContext(
         storage=storage,

@@ -1,12 +1,13 @@
 """What the dashboard reads: a read-only storage and per-study snapshots cached until it changes.
 
-The dashboard reads the database through the Storage API only. :func:`open_storage` opens an
-existing database without creating or migrating anything; every study page works on a
-:class:`Snapshot`: the study's trials read once (one ``get_trials``), the frames and figures
-derived from them computed on first use and kept until the study's *version* (its trial counts
-by state and last update, from ``list_studies``) changes. A 10,000-trial study is read and
-turned into its front figure once, not on every click. Snapshots go through
-:class:`SnapshotStorage`, whose writes all raise, so nothing in the read path can write.
+The dashboard reads the database through the Storage API only.
+:func:`paretoopt.storage.open_existing_storage` opens an existing database without creating or
+migrating anything; every study page works on a :class:`Snapshot`: the study's trials read
+once (one ``get_trials``), the frames and figures derived from them computed on first use and
+kept until the study's *version* (its trial counts by state and last update, from
+``list_studies``) changes. A 10,000-trial study is read and turned into its front figure once,
+not on every click. Snapshots go through :class:`SnapshotStorage`, whose writes all raise, so
+nothing in the read path can write.
 """
 
 from __future__ import annotations
@@ -15,19 +16,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from paretoopt import pareto
-from paretoopt.exceptions import SchemaVersionError, StorageError, StudyNotFoundError
+from paretoopt.exceptions import StorageError, StudyNotFoundError
 from paretoopt.report.columns import objective_column, stderr_column
 from paretoopt.storage import (
     BaseStorage,
     FrozenTrial,
-    SQLStorage,
     StoredStep,
     StudyRecord,
     StudySpec,
@@ -46,38 +45,6 @@ VERSION_TTL_S = 0.5
 PARCOORDS_MAX_LINES = 2000
 #: Snapshots kept in memory (least recently used dropped first).
 MAX_SNAPSHOTS = 16
-
-
-def open_storage(url: str) -> SQLStorage:
-    """Open an existing study database for reading: no file is created, no migration runs.
-
-    Raises :class:`StorageError` for a malformed URL or a missing SQLite file, and
-    :class:`SchemaVersionError` for a database at another schema revision (``paretoopt list``
-    upgrades an older one)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    from paretoopt.storage.schema import current_revision, head_revision
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StorageError(f"bad storage URL {url!r}: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).expanduser().is_file():
-            raise StorageError(f"no database at {parsed.database} (storage {url})")
-    st = SQLStorage(url, migrate=False)
-    try:
-        rev = current_revision(st.engine)
-    except Exception as exc:
-        raise StorageError(f"cannot open storage {url!r}: {type(exc).__name__}: {exc}") from exc
-    head = head_revision()
-    if rev != head:
-        raise SchemaVersionError(
-            f"{url} has schema revision {rev!r}, this paretoopt reads {head!r}"
-            + ("; run `paretoopt list --storage URL` once to upgrade it" if rev is not None else "")
-        )
-    return st
 
 
 class SnapshotStorage(BaseStorage):

@@ -12,8 +12,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from paretoopt.exceptions import StorageError
-from paretoopt.storage import BaseStorage, default_storage_url, get_storage
+from paretoopt.storage import BaseStorage, default_storage_url, open_existing_storage
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -43,16 +42,9 @@ def storage_url(storage: str | None) -> str:
 
 
 def open_existing(storage: str | None) -> BaseStorage:
-    """Open a storage for reading without creating anything: a missing SQLite file is an error."""
-    url = storage_url(storage)
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StorageError(f"bad storage URL {url!r}: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).is_file():
-            raise StorageError(f"no database at {parsed.database} (storage {url}); run a study first")
-    return get_storage(url)
+    """Open a storage for reading without creating anything: a missing SQLite file is an error
+    (:func:`paretoopt.storage.open_existing_storage`)."""
+    return open_existing_storage(storage_url(storage))
 
 
 def log_file_for(url: str) -> Path | None:

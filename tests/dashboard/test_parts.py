@@ -20,13 +20,13 @@ import pytest
 
 from dashboard.callbacks.routing import parse_path
 from dashboard.callbacks.tabs import filter_and_sort
-from dashboard.data import SnapshotStorage, StudyCache, fast_hypervolume_history, open_storage
+from dashboard.data import SnapshotStorage, StudyCache, fast_hypervolume_history
 from dashboard.simulate import CannotSimulate, load_trusted_definition
 from dashboard.whatif import SurrogateCache, design_from_controls, design_value
 from paretoopt.exceptions import StorageError, StudyNotFoundError
 from paretoopt.problem import load_study_definition
 from paretoopt.space import Choice, DesignSpace, Integer, Real
-from paretoopt.storage import StudyRecord, TrialProposal
+from paretoopt.storage import StudyRecord, TrialProposal, open_existing_storage
 from paretoopt.study import load_study, spec_from_definition
 from tests.dashboard.conftest import ROOT
 
@@ -93,7 +93,7 @@ def test_incremental_hypervolume_history_equals_the_study_api(seeded_db, name):
 
 
 def test_snapshot_storage_refuses_writes_and_reads_trials_once(seeded_db):
-    st = open_storage(seeded_db)
+    st = open_existing_storage(seeded_db, migrate=False)
     sid = st.get_study("zdt1").id
     view = SnapshotStorage(st)
     with pytest.raises(StorageError, match="reads this database only"):
@@ -110,10 +110,10 @@ def test_snapshot_storage_refuses_writes_and_reads_trials_once(seeded_db):
 def test_open_storage_creates_nothing(tmp_path):
     missing = tmp_path / "missing.db"
     with pytest.raises(StorageError, match="no database at"):
-        open_storage(f"sqlite:///{missing}")
+        open_existing_storage(f"sqlite:///{missing}", migrate=False)
     assert not missing.exists()
     with pytest.raises(StorageError, match="bad storage URL"):
-        open_storage("not a url")
+        open_existing_storage("not a url", migrate=False)
 
 
 def test_definition_is_reloaded_only_from_an_unchanged_file(tmp_path):
