@@ -29,10 +29,12 @@ demo: install
 test: install
 	bash .ci/install-system-deps.sh
 	$(BIN)/ruff check paretoopt tests studies benchmarks dashboard
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check paretoopt tests studies benchmarks dashboard
+	$(BIN)/python -m mypy
 	$(BIN)/ruff format --check paretoopt tests studies benchmarks dashboard
 
 clean:

@@ -108,7 +108,7 @@ def create_app(
         __name__,
         assets_folder=str(assets_folder()),
         title="paretoopt",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None keeps the title while updating (Dash docs); its hint says str
         suppress_callback_exceptions=True,
         serve_locally=True,
         background_callback_manager=manager,
