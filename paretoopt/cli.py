@@ -189,7 +189,7 @@ def run(
             executor=executor,
         )
         if simulator == "surrogate":
-            from paretoopt.surrogate import optimize_on_surrogate
+            from paretoopt.workflows import optimize_on_surrogate
 
             study = optimize_on_surrogate(definition, **kwargs)  # type: ignore[arg-type]
         else:
@@ -213,7 +213,7 @@ def run(
         )
     typer.echo(_front_text(study))
     if simulator == "surrogate":
-        from paretoopt.surrogate import comparison_summary, surrogate_comparison
+        from paretoopt.workflows import comparison_summary, surrogate_comparison
 
         typer.echo("")
         typer.echo(comparison_summary(surrogate_comparison(study), study.objectives))
