@@ -1,4 +1,4 @@
-"""Designs as numeric vectors: the one encoding the outer engines search and the surrogates fit on.
+"""Designs as numeric vectors: the one encoding the outer engines search and surrogates fit on.
 
 Weights live on the ``m``-simplex. Engines search ``m - 1`` unit-interval coordinates instead,
 mapped onto the simplex by stick-breaking with Beta(1, m - i) inverse CDFs: a uniform point of
@@ -38,13 +38,13 @@ COUNT_LOG_RATIO = 4
 
 def weights_from_unit(u: np.ndarray | Sequence[float], m: int) -> np.ndarray:
     """Map ``(..., m-1)`` coordinates in ``[0, 1]`` to ``(..., m)`` weights on the simplex."""
-    u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
-    if u.shape[-1] != m - 1:
-        raise ValueError(f"expected {m - 1} weight coordinates for {m} objectives, got {u.shape[-1]}")
-    out = np.zeros((*u.shape[:-1], m))
-    remaining = np.ones(u.shape[:-1])
+    unit = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+    if unit.shape[-1] != m - 1:
+        raise ValueError(f"expected {m - 1} weight coordinates for {m} objectives, got {unit.shape[-1]}")
+    out = np.zeros((*unit.shape[:-1], m))
+    remaining = np.ones(unit.shape[:-1])
     for i in range(m - 1):
-        b = 1.0 - (1.0 - u[..., i]) ** (1.0 / (m - 1 - i))  # Beta(1, m-1-i) inverse CDF
+        b = 1.0 - (1.0 - unit[..., i]) ** (1.0 / (m - 1 - i))  # Beta(1, m-1-i) inverse CDF
         out[..., i] = remaining * b
         remaining = remaining - out[..., i]
     out[..., m - 1] = np.clip(remaining, 0.0, None)
@@ -53,16 +53,16 @@ def weights_from_unit(u: np.ndarray | Sequence[float], m: int) -> np.ndarray:
 
 def unit_from_weights(w: np.ndarray | Sequence[float]) -> np.ndarray:
     """Inverse of :func:`weights_from_unit`: ``(..., m)`` simplex weights to ``(..., m-1)``."""
-    w = np.clip(np.asarray(w, dtype=float), 0.0, None)
-    w = w / np.clip(w.sum(axis=-1, keepdims=True), 1e-300, None)
-    m = w.shape[-1]
-    out = np.zeros((*w.shape[:-1], m - 1))
-    remaining = np.ones(w.shape[:-1])
+    wa = np.clip(np.asarray(w, dtype=float), 0.0, None)
+    wa = wa / np.clip(wa.sum(axis=-1, keepdims=True), 1e-300, None)
+    m = wa.shape[-1]
+    out = np.zeros((*wa.shape[:-1], m - 1))
+    remaining = np.ones(wa.shape[:-1])
     for i in range(m - 1):
-        b = np.where(remaining > 1e-15, w[..., i] / np.clip(remaining, 1e-300, None), 0.0)
+        b = np.where(remaining > 1e-15, wa[..., i] / np.clip(remaining, 1e-300, None), 0.0)
         b = np.clip(b, 0.0, 1.0)
         out[..., i] = 1.0 - (1.0 - b) ** (m - 1 - i)
-        remaining = remaining - w[..., i]
+        remaining = remaining - wa[..., i]
     return np.clip(out, 0.0, 1.0)
 
 

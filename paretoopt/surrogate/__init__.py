@@ -1,5 +1,7 @@
-"""Surrogates of a study: (design parameters, discrete choices) -> each objective and constraint,
-with predictive uncertainty, fitted on every evaluated design of the study (docs/surrogates.md).
+"""Surrogates of a study: each objective and constraint of a design, with its uncertainty.
+
+Fitted on every evaluated design of the study (docs/surrogates.md): (design parameters, discrete
+choices) -> each objective and constraint, with predictive uncertainty.
 
 Modules in data-flow order: :mod:`.encoding` (the inputs), :mod:`.data` (the training points),
 :mod:`.validation` (held-out split and scores), :mod:`.models` (GP, deep ensemble, output

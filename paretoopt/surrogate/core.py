@@ -1,5 +1,8 @@
-"""A fitted surrogate of a study: (parameters, choices) -> each objective and constraint with its
-uncertainty, and its round trip through the stored safetensors blob (:mod:`.serialize`)."""
+"""The fitted surrogate (:class:`Surrogate`): its predictions and its round trip through bytes.
+
+(parameters, choices) -> each objective and constraint with its uncertainty; the bytes are the
+stored safetensors blob, checked by :mod:`.serialize` before anything in it is used.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""The surrogates' inputs: designs encoded by the shared :class:`~paretoopt.encoding.MixedEncoding`,
-and the columns of a designs frame matched to the space's parameters.
+"""The surrogates' inputs: designs by the shared encoding, and a frame's columns by parameter.
 
-Inputs are normalised to ``[0, 1]`` on the space's bounds (log space for ``log=True`` reals and
-for counts), choices last as option indices, one-hot inside the models
-(:meth:`MixedEncoding.for_designs`).
+The encoding is :class:`~paretoopt.encoding.MixedEncoding` (the engines' own), laid out by
+:meth:`~paretoopt.encoding.MixedEncoding.for_designs`: inputs normalised to ``[0, 1]`` on the
+space's bounds (log space for ``log=True`` reals and for counts), choices last as option
+indices, one-hot inside the models.
 """
 
 from __future__ import annotations

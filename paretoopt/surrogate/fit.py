@@ -1,5 +1,4 @@
-"""Fitting a surrogate on a study: choose the backend, validate it on held-out trials, then fit
-the stored model on every trial.
+"""Fitting a surrogate on a study: choose the backend, validate on held-out trials, fit on all.
 
 An exact GP unless the study is too large for it: trajectories are thinned to
 ``(EXACT_GP_MAX_POINTS - n_trials) // n_trials`` points each, and when that leaves fewer than

@@ -1,5 +1,7 @@
-"""The model backends of a surrogate, on standardised outputs: an exact GP and a deep ensemble,
-and the output scaling between natural units and the models' space.
+"""The model backends of a surrogate (exact GP, deep ensemble) and their output scaling.
+
+The backends work on standardised outputs; :class:`OutputScaling` maps between those and
+natural units.
 
 An exact GP per output (:class:`ExactGP`: botorch ``SingleTaskGP``, Matern-5/2 with one
 lengthscale per column, heteroskedastic fixed-noise likelihood plus the learned noise) on at

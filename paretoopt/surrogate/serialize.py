@@ -1,5 +1,7 @@
-"""The stored format of a surrogate, checked before anything in it is trusted: the safetensors
-header, the strict schema of its metadata, and the HMAC digest stored beside the blob.
+"""The stored format of a surrogate, checked before anything in it is trusted.
+
+The safetensors header, the strict schema of its metadata, and the HMAC digest stored beside
+the blob.
 
 A model is a safetensors blob (tensors only, plus a JSON header checked against a strict schema)
 with an HMAC-SHA256 digest beside it. Nothing is unpickled; a blob whose digest does not match,

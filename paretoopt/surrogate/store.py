@@ -1,5 +1,4 @@
-"""Surrogates in the study database: store a fitted model as the study's next version, load and
-verify the newest one, and refit when the study has grown.
+"""Surrogates in the study database: save the next version, load the newest, refit when grown.
 
 A model is stored in the table ``surrogate_models`` as a safetensors blob with its digest
 (:mod:`.serialize`). Each model records the trial numbers it was fitted on;

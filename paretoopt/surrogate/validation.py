@@ -1,5 +1,6 @@
-"""How a surrogate is scored: a seeded split of the trials, the trials never held out, and the
-held-out metrics (R2, RMSE, coverage of the 68 % and 95 % predictive intervals).
+"""How a surrogate is scored: the held-out split of the trials and the held-out metrics.
+
+Metrics: R2, RMSE, coverage of the 68 % and 95 % predictive intervals.
 
 A seeded :data:`HOLDOUT_FRACTION` of the trials (all their points) is held out. Trials holding
 the smallest or largest final value of an output or of a continuous parameter are never held
@@ -40,7 +41,7 @@ def validation_metrics(
     of the observations ``y_model`` in model space (log space for log outputs, where the
     intervals are symmetric), and the number of observed points. ``sd_model`` is the
     predictive standard deviation of an observation (model uncertainty plus noise)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     z68, z95 = central_z(0.68), central_z(0.95)
     for j, name in enumerate(names):
         ok = np.isfinite(y[:, j]) & np.isfinite(y_model[:, j])

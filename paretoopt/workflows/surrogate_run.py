@@ -1,5 +1,7 @@
-"""The surrogate run (``--simulator surrogate``): trace a front on a study's surrogate, re-simulate
-its designs with the real simulation, and compare the two.
+"""The surrogate run (``--simulator surrogate``): trace a front on it, re-simulate, compare.
+
+The front is traced on a study's surrogate, its designs re-simulated with the real simulation,
+and the two compared.
 
 A workflow on top of the runner and the surrogates: it drives the runner, which the surrogate
 models (:mod:`paretoopt.surrogate`) never do.
@@ -22,7 +24,7 @@ from paretoopt.exceptions import DuplicateStudyError, StudyNotFoundError, Surrog
 from paretoopt.outer import Engine, make_engine
 from paretoopt.problem import Estimate, InnerSettings, Objective, StudyDefinition
 from paretoopt.scalarize import Normalization
-from paretoopt.storage import BaseStorage, TrialProposal, TrialState, get_storage
+from paretoopt.storage import BaseStorage, StudyRecord, TrialProposal, TrialState, get_storage
 from paretoopt.study import Study, spec_from_definition
 from paretoopt.surrogate import MIN_TRIALS, Surrogate, get_surrogate
 from paretoopt.trials import RESIMULATED, SURROGATE, trial_seed
@@ -160,6 +162,7 @@ def optimize_on_surrogate(
         engine_name = engine
     sname = surrogate_study_name(name)
     tag = {"surrogate_of": name, "model_version": surrogate.version}
+    srec: StudyRecord | None
     try:
         srec = st.get_study(sname)
         if srec.attrs.get("surrogate_of") != name:
