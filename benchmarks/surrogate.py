@@ -85,13 +85,13 @@ def _peer(study: Any, train: list[int], test: list[int]) -> dict[str, Any]:
     from botorch.models import SingleTaskGP
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    from paretoopt.surrogate import DesignEncoder
+    from paretoopt.surrogate.encoding import design_encoding
 
-    enc = DesignEncoder(study.space)
+    enc = design_encoding(study.space)
     done = {t.number: t for t in study.completed_trials}
 
     def xy(numbers: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        x = np.array([enc.encode_design(done[n].params, done[n].choices) for n in numbers])
+        x = np.array([enc.encode_values({**done[n].choices, **done[n].params}) for n in numbers])
         y = np.array([done[n].objectives for n in numbers])
         return enc.one_hot(torch.as_tensor(x)), torch.as_tensor(y)
 
@@ -141,12 +141,16 @@ def run(calo_trials: int) -> list[dict[str, Any]]:
             done = {x.number: x for x in study.completed_trials}
             yt = np.array([done[n].objectives for n in test])
             # score the final evaluations of the held-out trials with the validation-split model
-            from paretoopt.surrogate import DesignEncoder, _fit_model, collect_training_data
+            from paretoopt.surrogate.data import collect_training_data
+            from paretoopt.surrogate.encoding import design_encoding
+            from paretoopt.surrogate.models import fit_model
 
             data = collect_training_data(study, max_trajectory_points=sur.info["max_trajectory_points"])
-            enc = DesignEncoder(study.space)
-            model, scaling = _fit_model(sur.kind, enc, data.subset(np.isin(data.trial, v["train_trials"])), 0)
-            xt = torch.as_tensor(np.array([enc.encode_design(done[n].params, done[n].choices) for n in test]))
+            enc = design_encoding(study.space)
+            model, scaling = fit_model(sur.kind, enc, data.subset(np.isin(data.trial, v["train_trials"])), 0)
+            xt = torch.as_tensor(
+                np.array([enc.encode_values({**done[n].choices, **done[n].params}) for n in test])
+            )
             with torch.no_grad():
                 m_t, var_t, extra = model.predict(xt)
                 mean, sd = scaling.to_natural(m_t, var_t + extra)

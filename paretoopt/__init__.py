@@ -33,9 +33,9 @@ from paretoopt.scalarize import (
 )
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 from paretoopt.study import Study, load_study
-from paretoopt.surrogate import Surrogate, fit_surrogate, load_surrogate, optimize_on_surrogate
-
-__version__ = "0.1.0"
+from paretoopt.surrogate import Surrogate, fit_surrogate, load_surrogate
+from paretoopt.version import __version__
+from paretoopt.workflows import optimize_on_surrogate
 
 __all__ = [
     "AugmentedChebyshev",

@@ -246,7 +246,7 @@ class Study:
             SurrogateError: too few completed trials to fit (or ``"never"`` with none stored).
             UntrustedModelError: the stored model was altered or is not a paretoopt surrogate.
         """
-        from paretoopt.surrogate import get_surrogate
+        from paretoopt.surrogate.store import get_surrogate
 
         return get_surrogate(self, refit, seed=seed, kind=kind)  # type: ignore[arg-type]
 

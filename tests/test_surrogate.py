@@ -18,7 +18,7 @@ import torch
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from paretoopt import load_study_definition
+from paretoopt import load_study_definition, workflows
 from paretoopt import surrogate as sg
 from paretoopt.analytic import zdt_objectives
 from paretoopt.cli import app
@@ -323,8 +323,9 @@ def test_held_out_r2_and_coverage_on_the_calorimeter(calorimeter):
 
 
 def test_deep_ensemble_above_the_gp_budget(zdt1, monkeypatch):
-    monkeypatch.setattr(sg, "EXACT_GP_MAX_POINTS", 20)  # 10 trials: < 2 trajectory points each
-    monkeypatch.setattr(sg, "ENSEMBLE_STEPS", 600)
+    # 10 trials: < 2 trajectory points each
+    monkeypatch.setattr("paretoopt.surrogate.fit.EXACT_GP_MAX_POINTS", 20)
+    monkeypatch.setattr("paretoopt.surrogate.models.ENSEMBLE_STEPS", 600)
     surrogate = sg.fit_surrogate(zdt1, seed=0)
     assert surrogate.kind == "deep_ensemble"
     assert surrogate.info["max_trajectory_points"] == sg.MAX_TRAJECTORY_POINTS  # the ensemble takes them all
@@ -361,13 +362,13 @@ def test_simulator_surrogate_traces_then_resimulates_and_resumes(tmp_path, monke
 
     monkeypatch.setattr(Runner, "run_waiting", die)
     with pytest.raises(KeyboardInterrupt):
-        sg.optimize_on_surrogate(d, storage=url, n_trials=6, seed=0)
+        workflows.optimize_on_surrogate(d, storage=url, n_trials=6, seed=0)
     monkeypatch.undo()
     main = load_study(study_name="zdt1", storage=url)
     waiting = [t for t in main.trials if t.source == RESIMULATED]
     assert waiting and all(t.state is TrialState.WAITING for t in waiting)
     # the next call finishes them (and only them)
-    sg.optimize_on_surrogate(d, storage=url, n_trials=6, seed=0)
+    workflows.optimize_on_surrogate(d, storage=url, n_trials=6, seed=0)
 
     traced = load_study(study_name="zdt1.surrogate", storage=url)
     assert traced.record.attrs == {"surrogate_of": "zdt1", "model_version": 1}
@@ -381,7 +382,7 @@ def test_simulator_surrogate_traces_then_resimulates_and_resumes(tmp_path, monke
         assert t.state is TrialState.COMPLETE and t.n_calls == 1 and t.n_steps == 0 and t.init == s.params
         x = torch.tensor([t.params[f"x{i}"] for i in range(1, 31)], dtype=torch.float64)
         assert np.allclose(t.objectives, [float(f) for f in zdt_objectives(x, "zdt1")], rtol=1e-12)
-    table = sg.surrogate_comparison(main)
+    table = workflows.surrogate_comparison(main)
     assert sorted(table["number"]) == sorted(t.number for t in resim)
     assert np.abs(table["f1 error"]).max() < 0.01 and np.abs(table["f2 error"]).max() < 0.1
 
