@@ -180,7 +180,7 @@ class MixedEncoding:
             raise ValueError("encode/decode take outer values; encode a whole design with encode_values")
         return list(zip(self.parameters, self.dims[self.n_weights :], strict=True))
 
-    def encode(self, weights: Sequence[float], choices: Mapping[str, Any]) -> np.ndarray:
+    def encode(self, weights: Sequence[float] | np.ndarray, choices: Mapping[str, Any]) -> np.ndarray:
         """Weights (``m``, any positive scale) and outer values to the encoded vector."""
         w = np.asarray(weights, dtype=float)
         x = list(unit_from_weights(w)) if self.m > 1 else []

@@ -4,7 +4,7 @@ Differentiable reals are *inner* parameters: the gradient inner loop moves them 
 unconstrained reparametrisation (a logistic map onto the box, in log space for ``log=True``),
 so the bounds can never be left. Integers, choices and reals marked ``differentiable=False``
 are *outer* parameters: the outer engines propose them (encoded as numeric vectors by
-:mod:`paretoopt.outer.encoding`).
+:mod:`paretoopt.encoding`).
 """
 
 from __future__ import annotations
@@ -74,10 +74,6 @@ class Real:
             lo, hi = math.log(self.low), math.log(self.high)
             return torch.exp(lo + t * (hi - lo))
         return self.low + t * (self.high - self.low)
-
-    # outer/encoding.py still calls the old private names; the lead switches it to the public ones
-    _to_unit = to_unit
-    _from_unit = from_unit
 
     def from_unit_float(self, t: float) -> float:
         """A unit coordinate in ``[0, 1]`` to a value in ``[low, high]`` (log-space for ``log``),

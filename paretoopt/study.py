@@ -253,10 +253,9 @@ class Study:
     def export_data(self) -> Any:
         """Everything an export needs (:class:`paretoopt.report.table.ExportData`)."""
         from paretoopt.report.table import ExportData
+        from paretoopt.version import __version__
 
         rec = self.storage.get_study(self.name)
-        import paretoopt
-
         return ExportData(
             study_name=self.name,
             objectives=self.objectives,
@@ -275,7 +274,7 @@ class Study:
                 "simulator calls": self.n_calls,
                 "created": rec.created_at.isoformat(timespec="seconds") if rec.created_at else None,
                 "storage": self.storage.url,
-                "paretoopt version": paretoopt.__version__,
+                "paretoopt version": __version__,
             },
             definition_source=rec.definition_source,
             definition_hash=rec.definition_hash,

@@ -1,6 +1,6 @@
 """Export callback: a study page's buttons download its Pareto front in the chosen format.
 
-The file is written by :func:`paretoopt.export.export_front` into a temporary folder.
+The file is written by :func:`paretoopt.report.export.export_front` into a temporary folder.
 """
 
 from __future__ import annotations

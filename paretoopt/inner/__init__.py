@@ -2,8 +2,8 @@
 
 :mod:`~paretoopt.inner.loop` runs one inner loop (:func:`optimize_inner`) or one final
 evaluation (:func:`evaluate_design`) with the optimisers of :mod:`~paretoopt.inner.adam` and
-:mod:`~paretoopt.inner.lbfgs`; :mod:`~paretoopt.inner.anchors` estimates a normalisation from
-anchor runs; :mod:`~paretoopt.inner.result` holds what a loop returns.
+:mod:`~paretoopt.inner.lbfgs`; :mod:`~paretoopt.inner.result` holds what a loop returns. The
+anchor runs that fix a study's normalisation are in :mod:`paretoopt.normalization`.
 """
 
 from paretoopt.inner.loop import evaluate_design, optimize_inner

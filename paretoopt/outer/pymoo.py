@@ -1,5 +1,5 @@
 """The evolutionary engine: NSGA-II (NSGA-III for three or more objectives) from pymoo, driven
-through pymoo's ask/tell interface over the mixed encoding of :mod:`paretoopt.outer.encoding`.
+through pymoo's ask/tell interface over the mixed encoding of :mod:`paretoopt.encoding`.
 
 An individual is (weight coordinates, outer parameters) as pymoo ``Real`` / ``Integer`` /
 ``Choice`` variables (choices as option indices, never as numpy strings); its fitness is the
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from paretoopt.encoding import MixedEncoding, unit_from_weights, weights_from_unit
 from paretoopt.exceptions import EngineError
 from paretoopt.outer.base import Engine, Proposal, TrialRecord
-from paretoopt.outer.encoding import MixedEncoding, unit_from_weights, weights_from_unit
 from paretoopt.space import Choice, Integer
 
 #: Constraint violation given to pymoo for a failed trial and for an infeasible one.

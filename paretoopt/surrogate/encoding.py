@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from paretoopt.columns import strip_unit
 from paretoopt.encoding import MixedEncoding
 from paretoopt.exceptions import SpaceError
+from paretoopt.report.columns import strip_unit
 from paretoopt.space import DesignSpace
 
 if TYPE_CHECKING:

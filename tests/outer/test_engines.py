@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from paretoopt.encoding import MixedEncoding, unit_from_weights, weights_from_unit
 from paretoopt.exceptions import EngineError
 from paretoopt.outer import ENGINES, BotorchEngine, Engine, PymooEngine, TrialRecord, make_engine
-from paretoopt.outer.encoding import MixedEncoding, unit_from_weights, weights_from_unit
 from paretoopt.problem import Objective, StudyDefinition
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 from tests.outer import FAST_BOTORCH

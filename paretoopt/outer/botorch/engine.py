@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from paretoopt.encoding import MixedEncoding
 from paretoopt.exceptions import EngineError
 from paretoopt.outer.base import Engine, Proposal, TrialRecord
 from paretoopt.outer.botorch.fit import FitSchedule
 from paretoopt.outer.botorch.optimise import AcquisitionOptimiser
 from paretoopt.outer.botorch.seeding import DTYPE, seed_of
-from paretoopt.outer.encoding import MixedEncoding
 from paretoopt.pareto import reference_point
 from paretoopt.scalarize import ScalarizationError, normalize_weights
 
@@ -38,7 +38,7 @@ class BotorchEngine(FitSchedule, AcquisitionOptimiser, Engine):
     expected hypervolume improvement (qLogNEHVI, Ament et al. 2023; Daulton et al. 2021) over
     the mixed space.
 
-    * **Encoding** (:mod:`paretoopt.outer.encoding`): weights as ``m - 1`` unit coordinates,
+    * **Encoding** (:mod:`paretoopt.encoding`): weights as ``m - 1`` unit coordinates,
       non-differentiable reals and integers scaled to ``[0, 1]``, choices as option indices.
       Inputs are thus normalised by construction; outputs are standardised (``Standardize``)
       per objective.

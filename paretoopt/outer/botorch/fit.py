@@ -11,7 +11,7 @@ import torch
 from paretoopt.outer.botorch.seeding import seed_of
 
 if TYPE_CHECKING:
-    from paretoopt.outer.encoding import MixedEncoding
+    from paretoopt.encoding import MixedEncoding
 
 #: Anchors (fits at a power of two trials) up to this size are cold fits; larger ones start from
 #: the checkpoint before them (see FitSchedule._hyperparameters).

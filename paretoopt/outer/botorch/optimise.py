@@ -9,7 +9,7 @@ import torch
 from paretoopt.outer.botorch.seeding import DTYPE, seed_of
 
 if TYPE_CHECKING:
-    from paretoopt.outer.encoding import MixedEncoding
+    from paretoopt.encoding import MixedEncoding
 
 #: Discrete combinations the enumerated acquisition search focuses on (see
 #: AcquisitionOptimiser._optimize_enumerated).
