@@ -189,3 +189,24 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     assert sum(t.retries for t in got) >= 1  # at least one kill landed mid-trial
     key = [(t.weights, t.objectives, t.params) for t in ref]
     assert [(t.weights, t.objectives, t.params) for t in got] == key
+
+
+def test_a_trial_another_process_finished_before_our_claim_is_skipped(tmp_path, studies_dir):
+    """Processes sharing a study: a trial read as WAITING may be claimed and finished by another
+    process before this one claims it; the serial executor then skips it instead of failing."""
+    from paretoopt.run import SerialExecutor, TrialJob
+    from paretoopt.scalarize import Normalization
+    from paretoopt.storage import TrialProposal, TrialResult, get_storage
+
+    d = load_study_definition(studies_dir / "zdt1.py")
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    study = optimize(d, storage=url, engine="grid", n_trials=2, seed=0)
+    st = get_storage(url)
+    (stale,) = st.enqueue_trials(study.record.id, [TrialProposal((0.5, 0.5), {}, 1)], batch=9)
+    assert st.start_trial(stale.id, "other-host:1") is not None  # the other process ...
+    st.finish_trial(stale.id, TrialState.FAILED, TrialResult(params={}, error="theirs"))  # ... is done
+    job = TrialJob(d, Normalization(d.ideal, d.nadir, d.signs))
+    seen = []
+    done = SerialExecutor().run(st, job, [stale], worker="me:2", on_finished=seen.append)
+    assert done == [] and seen == []
+    assert load_study(study_name="zdt1", storage=url).trials[-1].error == "theirs"

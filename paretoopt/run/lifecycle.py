@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from paretoopt.exceptions import ParetoOptError
+from paretoopt.exceptions import FinishedTrialError, ParetoOptError
 from paretoopt.run.execute import TrialJob
 from paretoopt.storage import BaseStorage, FrozenTrial, TrialResult, TrialState
 from paretoopt.trials import HEARTBEAT_EVERY_S
@@ -38,8 +38,12 @@ class Heartbeat:
 
 
 def claim_trial(storage: BaseStorage, trial: FrozenTrial, worker: str) -> FrozenTrial | None:
-    """WAITING -> RUNNING for ``worker``; ``None`` when another process took it first."""
-    return storage.start_trial(trial.id, worker)
+    """WAITING -> RUNNING for ``worker``; ``None`` when another process took it first, or even
+    finished it between our reading it as WAITING and this claim (processes sharing a study)."""
+    try:
+        return storage.start_trial(trial.id, worker)
+    except FinishedTrialError:
+        return None
 
 
 def finish_trial(
