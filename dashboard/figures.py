@@ -94,19 +94,15 @@ def front(
             "space": snap.space,
             "error_bars": error_bars,
         }
-        if len(axes) == 3:
-            fig = plots.front_figure_3d(
-                snap.front(), snap.objectives, x=names[0], y=names[1], z=names[2], **kwargs
-            )
-        else:
-            fig = plots.front_figure(
-                snap.front(),
-                snap.objectives,
-                x=names[0],
-                y=names[1],
-                webgl_threshold=WEBGL_THRESHOLD,
-                **kwargs,
-            )
+        fig = plots.front_figure(
+            snap.front(),
+            snap.objectives,
+            x=names[0],
+            y=names[1],
+            z=names[2] if len(axes) == 3 else None,
+            webgl_threshold=WEBGL_THRESHOLD,
+            **kwargs,
+        )
         fig.update_layout(margin={"l": 60, "r": 20, "t": 40, "b": 50}, clickmode="event")
         return fig.to_dict()
 

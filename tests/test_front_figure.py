@@ -22,13 +22,14 @@ def _three_objectives():
     return d
 
 
-def test_front_figure_3d_is_front_figure_with_three_axes() -> None:
+def test_one_front_figure_draws_three_axes_when_asked() -> None:
     d = _three_objectives()
-    assert plots.front_figure_3d(d).to_json() == plots.front_figure(d, ndim=3).to_json()
+    first_three = plots.front_figure(d, x="resolution", y="cost", z="mass")
+    assert plots.front_figure(d, ndim=3).to_json() == first_three.to_json()
     named = plots.front_figure(d, x="mass", y="cost", z="resolution", color_by="material")
     assert (
         named.to_json()
-        == plots.front_figure_3d(d, x="mass", y="cost", z="resolution", color_by="material").to_json()
+        == plots.front_figure(d, x="mass", y="cost", z="resolution", ndim=3, color_by="material").to_json()
     )
     assert [type(tr) for tr in named.data] == [go.Scatter3d] * 3
     assert named.layout.scene.xaxis.title.text == "mass [t] (max)"

@@ -73,21 +73,21 @@ def test_front_figure_axes_color_and_webgl(data) -> None:
         plots.front_figure(data, x="mass")
 
 
-def test_front_figure_3d() -> None:
+def test_front_figure_in_three_axes() -> None:
     objs = [Objective("resolution", "minimize", "%"), Objective("cost", "minimize", "kEUR")]
     d = make_data(objectives=objs)
     d.front["mass [t]"] = np.linspace(1.0, 2.0, len(d.front))
     d.front["mass stderr [t]"] = 0.01
     d.trials["mass [t]"] = 1.5
     d.objectives = [*objs, Objective("mass", "minimize", "t")]
-    fig = plots.front_figure_3d(d)
+    fig = plots.front_figure(d, ndim=3)
     assert [type(tr) for tr in fig.data] == [go.Scatter3d] * 3
     assert len(fig.data[1].x) == len(d.front) and len(fig.data[2].x) == 1
     assert len(fig.data[0].x) == len(_others(d))
     np.testing.assert_array_equal(fig.data[1].z, d.front["mass [t]"])
     assert fig.layout.scene.zaxis.title.text == "mass [t] (min)"
     with pytest.raises(ValueError, match="at least 3 objectives"):
-        plots.front_figure_3d(make_data())
+        plots.front_figure(make_data(), ndim=3)
 
 
 def test_hypervolume_figure() -> None:

@@ -328,35 +328,6 @@ def front_figure(
     return fig
 
 
-def front_figure_3d(
-    front: pd.DataFrame | ExportData,
-    objectives: Sequence[Objective] | None = None,
-    *,
-    trials: pd.DataFrame | None = None,
-    x: str | None = None,
-    y: str | None = None,
-    z: str | None = None,
-    color_by: str | None = None,
-    space: DesignSpace | None = None,
-    error_bars: bool = True,
-    title: str | None = None,
-) -> go.Figure:
-    """:func:`front_figure` with three axes (default the first three objectives)."""
-    return front_figure(
-        front,
-        objectives,
-        trials=trials,
-        x=x,
-        y=y,
-        z=z,
-        ndim=3,
-        color_by=color_by,
-        space=space,
-        error_bars=error_bars,
-        title=title,
-    )
-
-
 __all__ = [
     "GREY",
     "TRACE_FRONT",
@@ -364,5 +335,4 @@ __all__ = [
     "TRACE_OTHER",
     "WEBGL_THRESHOLD",
     "front_figure",
-    "front_figure_3d",
 ]

@@ -26,7 +26,6 @@ from paretoopt.report.front_plot import (
     TRACE_OTHER,
     WEBGL_THRESHOLD,
     front_figure,
-    front_figure_3d,
 )
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 
@@ -238,7 +237,6 @@ __all__ = [
     "TRACE_OTHER",
     "WEBGL_THRESHOLD",
     "front_figure",
-    "front_figure_3d",
     "hypervolume_figure",
     "parallel_coordinates",
     "trajectory_figure",
