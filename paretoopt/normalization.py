@@ -1,10 +1,19 @@
 """The one rule that fixes a study's normalisation: the definition's ideal/nadir, else anchors.
 
-An anchor is an inner loop that minimises one objective (weight 1 on it, 1e-3 on the others,
-on raw values: :func:`anchor_scalarization`). The anchors' optima give the payoff-table estimate
-of ideal and nadir; an ``ideal`` or ``nadir`` the definition states wins over the estimate. The
-runner stores anchors as trials (batch -1) and :func:`paretoopt.resolve_normalization` runs
-them in memory; both use the functions below, so they agree trial for trial.
+An anchor is an inner loop that minimises one objective (weight 1 on it, 1e-3 on the others, each
+objective divided by its magnitude at the anchor's first design: :class:`AnchorScalarization`,
+so the anchor is the same whatever unit an objective is written in). The anchors' optima give
+the payoff-table estimate of ideal and nadir; an ``ideal`` or ``nadir`` the definition states
+wins over the estimate. The runner stores anchors as trials (batch -1) and
+:func:`paretoopt.resolve_normalization` runs them in memory; both use the functions below, so
+they agree trial for trial.
+
+As the front grows the estimate is redone from every completed feasible trial (ideal: the best
+value of each objective; nadir: the worst value on the non-dominated set) before a batch is
+asked, and kept when it moved by more than :data:`RENORMALIZE_SHIFT` of a range
+(:class:`NormalizationHistory`): a batch's trials use the estimate of their batch, stored with
+the study, so a resumed run scalarises exactly as the uninterrupted one did. Stored objective
+values never change.
 """
 
 from __future__ import annotations
@@ -15,10 +24,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from paretoopt import pareto
 from paretoopt.inner import InnerResult, optimize_inner
 from paretoopt.problem import InnerSettings, StudyDefinition
-from paretoopt.scalarize import Normalization, WeightedSum
+from paretoopt.scalarize import Normalization, Scalarization, normalize_weights
 from paretoopt.trials import trial_seed
+
+#: A re-estimated ideal or nadir replaces the current one when it moved by more than this
+#: fraction of the current range in some objective (few epochs: each one changes which design a
+#: weight stands for, which the outer engine's model has to absorb).
+RENORMALIZE_SHIFT = 0.1
 
 #: Weight of the other objectives in an anchor's weighted sum (keeps it off weakly dominated points).
 ANCHOR_OFF_WEIGHT = 1e-3
@@ -39,11 +54,50 @@ def anchor_seed(study_seed: int, k: int) -> int:
     return trial_seed(study_seed, -1 - k)
 
 
+class AnchorScalarization(Scalarization):
+    """An anchor's loss: ``sum_j w_j s_j f_j / |f_j(x0)|`` with ``s_j`` the direction sign and
+    ``x0`` the first design it scores (its magnitudes are taken once, without gradient).
+
+    Dividing by the start's magnitudes makes the loss free of units: an objective written in
+    EUR instead of kEUR is 1,000 times larger at every design, and so is its divisor. (A raw
+    weighted sum is not: 1e-3 x a cost of 3,000 kEUR outweighs 1 x a resolution of 0.4 %, and
+    both anchors then minimise the cost.) An objective that is exactly 0 at the start keeps
+    divisor 1 (in its own unit); give the study an ``ideal`` / ``nadir`` if that matters.
+    """
+
+    kind = "anchor"
+
+    def __init__(
+        self, weights: Sequence[float] | torch.Tensor, signs: Sequence[float] | torch.Tensor
+    ) -> None:
+        super().__init__(Normalization.identity(signs))
+        m = self.normalization.n_objectives
+        self.weights = normalize_weights(torch.as_tensor(weights, dtype=torch.float64), m)
+        self.magnitudes: torch.Tensor | None = None
+
+    def __call__(self, f: torch.Tensor) -> torch.Tensor:
+        z = self._checked(f)  # direction-signed, unscaled
+        if self.magnitudes is None:
+            start = f.detach().reshape(-1, f.shape[-1])[0].abs().to(torch.float64).cpu()
+            self.magnitudes = torch.where(start > 0, start, torch.ones_like(start))
+        scale = self.magnitudes.to(device=z.device, dtype=z.dtype)
+        w = self.weights.to(device=z.device, dtype=z.dtype)
+        return (z / scale * w).sum(-1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "weights": self.weights.tolist(),
+            "magnitudes": None if self.magnitudes is None else self.magnitudes.tolist(),
+            "normalization": self.normalization.to_dict(),
+        }
+
+
 def anchor_scalarization(
     weights: Sequence[float] | torch.Tensor, signs: Sequence[float] | torch.Tensor
-) -> WeightedSum:
-    """An anchor's loss: a weighted sum of the raw (direction-signed, unscaled) objectives."""
-    return WeightedSum(weights, Normalization.identity(signs))
+) -> AnchorScalarization:
+    """An anchor's loss (a fresh one per inner loop: it keeps its start's magnitudes)."""
+    return AnchorScalarization(weights, signs)
 
 
 def given_normalization(definition: StudyDefinition) -> Normalization | None:
@@ -98,3 +152,83 @@ def resolve_normalization(
     ]
     points = np.array([a.objective_vector(definition.objective_names) for a in anchors])
     return normalization_from_anchors(definition, points), anchors
+
+
+def front_normalization(
+    definition: StudyDefinition, points: np.ndarray, current: Normalization
+) -> Normalization:
+    """Ideal and nadir re-estimated from ``points`` (``n x m`` objective vectors of completed
+    feasible trials, natural units): the best value of each objective, and the worst on the
+    points' non-dominated set. An objective whose estimated range collapses keeps ``current``'s;
+    the definition's own ``ideal`` / ``nadir`` win."""
+    signs = definition.signs
+    directions = ["minimize" if s > 0 else "maximize" for s in signs]
+    p = np.asarray(points, dtype=float).reshape(-1, len(signs))
+    p = p[np.all(np.isfinite(p), axis=1)]
+    if len(p) == 0:
+        return current
+    front = p[pareto.non_dominated(p, directions)]
+    sg = np.asarray(signs, dtype=float)
+    ideal = (p * sg).min(axis=0) * sg
+    nadir = (front * sg).max(axis=0) * sg
+    flat = (nadir - ideal) * sg <= 1e-12 * np.maximum(np.abs(ideal), np.abs(nadir))
+    ideal = np.where(flat, current.ideal.numpy(), ideal)
+    nadir = np.where(flat, current.nadir.numpy(), nadir)
+    if definition.ideal is not None:
+        ideal = np.asarray(definition.ideal, dtype=float)
+    if definition.nadir is not None:
+        nadir = np.asarray(definition.nadir, dtype=float)
+    if np.any((nadir - ideal) * sg <= 0):  # the definition's bound and the data disagree
+        return current
+    return Normalization(torch.as_tensor(ideal), torch.as_tensor(nadir), signs)
+
+
+class NormalizationHistory:
+    """A study's normalisations by batch: the one a trial of batch ``b`` uses is the last one
+    set at or before ``b``. Stored as the study's ``normalization`` (its latest ideal/nadir at
+    the top, every epoch under ``"epochs"``), so older readers see the latest."""
+
+    def __init__(self, epochs: Sequence[tuple[int, Normalization]]) -> None:
+        if not epochs:
+            raise ValueError("a normalisation history needs at least one normalisation")
+        self.epochs = sorted(epochs, key=lambda e: e[0])
+
+    @property
+    def latest(self) -> Normalization:
+        return self.epochs[-1][1]
+
+    def for_batch(self, batch: int) -> Normalization:
+        """The normalisation the trials of ``batch`` use."""
+        chosen = self.epochs[0][1]
+        for start, norm in self.epochs:
+            if start <= batch:
+                chosen = norm
+        return chosen
+
+    def update(self, definition: StudyDefinition, batch: int, points: np.ndarray) -> bool:
+        """Re-estimate from ``points`` before ``batch`` is asked; keep it (and return True) when
+        it moved by more than :data:`RENORMALIZE_SHIFT` of the latest range."""
+        if given_normalization(definition) is not None:
+            return False
+        latest = self.latest
+        new = front_normalization(definition, points, latest)
+        span = latest.span.abs()
+        moved = torch.maximum((new.ideal - latest.ideal).abs(), (new.nadir - latest.nadir).abs()) / span
+        if not bool((moved > RENORMALIZE_SHIFT).any()) or batch <= self.epochs[-1][0]:
+            return False
+        self.epochs.append((batch, new))
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.latest.to_dict())
+        out["epochs"] = [
+            {"batch": b, "ideal": n.ideal.tolist(), "nadir": n.nadir.tolist()} for b, n in self.epochs
+        ]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NormalizationHistory:
+        """A stored normalisation; one without epochs (older studies) holds for every batch."""
+        signs = d["signs"]
+        epochs = d.get("epochs") or [{"batch": 0, "ideal": d["ideal"], "nadir": d["nadir"]}]
+        return cls([(int(e["batch"]), Normalization(e["ideal"], e["nadir"], signs)) for e in epochs])

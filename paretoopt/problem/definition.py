@@ -61,14 +61,16 @@ class Constraint:
 
     The inner loop adds a smooth quadratic penalty ``penalty * (violation / scale)^2``;
     a final design violating a bound by more than ``tolerance * scale`` is infeasible.
-    ``scale`` (same unit as the quantity) sets what counts as a large violation.
+    ``scale`` (same unit as the quantity) sets what counts as a large violation; by default it
+    is the size of the allowed range (``upper - lower``) or of the one bound (``|bound|``, 1 for
+    a bound at 0), so the same constraint written in another unit behaves the same.
     """
 
     name: str
     upper: float | None = None
     lower: float | None = None
     unit: str | None = None
-    scale: float = 1.0
+    scale: float = None  # type: ignore[assignment]  # None: set in __post_init__ (default_scale)
     tolerance: float = 1e-3
 
     def __post_init__(self) -> None:
@@ -78,8 +80,17 @@ class Constraint:
             raise StudyDefinitionError(
                 f"Constraint {self.name!r}: lower={self.lower} exceeds upper={self.upper}"
             )
+        if self.scale is None:
+            object.__setattr__(self, "scale", self.default_scale())
         if not self.scale > 0:
             raise StudyDefinitionError(f"Constraint {self.name!r}: scale must be > 0")
+
+    def default_scale(self) -> float:
+        """The scale a constraint gets when it states none: its range, or its bound's size."""
+        if self.upper is not None and self.lower is not None and self.upper > self.lower:
+            return float(self.upper - self.lower)
+        bound = self.upper if self.upper is not None else self.lower
+        return abs(float(bound)) if bound else 1.0  # type: ignore[arg-type]
 
     def violation(self, value: torch.Tensor) -> torch.Tensor:
         """Amount by which ``value`` lies outside the bounds (0 inside), in the unit."""

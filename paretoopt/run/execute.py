@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from paretoopt.exceptions import ParetoOptError, SimulationError
 from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
-from paretoopt.normalization import anchor_scalarization
+from paretoopt.normalization import NormalizationHistory, anchor_scalarization
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, make_scalarization
 from paretoopt.storage import FrozenTrial, TrialProposal, TrialResult, TrialState
@@ -21,7 +21,8 @@ class TrialJob:
     to a worker (no database handle, so a remote worker never writes to the study)."""
 
     definition: StudyDefinition
-    normalization: Normalization
+    #: one normalisation for every trial, or the study's history (each trial its batch's)
+    normalization: Normalization | NormalizationHistory
     scalarization: str = "chebyshev"
     settings: InnerSettings | None = None
     device: str = "cpu"
@@ -32,10 +33,11 @@ class TrialJob:
 
     def execute(self, trial: FrozenTrial) -> tuple[TrialState, TrialResult]:
         """Run ``trial`` with this job's settings (see :func:`execute_trial`)."""
+        norm = self.normalization
         return execute_trial(
             self.definition,
             trial,
-            self.normalization,
+            norm.for_batch(trial.batch) if isinstance(norm, NormalizationHistory) else norm,
             self.scalarization,
             settings=self.settings,
             device=self.device,

@@ -23,6 +23,7 @@ import torch
 from paretoopt import pareto
 from paretoopt.exceptions import StudyDefinitionError
 from paretoopt.normalization import (
+    NormalizationHistory,
     anchor_seed,
     anchor_weights,
     given_normalization,
@@ -152,7 +153,8 @@ class Runner:
         self.trial_source = trial_source
         self.worker = worker_id()
         self.stop = StopFlag()
-        self.normalization: Normalization | None = None
+        #: the study's normalisations by batch (None until fixed)
+        self.history: NormalizationHistory | None = None
         self._feed = EngineFeed(engine) if engine is not None else None
         self._bar: Any = None
 
@@ -189,7 +191,7 @@ class Runner:
         rec = self.storage.get_study(self.study.name)
         if not rec.normalization:
             raise StudyDefinitionError(f"study {self.study.name!r} has no normalisation yet; run it first")
-        self.normalization = Normalization.from_dict(rec.normalization)
+        self.history = NormalizationHistory.from_dict(rec.normalization)
         self._requeue()
         waiting = [t for t in self._trials() if t.state is TrialState.WAITING and t.source in tuple(sources)]
         if not waiting:
@@ -197,6 +199,11 @@ class Runner:
         self.n_trials = self._finished_count(self._trials()) + len(waiting)
         with self._progress_bar(self.n_trials - len(waiting)), self.stop:
             return self._run_trials(waiting, tell=False)
+
+    @property
+    def normalization(self) -> Normalization | None:
+        """The latest normalisation (what the next batch and the progress hypervolume use)."""
+        return self.history.latest if self.history is not None else None
 
     # ----- helpers -----
     def _trials(self) -> list[FrozenTrial]:
@@ -255,12 +262,11 @@ class Runner:
         running the anchors as trials of batch -1 (resumed like any other trial)."""
         rec = self.storage.get_study(self.study.name)
         if rec.normalization:
-            self.normalization = Normalization.from_dict(rec.normalization)
+            self.history = NormalizationHistory.from_dict(rec.normalization)
             return
         given = given_normalization(self.definition)
         if given is not None:
-            self.normalization = given
-            self.storage.set_normalization(self.sid, given.to_dict())
+            self._set_history(NormalizationHistory([(0, given)]))
             return
         anchors = [t for t in self._trials() if t.source == ANCHOR]
         if not anchors:
@@ -271,7 +277,8 @@ class Runner:
             ]
             anchors = self.storage.enqueue_trials(self.sid, props, batch=-1)
         pending = [t for t in anchors if not t.state.is_finished]
-        self.normalization = Normalization.identity(self.definition.signs)  # anchors scalarise raw values
+        # anchors scalarise on their own (AnchorScalarization); this one only stands in
+        self.history = NormalizationHistory([(0, Normalization.identity(self.definition.signs))])
         if pending:
             self._run_trials(pending, tell=False)
         if self.stop.requested:
@@ -280,8 +287,23 @@ class Runner:
         if not done:
             log.warning("every anchor trial failed; normalising by identity")
         points = np.array([t.objectives for t in done], dtype=float) if done else None
-        self.normalization = normalization_from_anchors(self.definition, points)
-        self.storage.set_normalization(self.sid, self.normalization.to_dict())
+        self._set_history(NormalizationHistory([(0, normalization_from_anchors(self.definition, points))]))
+
+    def _set_history(self, history: NormalizationHistory) -> None:
+        self.history = history
+        self.storage.set_normalization(self.sid, history.to_dict())
+
+    def _renormalize(self, trials: Sequence[FrozenTrial], batch: int) -> None:
+        """Re-estimate the normalisation from the completed feasible trials before ``batch`` is
+        asked (see :class:`~paretoopt.normalization.NormalizationHistory`)."""
+        assert self.history is not None
+        points = np.array(
+            [t.objectives for t in trials if t.state is TrialState.COMPLETE and t.feasible and t.objectives],
+            dtype=float,
+        )
+        if len(points) and self.history.update(self.definition, batch, points):
+            log.info("normalisation re-estimated from %d trials before batch %d", len(points), batch)
+            self.storage.set_normalization(self.sid, self.history.to_dict())
 
     def _ask(self, trials: Sequence[FrozenTrial], n: int) -> list[FrozenTrial]:
         assert self._feed is not None
@@ -291,6 +313,7 @@ class Runner:
         done = [t for t in trials if t.state is TrialState.COMPLETE]
         start = max((t.number for t in trials), default=-1) + 1
         batch = max((t.batch for t in trials), default=-1) + 1
+        self._renormalize(trials, batch)
         props = [
             TrialProposal(
                 p.weights,
@@ -317,10 +340,10 @@ class Runner:
         return self._ask(trials, min(n, remaining))
 
     def _run_trials(self, trials: Sequence[FrozenTrial], *, tell: bool) -> list[FrozenTrial]:
-        assert self.normalization is not None
+        assert self.history is not None
         job = TrialJob(
             self.definition,
-            self.normalization,
+            self.history,
             self.study.record.scalarization,
             self.settings,
             self.device,
