@@ -183,7 +183,7 @@ class Runner:
                         log.warning("engine %s has no more proposals", self._feed.engine.name)
                         break
                 self._run_trials(waiting, tell=True)
-        return self.study
+        return Study(self.storage, self.storage.get_study(self.study.name))  # its record as stored now
 
     def run_waiting(self, sources: Sequence[str] = (RESIMULATED,)) -> list[FrozenTrial]:
         """Run the WAITING trials whose source is one of ``sources`` (after putting back those of
