@@ -106,6 +106,9 @@ def zdt_study(kind: str, n_var: int = 30, *, interior: bool = False) -> StudyDef
         return {"f1": f1, "f2": f2}
 
     name = kind + ("_interior" if interior else "")
+    # ideal and nadir of the true front: ZDT3's f2 reaches -0.773 and its f1 ends at 0.852, so
+    # (0, 0)-(1, 1) would put its fourth segment where no Chebyshev weight can reach it
+    front = zdt_front(kind, 20000)
     return StudyDefinition(
         name,
         space,
@@ -114,8 +117,8 @@ def zdt_study(kind: str, n_var: int = 30, *, interior: bool = False) -> StudyDef
         inner=ANALYTIC_INNER,
         description=f"{kind.upper()} with {n_var} variables"
         + (" and g minimised at x_i = 0.3" if interior else ""),
-        ideal=[0.0, 0.0],
-        nadir=[1.0, 1.0],
+        ideal=[float(v) for v in front.min(axis=0)],
+        nadir=[float(v) for v in front.max(axis=0)],
         true_front=lambda n: zdt_front(kind, n),
     )
 

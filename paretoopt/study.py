@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from paretoopt import pareto
+from paretoopt.normalization import NormalizationHistory
+from paretoopt.optimality import beaten_trials
 from paretoopt.problem import Constraint, Objective, StudyDefinition
 from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
 from paretoopt.scalarize import Normalization
 from paretoopt.space import DesignSpace, space_from_list, space_to_list
 from paretoopt.storage import BaseStorage, FrozenTrial, StudyRecord, StudySpec, TrialState, get_storage
+from paretoopt.trials import completed_feasible
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,16 +167,47 @@ class Study:
         return pd.DataFrame([self._row(t) for t in trials], columns=columns)
 
     def _front_trials(self) -> tuple[list[FrozenTrial], np.ndarray]:
-        done = [t for t in self.completed_trials if t.feasible]
+        done = completed_feasible(self.trials)
         if not done:
             return [], np.zeros((0, len(self.objectives)))
-        f = np.array([t.objectives for t in done], dtype=float)
+        beaten = self._beaten(done)
+        done = [t for t in done if t.number not in beaten]
+        f = np.array([t.objectives for t in done], dtype=float).reshape(-1, len(self.objectives))
         mask = pareto.non_dominated(f, self.directions)
         return [t for t, keep in zip(done, mask, strict=True) if keep], f[mask]
 
+    def _beaten(self, done: Sequence[FrozenTrial]) -> dict[int, int]:
+        """Trials of ``done`` that another of them beats on their own trade-off (local optima),
+        with the witness; only the non-dominated ones can matter for the front."""
+        rec = self.storage.get_study(self.name)
+        if not rec.normalization or not done:
+            return {}
+        f = np.array([t.objectives for t in done], dtype=float)
+        candidates = [
+            t for t, keep in zip(done, pareto.non_dominated(f, self.directions), strict=True) if keep
+        ]
+        history = NormalizationHistory.from_dict(rec.normalization)
+        signs = [1.0 if d == "minimize" else -1.0 for d in self.directions]
+        return beaten_trials(
+            self.storage,
+            candidates,
+            done,
+            history,
+            rec.scalarization,
+            signs,
+            trajectories=not self.constraints,
+        )
+
+    def locally_optimal_trials(self) -> dict[int, int]:
+        """``{trial number: witness}``: completed feasible trials that would be on the front but
+        are not the optimum of their own trade-off, since the witness trial beats them on their
+        scalarisation (:mod:`paretoopt.optimality`). They are left out of :attr:`best_trials`."""
+        return self._beaten(completed_feasible(self.trials))
+
     @property
     def best_trials(self) -> list[FrozenTrial]:
-        """The non-dominated completed feasible trials (the Pareto set), by trial number."""
+        """The non-dominated completed feasible trials (the Pareto set), by trial number, less
+        those another trial beats on their own trade-off (:meth:`locally_optimal_trials`)."""
         return self._front_trials()[0]
 
     def pareto_front(self) -> pd.DataFrame:

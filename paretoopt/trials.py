@@ -64,3 +64,12 @@ def trial_seed(study_seed: int, number: int) -> int:
         np.random.SeedSequence([int(study_seed) & 0xFFFFFFFF, int(number) & 0xFFFFFFFF]).generate_state(1)[0]
         >> 1
     )
+
+
+def completed_feasible(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The completed, feasible trials with finite objectives (what fronts are made of)."""
+    return [
+        t
+        for t in trials
+        if t.state is TrialState.COMPLETE and t.feasible and t.objectives and all(np.isfinite(t.objectives))
+    ]

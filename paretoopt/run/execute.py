@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
 
 from paretoopt.exceptions import ParetoOptError, SimulationError
 from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
 from paretoopt.normalization import NormalizationHistory, anchor_scalarization
+from paretoopt.optimality import KnownDesign, best_witness, piles_up
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, make_scalarization
 from paretoopt.storage import FrozenTrial, TrialProposal, TrialResult, TrialState
 from paretoopt.trials import ANCHOR, RESIMULATED
+
+log = logging.getLogger("paretoopt")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,9 @@ class TrialJob:
     evaluate_only: bool = False
     #: names the work in an executor's task keys
     study_name: str = ""
+    #: per trial number, the designs its result is checked against (of earlier batches, with the
+    #: trial's choices: see :mod:`paretoopt.optimality`)
+    known: Mapping[int, tuple[KnownDesign, ...]] = field(default_factory=dict)
 
     def execute(self, trial: FrozenTrial) -> tuple[TrialState, TrialResult]:
         """Run ``trial`` with this job's settings (see :func:`execute_trial`)."""
@@ -42,6 +52,7 @@ class TrialJob:
             settings=self.settings,
             device=self.device,
             evaluate_only=self.evaluate_only,
+            known=self.known.get(trial.number, ()),
         )
 
 
@@ -55,6 +66,69 @@ def scalarization_for(
     return make_scalarization(kind, trial.weights, normalization)
 
 
+#: Spread starts (scrambled Sobol over the inner box) tried beside the witness's design when a
+#: trial's result is beaten on its own trade-off: the landscape has several basins there, and
+#: the witness's own basin need not hold the trade-off's optimum (a disconnected front).
+SPREAD_STARTS = 2
+
+
+def spread_starts(definition: StudyDefinition, n: int, seed: int) -> list[dict[str, float]]:
+    """``n`` starts spread over the inner parameters' box (scrambled Sobol, seeded)."""
+    inner = definition.space.inner
+    if not inner or n < 1:
+        return []
+    sobol = torch.quasirandom.SobolEngine(len(inner), scramble=True, seed=seed % 2**31)
+    u = sobol.draw(n, dtype=torch.float64)
+    return [{p.name: p.from_unit_float(float(u[i, j])) for j, p in enumerate(inner)} for i in range(n)]
+
+
+def _resolve_from_witness(
+    definition: StudyDefinition,
+    trial: FrozenTrial,
+    scal: Scalarization,
+    res: InnerResult,
+    known: Sequence[KnownDesign],
+    settings: InnerSettings | None,
+    device: str,
+) -> InnerResult:
+    """``res``, or, when a known design beats it on ``scal`` (a local minimum) or another trade-off
+    ended on the same design (a basin that holds several trade-offs), the best of the inner loops
+    re-run from the witness's design and from :data:`SPREAD_STARTS` spread starts; the calls of
+    every run are counted."""
+    names = definition.objective_names
+    witness = best_witness(
+        scal, [res.objectives[n] for n in names], [res.stderr[n] for n in names], known, definition.signs
+    )
+    if witness is None:
+        witness = piles_up(res.params, trial.weights, known, definition.space)
+    if witness is None:
+        return res
+    starts = [witness.params] if witness.params != res.params else []
+    runs = [res]
+    for start in [*starts, *spread_starts(definition, SPREAD_STARTS, trial.seed)]:
+        runs.append(
+            optimize_inner(
+                definition, trial.choices, scal, settings=settings, seed=trial.seed, init=start, device=device
+            )
+        )
+    best = min(runs, key=lambda r: r.loss)
+    log.info(
+        "trial %d: trial %d's design beats or repeats its result; re-solved from it and "
+        "%d spread starts (loss %.6g -> %.6g)",
+        trial.number,
+        witness.number,
+        SPREAD_STARTS,
+        res.loss,
+        best.loss,
+    )
+    return replace(
+        best,
+        n_calls=sum(r.n_calls for r in runs),
+        n_backward=sum(r.n_backward for r in runs),
+        wall_time_s=sum(r.wall_time_s for r in runs),
+    )
+
+
 def execute_trial(
     definition: StudyDefinition,
     trial: FrozenTrial,
@@ -64,8 +138,14 @@ def execute_trial(
     settings: InnerSettings | None = None,
     device: str = "cpu",
     evaluate_only: bool = False,
+    known: Sequence[KnownDesign] = (),
 ) -> tuple[TrialState, TrialResult]:
     """Run one trial's inner loop and turn its outcome into what storage records.
+
+    ``known``: completed designs with the trial's choices. When one of them beats the inner
+    loop's result on the trial's own scalarisation (a local minimum, e.g. on a dominated arc of
+    a disconnected front), the trade-off is solved again from that design and the better of the
+    two kept; both runs' calls are counted.
 
     ``evaluate_only``: evaluate the design ``trial.init`` (+ ``trial.choices``) as it is, one
     simulator call, instead of optimising from it (the dashboard's "simulate this design").
@@ -85,15 +165,18 @@ def execute_trial(
                 device=device,
             )
         else:
+            scal = scalarization_for(trial, normalization, scalarization)
             res = optimize_inner(
                 definition,
                 trial.choices,
-                scalarization_for(trial, normalization, scalarization),
+                scal,
                 settings=settings,
                 seed=trial.seed,
                 init=trial.init,
                 device=device,
             )
+            if trial.source != ANCHOR:
+                res = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
     except (SimulationError, ParetoOptError) as exc:
         return TrialState.FAILED, TrialResult(
             params=dict(trial.init or {}),

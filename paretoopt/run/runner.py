@@ -29,6 +29,7 @@ from paretoopt.normalization import (
     given_normalization,
     normalization_from_anchors,
 )
+from paretoopt.optimality import KnownDesign, witnesses_for
 from paretoopt.outer import Engine, Proposal
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.run.execute import TrialJob
@@ -42,6 +43,7 @@ from paretoopt.trials import (
     ANCHOR,
     RESIMULATED,
     STALE_AFTER_S,
+    completed_feasible,
     dead_local_workers,
     trial_seed,
     worker_id,
@@ -227,19 +229,10 @@ class Runner:
     def _hypervolume(self, trials: Sequence[FrozenTrial]) -> float:
         """Hypervolume of the feasible completed trials in normalised objectives (0 = ideal,
         1 = nadir), with :func:`paretoopt.pareto.reference_point` of that unit box."""
-        done = [
-            t
-            for t in trials
-            if t.state is TrialState.COMPLETE
-            and t.feasible
-            and t.objectives
-            and all(np.isfinite(t.objectives))
-        ]
+        done = [t.objectives for t in completed_feasible(trials)]
         if not done or self.normalization is None:
             return 0.0
-        f = self.normalization.transform(
-            torch.tensor([t.objectives for t in done], dtype=torch.float64)
-        ).numpy()
+        f = self.normalization.transform(torch.tensor(done, dtype=torch.float64)).numpy()
         m = f.shape[1]
         directions = ["minimize"] * m
         ref = pareto.reference_point(f, directions, ideal=np.zeros(m), nadir=np.ones(m))
@@ -297,10 +290,7 @@ class Runner:
         """Re-estimate the normalisation from the completed feasible trials before ``batch`` is
         asked (see :class:`~paretoopt.normalization.NormalizationHistory`)."""
         assert self.history is not None
-        points = np.array(
-            [t.objectives for t in trials if t.state is TrialState.COMPLETE and t.feasible and t.objectives],
-            dtype=float,
-        )
+        points = np.array([t.objectives for t in completed_feasible(trials)], dtype=float)
         if len(points) and self.history.update(self.definition, batch, points):
             log.info("normalisation re-estimated from %d trials before batch %d", len(points), batch)
             self.storage.set_normalization(self.sid, self.history.to_dict())
@@ -341,6 +331,17 @@ class Runner:
 
     def _run_trials(self, trials: Sequence[FrozenTrial], *, tell: bool) -> list[FrozenTrial]:
         assert self.history is not None
+        done = completed_feasible(self._trials())
+        exact_unconstrained = not self.definition.constraints
+        cache: dict[int, list[KnownDesign]] = {}
+        known = {
+            t.number: tuple(
+                k
+                for k in witnesses_for(self.storage, t, done, trajectories=exact_unconstrained, cache=cache)
+                if k.batch < t.batch and k.choices == t.choices
+            )
+            for t in trials
+        }
         job = TrialJob(
             self.definition,
             self.history,
@@ -348,6 +349,7 @@ class Runner:
             self.settings,
             self.device,
             study_name=self.study.name,
+            known=known,
         )
         async_ok = tell and self._feed is not None and not self._feed.needs_replay
         finished = self.executor.run(
