@@ -31,10 +31,9 @@ def test_an_interrupted_run_resumes_with_the_stored_normalisations(tmp_path):
     assert stored == load_study(study_name="tracker", storage=url).record.normalization
 
 
-def test_choices_that_change_an_objectives_range_are_covered_as_the_front_grows(tmp_path):
-    """Anchors run at the default choice ("silicon", costs ~1); the "diamond" option costs
-    ~1,000 times more and reaches a resolution ten times better. Trials at that choice extend
-    the stored normalisation to the whole range."""
+def sensors_study() -> StudyDefinition:
+    """Resolution and cost of one continuous knob and a sensor choice whose "diamond" option
+    costs ~1,000 times more and resolves ten times better than "silicon"."""
 
     def simulate(params, choices, n_samples, generator):
         x = params["x"]
@@ -44,12 +43,20 @@ def test_choices_that_change_an_objectives_range_are_covered_as_the_front_grows(
             "cost": Estimate(price * (1.0 + x**2), 0.0),
         }
 
-    d = StudyDefinition(
+    return StudyDefinition(
         "sensors",
         DesignSpace(Real("x", 0.0, 1.0), Choice("sensor", ["silicon", "diamond"])),
         [Objective("resolution"), Objective("cost", unit="kEUR")],
         simulate,
     )
+
+
+def test_choices_that_change_an_objectives_range_are_covered_as_the_front_grows(tmp_path):
+    """Anchors run at the default choice ("silicon", costs ~1); the "diamond" option costs
+    ~1,000 times more and reaches a resolution ten times better. Trials at that choice extend
+    the stored normalisation to the whole range."""
+
+    d = sensors_study()
     study = optimize(d, storage=f"sqlite:///{tmp_path / 's.db'}", engine="grid", n_trials=14, seed=0)
     history = NormalizationHistory.from_dict(study.record.normalization)
     assert len(history.epochs) >= 2
