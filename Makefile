@@ -1,5 +1,6 @@
 # paretoopt: the two set-up commands of the README.
-#   make demo   installs into .venv and traces a Pareto front on the default SQLite database
+#   make demo   installs into .venv, traces the quick segmented-calorimeter front on the default
+#               SQLite database, prints it and writes calorimeter_quick.html
 #   make test   installs (with test tools, a headless browser and PostgreSQL) and runs every test
 # The torch wheel is pinned to the CPU build of 2.13.0 here (TORCH=...); pyproject.toml accepts
 # any torch >= 2.4, so elsewhere `make TORCH=torch demo` or a plain `pip install paretoopt` works.
@@ -23,8 +24,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/paretoopt run studies/zdt1.py --trials 20 --engine grid --seed 0
-	$(BIN)/paretoopt show zdt1
+	$(BIN)/paretoopt run studies/calorimeter_quick.py --trials 20 --engine random --seed 0 --workers 2
+	$(BIN)/paretoopt export calorimeter_quick --format html -o calorimeter_quick.html
 
 test: install
 	bash .ci/install-system-deps.sh
@@ -38,4 +39,4 @@ lint: install
 	$(BIN)/ruff format --check paretoopt tests studies benchmarks dashboard
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache paretoopt.db paretoopt.db-wal paretoopt.db-shm
+	rm -rf $(VENV) .pytest_cache .ruff_cache paretoopt.db paretoopt.db-wal paretoopt.db-shm calorimeter_quick.html

@@ -1,18 +1,21 @@
 """Calorimeter benchmark: Monte Carlo throughput and the front traced in a fixed wall-time budget.
 
-1. Throughput: events per second of the sampling-calorimeter Monte Carlo, forward + backward
-   (gradients of resolution and cost in both thicknesses), 10,000 events x 40 layers on one
-   CPU thread, float64 and float32; median of ``--repeats`` runs; peak resident memory added
-   by the run (``ru_maxrss`` high-water mark above the post-import baseline).
+1. Throughput: events per second of the calorimeter Monte Carlo, forward + backward, 10,000
+   events x 40 layers on one CPU thread, float64 and float32, for both blocks: the uniform
+   calorimeter (``SamplingCalorimeter``, gradients of resolution and cost in both
+   thicknesses, 10 GeV) and the segmented one (``SegmentedCalorimeter``, 10 sections, the six
+   default energies, the fit of a and b, gradients in all 20 thicknesses); median of
+   ``--repeats`` runs; peak resident memory added by the run (``ru_maxrss`` high-water mark
+   above the post-import baseline).
 2. Front: the outer loop with the default engine (``grid``; ``--engines grid,random`` adds
-   others) on ``studies/calorimeter.py``; trials run in ``--workers`` processes of one
+   others) on ``--study`` (default ``studies/calorimeter.py``); trials run in ``--workers`` processes of one
    thread each until ``--budget-s`` seconds of wall time are spent (default 600 s on 2
    workers); normalisation from two anchor inner loops on a mid-range design (30 layers, Pb,
    scintillator). Reports trials, simulator calls (forward and backward), the non-dominated
    designs and the hypervolume (moocore).
 
-Run: ``PYTHONPATH=. python benchmarks/calorimeter.py [--budget-s 600] [--workers 2]``.
-Writes ``benchmarks/results/calorimeter.json`` and prints Markdown tables.
+Run: ``PYTHONPATH=. python benchmarks/calorimeter.py [--budget-s 600] [--workers 2] [--skip-front]``.
+Writes ``benchmarks/results/calorimeter.json`` (``--out``) and prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-STUDY_FILE = ROOT / "studies" / "calorimeter.py"
+STUDY_FILE = ROOT / "studies" / "calorimeter.py"  # --study changes it (front only)
 
 
 def _machine() -> dict[str, Any]:
@@ -54,24 +57,29 @@ def _table(rows: list[dict[str, Any]], title: str) -> None:
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4g"))
 
 
-def _throughput_one(dtype_name: str, n_events: int, n_layers: int, repeats: int) -> dict[str, Any]:
-    """One dtype in a fresh process, so that ``ru_maxrss`` sees this run's peak alone."""
-    from paretoopt.physics.calorimetry import SamplingCalorimeter
+def _throughput_one(
+    block: str, dtype_name: str, n_events: int, n_layers: int, repeats: int
+) -> dict[str, Any]:
+    """One block and dtype in a fresh process, so that ``ru_maxrss`` sees this run's peak alone."""
+    from paretoopt.physics.calorimetry import SamplingCalorimeter, SegmentedCalorimeter
 
     torch.set_num_threads(1)
     dtype = getattr(torch, dtype_name)
-    sim = SamplingCalorimeter()
     choices = {"n_layers": n_layers, "absorber": "Pb", "active": "scintillator"}
+    if block == "uniform":
+        sim: torch.nn.Module = SamplingCalorimeter()
+        names = {"absorber_mm": 2.0, "active_mm": 3.0}
+    else:
+        seg = SegmentedCalorimeter()
+        sim = seg
+        names = {k: 2.0 for k in seg.absorber_names} | {k: 3.0 for k in seg.active_names}
 
     def run(n: int) -> None:
-        p = {
-            "absorber_mm": torch.tensor(2.0, dtype=dtype, requires_grad=True),
-            "active_mm": torch.tensor(3.0, dtype=dtype, requires_grad=True),
-        }
+        p = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in names.items()}
         out = sim(p, choices, n, torch.Generator().manual_seed(0))
         (out["resolution"].value + out["cost"]).backward()
 
-    run(100)
+    run(600)
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
     for _ in range(repeats):
@@ -81,9 +89,11 @@ def _throughput_one(dtype_name: str, n_events: int, n_layers: int, repeats: int)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     med = statistics.median(times)
     return {
+        "block": block,
         "dtype": dtype_name,
         "events": n_events,
         "layers": n_layers,
+        "inner parameters": len(names),
         "fwd+bwd time median [s]": med,
         "time min-max [s]": f"{min(times):.3f}-{max(times):.3f}",
         "events/s (fwd+bwd)": n_events / med,
@@ -96,9 +106,11 @@ def throughput(n_events: int = 10_000, n_layers: int = 40, repeats: int = 5) -> 
 
     ctx = multiprocessing.get_context("spawn")
     rows = []
-    for dtype_name in ("float64", "float32"):
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            rows.append(pool.submit(_throughput_one, dtype_name, n_events, n_layers, repeats).result())
+    for block in ("uniform", "segmented"):
+        for dtype_name in ("float64", "float32"):
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                job = pool.submit(_throughput_one, block, dtype_name, n_events, n_layers, repeats)
+                rows.append(job.result())
     return rows
 
 
@@ -106,12 +118,12 @@ def throughput(n_events: int = 10_000, n_layers: int = 40, repeats: int = 5) -> 
 _WORKER_STUDY = None
 
 
-def _init_worker() -> None:
+def _init_worker(study_file: str) -> None:
     global _WORKER_STUDY
     torch.set_num_threads(1)
     from paretoopt.problem import load_study_definition
 
-    _WORKER_STUDY = load_study_definition(STUDY_FILE)
+    _WORKER_STUDY = load_study_definition(study_file)
 
 
 def _trial(
@@ -128,8 +140,8 @@ def _trial(
         "weights": list(weights),
         "choices": choices,
         "params": r.params,
-        "objectives": [r.objectives["resolution"], r.objectives["cost"]],
-        "stderr": [r.stderr["resolution"], r.stderr["cost"]],
+        "objectives": [r.objectives[k] for k in _WORKER_STUDY.objective_names],
+        "stderr": [r.stderr[k] for k in _WORKER_STUDY.objective_names],
         "depth_cm": r.constraints["depth"],
         "feasible": r.feasible,
         "n_calls": r.n_calls,
@@ -147,8 +159,13 @@ def _non_dominated(points: np.ndarray) -> np.ndarray:
 
 
 def front(
-    engine_name: str = "grid", budget_s: float = 600.0, workers: int = 2, seed: int = 0
+    engine_name: str = "grid",
+    budget_s: float = 600.0,
+    workers: int = 2,
+    seed: int = 0,
+    study_file: Path = STUDY_FILE,
 ) -> dict[str, Any]:
+    """The outer loop on ``study_file`` (two objectives: resolution and cost) in a wall-time budget."""
     import moocore
 
     from paretoopt.normalization import resolve_normalization
@@ -157,7 +174,7 @@ def front(
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    study = load_study_definition(STUDY_FILE)
+    study = load_study_definition(study_file)
     norm, anchors = resolve_normalization(
         study, {"n_layers": 30, "absorber": "Pb", "active": "scintillator"}, seed=seed
     )
@@ -166,7 +183,9 @@ def front(
     calls = sum(a.n_calls for a in anchors)
     backward = sum(a.n_backward for a in anchors)
     deadline = t0 + budget_s
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_init_worker, initargs=(str(study_file),)
+    ) as pool:
         running = {}
         number = 0
         while True:
@@ -221,8 +240,7 @@ def front(
                 "n_layers": feasible[i]["choices"]["n_layers"],
                 "absorber": feasible[i]["choices"]["absorber"],
                 "active": feasible[i]["choices"]["active"],
-                "absorber_mm [mm]": feasible[i]["params"]["absorber_mm"],
-                "active_mm [mm]": feasible[i]["params"]["active_mm"],
+                **{f"{k} [mm]": v for k, v in feasible[i]["params"].items()},
                 "depth [cm]": feasible[i]["depth_cm"],
             }
             for i in nd
@@ -258,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default="grid", help="comma-separated engine names, e.g. grid,random")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-front", action="store_true")
+    ap.add_argument("--study", default=str(STUDY_FILE), help="study file of the front runs")
+    ap.add_argument("--out", default="calorimeter", help="results/<OUT>.json")
     args = ap.parse_args(argv)
     payload: dict[str, Any] = {"machine": _machine()}
     rows = throughput(repeats=args.repeats)
@@ -265,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     payload["throughput"] = rows
     payload["fronts"] = []
     for engine in [] if args.skip_front else args.engines.split(","):
-        res = front(engine, args.budget_s, args.workers)
+        res = front(engine, args.budget_s, args.workers, study_file=Path(args.study).resolve())
         skip = ("front", "trials_detail", "choices_covered", "weights_covered")
         summary = {k: v for k, v in res.items() if k not in skip}
         summary["distinct choices"] = len(res["choices_covered"])
@@ -277,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         _table(res["front"], f"Non-dominated designs ({engine})")
         payload["fronts"].append(res)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "calorimeter.json"
+    path = RESULTS / f"{args.out}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
     print(f"\nwrote {path}")
     return 0

@@ -2,8 +2,9 @@
 
 Side by side in one process, on the analytic studies with known fronts (ZDT1, ZDT2, ZDT1 with
 an interior Pareto set, DTLZ2 with 3 objectives, the mixed-variable study) and on
-``studies/calorimeter.py`` (no known front: its reference is the non-dominated union of every
-run of the same invocation, reference point at that front's nadir + 10 % of its range):
+``studies/calorimeter_uniform.py`` (named ``calorimeter.py`` when the results below were
+taken; no known front: its reference is the non-dominated union of every run of the same
+invocation, reference point at that front's nadir + 10 % of its range):
 
 * **paretoopt** through the real runner (``paretoopt.optimize``: SQLite storage in a temporary
   file, warm starts from the nearest completed trial) with the ``botorch``, ``nsga2`` and
@@ -36,7 +37,7 @@ Longer peer runs (to see when a black-box peer reaches 99 %) go in a separate in
 ``--suffix @20k``; ``--report a.json b.json ...`` merges saved runs into one table and plot
 (where two files hold a run of the same problem, method and seed, the later file's replaces
 the earlier's; ``--first-seed`` adds seeds to an earlier run).
-``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter.py``:
+``--overhead-calorimeter N`` instead measures the botorch engine on ``studies/calorimeter_uniform.py``:
 ask + tell time per trial against the trial's own wall time, over N trials (engine options as
 in the table; ``--max-baseline`` changes the botorch engine's baseline cap, default 64).
 
@@ -79,7 +80,7 @@ PROBLEMS: dict[str, Callable[[], StudyDefinition]] = {
     "zdt1_interior": lambda: analytic.zdt_study("zdt1", interior=True),
     "dtlz2": lambda: analytic.dtlz2_study(3),
     "mixed_zdt": lambda: analytic.mixed_study(10),
-    "calorimeter": lambda: load_study_definition(STUDIES / "calorimeter.py"),
+    "calorimeter": lambda: load_study_definition(STUDIES / "calorimeter_uniform.py"),
 }
 #: Engine options of the paretoopt runs (small acquisition caps: the engine must stay cheap).
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -725,13 +726,13 @@ def plot(rows: list[dict[str, Any]], problems: list[str], path: Path) -> None:
 def calorimeter_overhead(
     n_trials: int, seed: int, options: dict[str, Any], window: int = 20
 ) -> dict[str, Any]:
-    """The botorch engine through the runner on studies/calorimeter.py: ask + tell time per
-    trial against the inner loop's wall time per trial, over the run and per ``window``
+    """The botorch engine through the runner on studies/calorimeter_uniform.py: ask + tell
+    time per trial against the inner loop's wall time per trial, over the run and per ``window``
     trials (the engine's cost grows with the number of trials it models)."""
     from paretoopt.problem import load_study_definition
     from paretoopt.run import optimize
 
-    definition = load_study_definition(STUDIES / "calorimeter.py")
+    definition = load_study_definition(STUDIES / "calorimeter_uniform.py")
     _TIMES.clear()
     _ASKS.clear()
     eng = _timed(ENGINES["botorch"])(seed=seed, **options)

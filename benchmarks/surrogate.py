@@ -72,9 +72,9 @@ def _studies(tmp: Path, calo_trials: int) -> list[tuple[str, Any]]:
         ("calorimeter (test config), 24 trials", optimize(small, storage=url, n_trials=24, engine="random"))
     )
     if calo_trials:
-        d = load_study_definition(ROOT / "studies" / "calorimeter.py")
+        d = load_study_definition(ROOT / "studies" / "calorimeter_uniform.py")
         url = f"sqlite:///{tmp / 'calo.db'}"
-        label = f"studies/calorimeter.py, {calo_trials} trials"
+        label = f"studies/calorimeter_uniform.py, {calo_trials} trials"
         out.append((label, optimize(d, storage=url, n_trials=calo_trials, engine="random")))
     return out
 
@@ -186,7 +186,9 @@ def run(calo_trials: int) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calorimeter-trials", type=int, default=0, help="also studies/calorimeter.py")
+    parser.add_argument(
+        "--calorimeter-trials", type=int, default=0, help="also studies/calorimeter_uniform.py"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")

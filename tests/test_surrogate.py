@@ -281,7 +281,7 @@ def test_too_few_trials_and_unknown_studies(tmp_path):
 @pytest.fixture(scope="module")
 def calorimeter(tmp_path_factory):
     """The calorimeter study (physics.calorimetry) with two absorbers, two active media, 10-40
-    layers and smaller Monte Carlo samples than studies/calorimeter.py, so that 24 trials run
+    layers and smaller Monte Carlo samples than studies/calorimeter_uniform.py, so that 24 trials run
     in CI time; the physics is the same."""
     from paretoopt.physics.calorimetry import CALORIMETER_QUICK_INNER, calorimeter_study
 

@@ -17,6 +17,9 @@ materials" of the Review of Particle Physics). Units are in the field names:
 * ``z_eff``: atomic number for elements, mass-fraction-weighted mean Z for compounds (the
   effective Z of Grindhammer & Peters' shower parametrisation, hep-ex/0001020).
 
+Two support materials of silicon layers, ``epoxy`` and ``FR4``, are not PDG pages: their
+values are computed from a nominal composition (see the comments in the table).
+
 Prices are **indicative** (EUR, with year and source in ``price_source``): enough for an
 order-of-magnitude cost objective, and meant to be overridden from a study file with
 :meth:`Material.with_prices` or :func:`get`'s keyword arguments once real quotes exist.
@@ -291,6 +294,24 @@ _TABLE: dict[str, Material] = {
         dedx=1.815, z_over_a=0.49919, lambda_g_cm2=90.1, lambda_cm=74770.0, z_eff=7.373,
         description="air (dry, near sea level, 20 C)",
     ),
+    # Not PDG pages: the two support materials of a silicon layer (glue, circuit board), computed
+    # here from a nominal composition with Bragg additivity over Tsai's X0 of the elements
+    # (PDG, radiation length), PDG's fit E_c = 610 MeV/(Z + 1.24) per element with the mixture
+    # rule for R_M, and the elements' PDG dE/dx_min and lambda_I (H from liquid H2). Good to a
+    # few % (the real resins and glass cloths vary more); they are ~5 % of a Si-W layer's mass.
+    # epoxy: bisphenol-A diglycidyl ether, C21H24O4 (mass fractions C 0.7409, H 0.0711, O 0.1880)
+    "epoxy": _m(
+        "epoxy", density=1.20, x0_g_cm2=41.72, x0_cm=34.76, ec_mev=88.92, rm_cm=8.290, dedx=1.916,
+        z_over_a=0.53464, lambda_g_cm2=82.7, lambda_cm=68.92, z_eff=6.021,
+        description="epoxy glue (C21H24O4; computed, not a PDG page)",
+    ),
+    # FR4 circuit board: 60 % glass (taken as SiO2) + 40 % epoxy by mass, density 1.85 g/cm3;
+    # X0 = 17.0 cm against the 17.5 cm usually quoted for FR4 (bromine-free here)
+    "FR4": _m(
+        "FR4", density=1.85, x0_g_cm2=31.47, x0_cm=17.01, ec_mev=62.42, rm_cm=5.780, dedx=1.809,
+        z_over_a=0.51344, lambda_g_cm2=91.2, lambda_cm=49.30, z_eff=8.891,
+        description="FR4 printed-circuit board (60 % SiO2 glass, 40 % epoxy; computed, not a PDG page)",
+    ),
 }
 # fmt: on
 
@@ -321,6 +342,8 @@ _ALIASES: dict[str, str] = {
     "lead tungstate": "PbWO4",
     "pwo": "PbWO4",
     "shielding_concrete": "concrete",
+    "pcb": "FR4",
+    "glue": "epoxy",
 }
 
 _LOOKUP: dict[str, str] = {k.lower(): k for k in _TABLE} | _ALIASES

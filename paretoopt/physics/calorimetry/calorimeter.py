@@ -1,4 +1,4 @@
-"""SamplingCalorimeter, the event-by-event Monte Carlo of a plate calorimeter, and the calorimeter study."""
+"""SamplingCalorimeter: the Monte Carlo of identical layers, and its study (calorimeter_uniform)."""
 
 from __future__ import annotations
 
@@ -9,53 +9,31 @@ from typing import Any
 import torch
 
 from paretoopt.physics import materials
-from paretoopt.physics.calorimetry.sampling import (
-    ACTIVE_MEDIA,
-    CLUSTER_TOWERS,
-    ActiveMedium,
-    CostModel,
-    StackProperties,
-    stack_properties,
-    stochastic_term,
-)
+from paretoopt.physics.calorimetry.cost import CostModel
+from paretoopt.physics.calorimetry.montecarlo import MonteCarloOptions, StackResponse, simulate_stack
+from paretoopt.physics.calorimetry.readout import ACTIVE_MEDIA, CLUSTER_RADIUS_RM, ActiveMedium
+from paretoopt.physics.calorimetry.resolution import resolution_estimate
 from paretoopt.physics.showers import LongitudinalShower
 from paretoopt.problem import Constraint, Estimate, InnerSettings, Objective, StudyDefinition
 from paretoopt.space import Choice, DesignSpace, Integer, Real
 
 
-def _resolution_estimate(response: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """``std/mean`` of per-event responses and its asymptotic standard error (kurtosis-aware:
-    ``se = R sqrt((kappa - 1)/(4n) + R^2/n)``)."""
-    n = response.shape[0]
-    mean = response.mean()
-    std = response.std()
-    r = std / mean
-    with torch.no_grad():
-        d = response - mean
-        kappa = float((d**4).mean() / (d**2).mean() ** 2)
-        se = float(r) * math.sqrt(max(kappa - 1.0, 0.0) / (4 * n) + float(r) ** 2 / n)
-    return r, se
-
-
 class SamplingCalorimeter(torch.nn.Module):
-    """Monte Carlo of an electromagnetic plate sampling calorimeter, vectorised over events and
-    layers and differentiable in the absorber and active thicknesses.
+    """Monte Carlo of an electromagnetic plate sampling calorimeter of identical layers,
+    vectorised over events and layers and differentiable in the absorber and active thicknesses.
 
-    Per event: a shower of the beam energy (or one drawn from ``spectrum``) with a fluctuating
-    longitudinal profile (:mod:`~paretoopt.physics.showers`) deposits a fraction ``c_i`` in
-    layer ``i``; the layer's signal is ``E c_i + sqrt(E c_i) a_s z_i`` (GeV, after the
-    sampling fraction), ``a_s^2 = a_samp^2 + a_pe^2`` with ``a_samp`` from
-    :func:`stochastic_term` (times the medium's ``sampling_factor``) and photo-statistics
-    ``a_pe^2 = 1/(1000 f_samp n_pe/MeV)``; electronic noise of the channels in a 2 R_M cluster
-    is added per event; a constant term ``c`` multiplies the sum by ``(1 + c z)``. Energy
-    leaving the back is lost. The calibration comes from the same sample (mean response), so
-    the resolution is ``std/mean`` of ``E_rec / E_true``.
+    The physics is :func:`~paretoopt.physics.calorimetry.montecarlo.simulate_stack` (showers
+    with fluctuating longitudinal profiles and lateral leakage outside the cluster, sampling
+    and photo-statistics fluctuations with e/mip, electronic noise of the cluster's channels,
+    a constant term, rear leakage). The calibration comes from the same sample (mean
+    response), so the resolution is ``std/mean`` of ``E_rec / E_true``; several beam energies
+    are pooled with that one calibration.
 
     ``__call__(params, choices, n_samples, generator)`` follows the study interface: ``params``
     holds ``absorber_mm`` and ``active_mm`` (0-d tensors), ``choices`` ``n_layers``,
     ``absorber`` and ``active``. It returns ``resolution`` (Estimate, %), ``cost`` (kEUR, 0-d),
     ``depth`` (cm, 0-d) and diagnostics (``depth_x0``, ``containment``, ``stochastic_term``,
-    ``sampling_fraction``, cost items).
+    ``sampling_fraction``, ``e_over_mip``, ``noise_gev``, ``moliere_radius_cm``, cost items).
     """
 
     def __init__(
@@ -67,6 +45,8 @@ class SamplingCalorimeter(torch.nn.Module):
         constant_term: float = 0.005,
         noise: bool = True,
         photostatistics: bool = True,
+        lateral_leakage: bool = True,
+        cluster_radius_rm: float = CLUSTER_RADIUS_RM,
         active_media: Mapping[str, ActiveMedium] | None = None,
         cost_model: CostModel | None = None,
     ) -> None:
@@ -74,13 +54,15 @@ class SamplingCalorimeter(torch.nn.Module):
         energies = [float(e) for e in energies_gev]
         if not energies or any(not (math.isfinite(e) and e > 0) for e in energies):
             raise ValueError(f"energies_gev must be positive numbers, got {list(energies_gev)}")
-        if constant_term < 0:
-            raise ValueError(f"constant_term must be >= 0, got {constant_term}")
         self.energies_gev = tuple(energies)
         self.spectrum = spectrum
-        self.constant_term = float(constant_term)
-        self.noise = bool(noise)
-        self.photostatistics = bool(photostatistics)
+        self.options = MonteCarloOptions(
+            constant_term=float(constant_term),
+            noise=bool(noise),
+            photostatistics=bool(photostatistics),
+            lateral_leakage=bool(lateral_leakage),
+            cluster_radius_rm=float(cluster_radius_rm),
+        )
         self.active_media = dict(ACTIVE_MEDIA if active_media is None else active_media)
         self.cost_model = cost_model if cost_model is not None else CostModel()
         self.shower = LongitudinalShower(particle=particle, fluctuate=True)
@@ -95,6 +77,11 @@ class SamplingCalorimeter(torch.nn.Module):
         idx = torch.arange(n, device=like.device) % k
         return torch.tensor(self.energies_gev, dtype=like.dtype, device=like.device)[idx]
 
+    def medium(self, active: str) -> ActiveMedium:
+        if active not in self.active_media:
+            raise ValueError(f"unknown active medium {active!r}; known {sorted(self.active_media)}")
+        return self.active_media[active]
+
     def simulate_response(
         self,
         absorber: str,
@@ -104,44 +91,20 @@ class SamplingCalorimeter(torch.nn.Module):
         n_layers: int,
         n: int,
         generator: torch.Generator,
-    ) -> dict[str, torch.Tensor]:
-        """Per-event ``response`` (``E_rec/E_true`` before calibration, shape ``(n,)``), the true
-        ``energy_gev``, the per-event ``containment`` and the stack's properties."""
-        medium = self.active_media[active]
-        stack = stack_properties(absorber, medium.material, absorber_mm, active_mm)
-        like = stack.layer_x0
-        energy = self._energies(n, generator, like)
-        boundaries = stack.layer_x0 * torch.arange(n_layers + 1, dtype=like.dtype, device=like.device)
-        cells = self.shower(energy, stack.critical_energy_mev, stack.z_eff, boundaries, n, generator)
-        a_samp = stochastic_term(absorber, medium.material, absorber_mm, active_mm) * medium.sampling_factor
-        var_per_gev = a_samp**2
-        if self.photostatistics and medium.photoelectrons_per_mev is not None:
-            var_per_gev = var_per_gev + 1.0 / (1000.0 * stack.f_samp * medium.photoelectrons_per_mev)
-        dep = energy[:, None] * cells  # GeV in each layer (shower energy scale)
-        z = torch.randn(n, n_layers, generator=generator, dtype=like.dtype, device=like.device)
-        signal = dep + torch.sqrt(dep.clamp_min(1e-12) * var_per_gev) * z
-        total = signal.sum(-1)
-        if self.noise and medium.noise_mev_per_channel > 0:
-            segments = medium.readout_segments if medium.readout_segments is not None else n_layers
-            sigma_gev = (
-                medium.noise_mev_per_channel * math.sqrt(CLUSTER_TOWERS * segments) / stack.f_samp / 1000.0
-            )
-            total = total + sigma_gev * torch.randn(
-                n, generator=generator, dtype=like.dtype, device=like.device
-            )
-        if self.constant_term > 0:
-            total = total * (
-                1.0
-                + self.constant_term
-                * torch.randn(n, generator=generator, dtype=like.dtype, device=like.device)
-            )
-        return {
-            "response": total / energy,
-            "energy_gev": energy,
-            "containment": cells.sum(-1),
-            "stochastic_term": a_samp,
-            "stack": stack,  # type: ignore[dict-item]
-        }
+    ) -> StackResponse:
+        """The per-event Monte Carlo of ``n_layers`` identical layers (``absorber_mm`` and
+        ``active_mm`` 0-d): a :class:`~paretoopt.physics.calorimetry.montecarlo.StackResponse`."""
+        energy = self._energies(n, generator, absorber_mm)
+        return simulate_stack(
+            absorber,
+            self.medium(active),
+            absorber_mm.expand(n_layers),
+            active_mm.expand(n_layers),
+            energy,
+            generator,
+            shower=self.shower,
+            options=self.options,
+        )
 
     def forward(
         self,
@@ -153,30 +116,29 @@ class SamplingCalorimeter(torch.nn.Module):
         absorber_mm, active_mm = params["absorber_mm"], params["active_mm"]
         n_layers = int(choices["n_layers"])
         absorber, active = str(choices["absorber"]), str(choices["active"])
-        if active not in self.active_media:
-            raise ValueError(f"unknown active medium {active!r}; known {sorted(self.active_media)}")
         out = self.simulate_response(absorber, active, absorber_mm, active_mm, n_layers, n_samples, generator)
-        stack: StackProperties = out["stack"]  # type: ignore[assignment]
-        res, se = _resolution_estimate(out["response"])
+        res, se = resolution_estimate(out.response)
         costs = self.cost_model.breakdown_keur(
-            absorber, self.active_media[active], absorber_mm, active_mm, n_layers, stack.moliere_radius_cm
+            absorber, self.medium(active), absorber_mm, active_mm, n_layers, out.medium.moliere_radius_cm
         )
         cost = sum(costs.values())
         return {
             "resolution": Estimate(100.0 * res, 100.0 * se),
             "cost": cost,
-            "depth": n_layers * stack.layer_cm,
-            "depth_x0": n_layers * stack.layer_x0,
-            "containment": out["containment"].detach(),
-            "stochastic_term": 100.0 * out["stochastic_term"].detach(),
-            "sampling_fraction": stack.f_samp.detach(),
-            "moliere_radius_cm": stack.moliere_radius_cm.detach(),
+            "depth": out.medium.layer_cm,
+            "depth_x0": out.medium.layer_x0.detach(),
+            "containment": out.containment.detach(),
+            "stochastic_term": 100.0 * out.stochastic_term[0].detach(),
+            "sampling_fraction": out.layers.f_samp[0].detach(),
+            "e_over_mip": out.e_over_mip,
+            "noise_gev": out.noise_gev.detach(),
+            "moliere_radius_cm": out.medium.moliere_radius_cm.detach(),
             **{f"cost_{k}": v.detach() for k, v in costs.items()},
         }
 
 
-#: Inner-loop settings of the calorimeter study: Adam on fresh samples (the simulation is a
-#: Monte Carlo), a few seconds per trial on one CPU core. The depth penalty is mild
+#: Inner-loop settings of the uniform calorimeter study: Adam on fresh samples (the simulation
+#: is a Monte Carlo), a few seconds per trial on one CPU core. The depth penalty is mild
 #: (``5 (violation / 1 cm)^2``): a stiff one (1e3) fills Adam's second-moment estimate with
 #: one overshoot's gradient and freezes the parameters for hundreds of steps; this one leaves
 #: a residual violation of ~0.1 mm at the optimum, inside the constraint's 1 mm tolerance.
@@ -202,7 +164,7 @@ CALORIMETER_QUICK_INNER = CALORIMETER_INNER.replace(
 
 def calorimeter_study(
     *,
-    name: str = "calorimeter",
+    name: str = "calorimeter_uniform",
     energies_gev: Sequence[float] = (10.0,),
     spectrum: Callable[[int, torch.Generator], torch.Tensor] | None = None,
     area_m2: float = 1.0,
@@ -218,13 +180,14 @@ def calorimeter_study(
     cost_per_layer_eur: float = 200.0,
     inner: InnerSettings | None = None,
 ) -> StudyDefinition:
-    """An EM sampling calorimeter study: minimise the energy resolution (%) and the cost
-    (kEUR) over absorber / active thicknesses (mm, inner) and number of layers, absorber and
-    active medium (outer), with total depth <= ``depth_max_cm``.
+    """An EM sampling calorimeter of identical layers: minimise the energy resolution (%) and
+    the cost (kEUR) over absorber / active thicknesses (mm, inner) and number of layers,
+    absorber and active medium (outer), with total depth <= ``depth_max_cm``.
 
     ``prices`` overrides material prices (key -> ``{"price_eur_per_kg": .., "price_eur_per_m2":
-    ..}``); ``active_media`` replaces the readout descriptions of :data:`ACTIVE_MEDIA`.
-    """
+    ..}``); ``active_media`` replaces the readout descriptions of :data:`ACTIVE_MEDIA`. The
+    segmented study (:func:`~paretoopt.physics.calorimetry.segmented.segmented_calorimeter_study`)
+    lets the thicknesses vary with depth."""
     media = dict(ACTIVE_MEDIA if active_media is None else active_media)
     for a in actives:
         if a not in media:
@@ -259,7 +222,7 @@ def calorimeter_study(
         [Constraint("depth", upper=depth_max_cm, unit="cm", scale=1.0, tolerance=0.1)],
         inner if inner is not None else CALORIMETER_INNER,
         description=(
-            f"EM sampling calorimeter, {area_m2:g} m2 front, electrons of {energies} GeV; "
-            f"depth <= {depth_max_cm:g} cm"
+            f"EM sampling calorimeter of identical layers, {area_m2:g} m2 front, electrons of "
+            f"{energies} GeV; depth <= {depth_max_cm:g} cm"
         ),
     )

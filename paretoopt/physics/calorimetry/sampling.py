@@ -1,18 +1,17 @@
-"""Sampling-calorimeter physics of one absorber/active stack, the active media and the cost model."""
+"""Physics of one sampling layer: sampling fraction, stochastic term, e/mip, effective medium."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import numpy as np
-import scipy.optimize
 import torch
 
 from paretoopt.physics import materials
 
 Number = torch.Tensor | float
+#: Passive support material of a layer besides the absorber: ``((material, thickness_mm), ...)``.
+Support = Sequence[tuple[str, float]]
 
 
 #: Wigmans' sampling-fluctuation constant for plate geometries, a = 2.7 % sqrt(d[mm]/f_samp)
@@ -20,21 +19,23 @@ Number = torch.Tensor | float
 WIGMANS_CONSTANT = 0.027
 
 
-#: Thin-silicon correction of the sampling term, measured: the CALICE Si-W prototype has
-#: a = 16.6 %/sqrt(E) (CALICE, NIM A 608 (2009) 372) where Wigmans' formula gives 11.0 % for
-#: its central stack (2.8 mm W, 0.525 mm Si); ratio 1.5. Thin sensors add per-particle
-#: Landau fluctuations and see a lower e/mip in tungsten, which the formula (fitted on
-#: scintillator and liquid-argon plates >= 1 mm) does not contain. Used by the study, not by
+#: Thin-silicon correction of the sampling term, an empirical calibration on one measurement:
+#: the CALICE Si-W physics prototype has a = 16.6 %/sqrt(E) (CALICE, NIM A 608 (2009) 372)
+#: where Wigmans' formula gives 11.0 % for its central stack (2.8 mm W, 0.525 mm Si, no
+#: support material counted); ratio 1.5. Thin sensors add per-particle Landau fluctuations
+#: and path-length fluctuations of soft electrons that the formula (fitted on scintillator
+#: and liquid-argon plates >= 1 mm) does not contain. Not validated by an independent
+#: measurement here (docs/physics-calorimeter.md). Used by the study, not by
 #: :func:`stochastic_term`.
 SILICON_EMPIRICAL_FACTOR = 1.5
 
+#: Grindhammer-Peters' e/mip of a sampling calorimeter, e/mip = 1/(1 + E_HAT_SLOPE (Z_passive -
+#: Z_active)) (hep-ex/0001020, sampling calorimeters; Geant4 GFlash ``ehat``).
+E_HAT_SLOPE = 0.007
 
-#: Mean number of towers summed in a cluster: a disc of radius 2 R_M (95 % lateral
-#: containment, PDG "Passage of particles through matter", EM cascades) tiled by towers of side R_M.
-CLUSTER_TOWERS = math.pi * 2.0**2
 
-
-def _as_tensor(x: Number, like: torch.Tensor | None = None) -> torch.Tensor:
+def as_tensor(x: Number, like: torch.Tensor | None = None) -> torch.Tensor:
+    """``x`` as a tensor (float64 unless ``like`` gives the dtype and device)."""
     if isinstance(x, torch.Tensor):
         return x
     return torch.tensor(
@@ -49,22 +50,31 @@ def _out(value: torch.Tensor, *inputs: Number) -> Number:
     return value if any(isinstance(i, torch.Tensor) for i in inputs) else float(value)
 
 
+def _support_mev(support: Support) -> float:
+    """Minimum-ionising energy loss (MeV) in a layer's support material."""
+    return sum(materials.get(m).dedx_mip_mev_cm * mm / 10.0 for m, mm in support)
+
+
 def sampling_fraction(
     absorber: str | materials.Material,
     active: str | materials.Material,
     absorber_mm: Number,
     active_mm: Number,
+    support: Support = (),
 ) -> Number:
     """Sampling fraction for minimum-ionising particles (dimensionless, 0-1):
-    ``f = d_p (dE/dx)_p / (d_p (dE/dx)_p + d_a (dE/dx)_a)`` with the PDG minimum-ionisation
-    losses in MeV/cm. Accepts floats (returns a float) or tensors (differentiable)."""
+    ``f = d_p (dE/dx)_p / (d_p (dE/dx)_p + d_a (dE/dx)_a + sum_s d_s (dE/dx)_s)`` with the PDG
+    minimum-ionisation losses in MeV/cm (``support``: passive layers such as circuit boards,
+    glue or air, as ``(material, mm)`` pairs). Accepts floats (returns a float) or tensors
+    (differentiable, any shape)."""
     a, p = materials.get(absorber), materials.get(active)
     like = next((x for x in (absorber_mm, active_mm) if isinstance(x, torch.Tensor)), None)
-    da, dp = _as_tensor(absorber_mm, like), _as_tensor(active_mm, like)
+    da, dp = as_tensor(absorber_mm, like), as_tensor(active_mm, like)
     if torch.any(da < 0) or torch.any(dp <= 0):
         raise ValueError(f"thicknesses must be positive, got absorber {absorber_mm}, active {active_mm} mm")
-    sig = dp * p.dedx_mip_mev_cm
-    return _out(sig / (sig + da * a.dedx_mip_mev_cm), absorber_mm, active_mm)
+    sig = dp / 10.0 * p.dedx_mip_mev_cm
+    f = sig / (sig + da / 10.0 * a.dedx_mip_mev_cm + _support_mev(support))
+    return _out(f, absorber_mm, active_mm)
 
 
 def stochastic_term(
@@ -72,6 +82,7 @@ def stochastic_term(
     active: str | materials.Material,
     absorber_mm: Number,
     active_mm: Number,
+    support: Support = (),
 ) -> Number:
     """Sampling-fluctuation (stochastic) term ``a`` of ``sigma_E/E = a/sqrt(E/GeV)``, as a
     fraction (0.10 = 10 %): ``a = 0.027 sqrt(d_active[mm] / f_samp)`` (Wigmans).
@@ -80,19 +91,31 @@ def stochastic_term(
     ~15 % of ZEUS, LHCb and CDF, see the tests). It underestimates thin-silicon calorimeters by
     a factor ~1.5 (CALICE Si-W: 16.6 % measured, 11 % here; see
     :data:`SILICON_EMPIRICAL_FACTOR`)."""
-    f = sampling_fraction(absorber, active, absorber_mm, active_mm)
+    f = sampling_fraction(absorber, active, absorber_mm, active_mm, support)
     like = f if isinstance(f, torch.Tensor) else None
-    value = WIGMANS_CONSTANT * torch.sqrt(_as_tensor(active_mm, like) / _as_tensor(f, like))
+    value = WIGMANS_CONSTANT * torch.sqrt(as_tensor(active_mm, like) / as_tensor(f, like))
     return _out(value, absorber_mm, active_mm)
+
+
+def e_over_mip(absorber: str | materials.Material, active: str | materials.Material) -> float:
+    """The electron-to-mip response ratio ``e/mip = 1/(1 + 0.007 (Z_absorber - Z_active))``
+    (Grindhammer & Peters, hep-ex/0001020, sampling calorimeters): 0.65 for lead/plastic,
+    0.70 for tungsten/silicon, 0.88 for iron/plastic. High-Z absorbers convert the soft
+    photons of the shower by the photo-electric effect, whose electrons rarely reach the
+    active layers (Wigmans, *Calorimetry*, on the e/mip ratio; e/mip ~ 0.6-0.7 for lead and
+    uranium plates). The showers' visible energy is ``e/mip x f_samp`` of their energy."""
+    za, zp = materials.get(absorber).z_eff, materials.get(active).z_eff
+    return 1.0 / (1.0 + E_HAT_SLOPE * (za - zp))
 
 
 @dataclass
 class StackProperties:
-    """The effective medium of one absorber + active layer (tensors, differentiable).
+    """The effective medium of absorber + active (+ support) layers (tensors, differentiable,
+    of the shape of the thicknesses: one value per layer, or one for the whole stack).
 
     ``x0_cm`` / ``moliere_radius_cm`` of the mixture, ``critical_energy_mev``, ``z_eff``
-    (mass-weighted), ``layer_x0`` (radiation lengths per layer, exact sum ``d_a/X0_a +
-    d_p/X0_p``), ``layer_cm`` (thickness per layer), ``f_samp`` (mip sampling fraction)."""
+    (mass-weighted), ``layer_x0`` (radiation lengths, exact sum ``sum_j d_j/X0_j``),
+    ``layer_cm`` (thickness), ``f_samp`` (mip sampling fraction)."""
 
     x0_cm: torch.Tensor
     critical_energy_mev: torch.Tensor
@@ -108,157 +131,41 @@ def stack_properties(
     active: str | materials.Material,
     absorber_mm: torch.Tensor,
     active_mm: torch.Tensor,
+    support: Support = (),
+    *,
+    support_scale: torch.Tensor | float = 1.0,
 ) -> StackProperties:
-    """Effective properties of a periodic absorber/active stack by mass fraction (PDG
-    Bragg rule for X0, the mixture rule for R_M and hence E_c = E_s X0 / R_M)."""
+    """Effective properties of absorber/active(/support) layers by mass fraction (PDG Bragg
+    rule for X0, the mixture rule for R_M and hence E_c = E_s X0 / R_M).
+
+    Elementwise in the thicknesses: per-layer tensors give per-layer properties; summed
+    thicknesses (with ``support_scale`` = the number of layers) give the whole stack's medium."""
     a, p = materials.get(absorber), materials.get(active)
-    da_cm, dp_cm = absorber_mm / 10.0, active_mm / 10.0
-    ma, mp = a.density_g_cm3 * da_cm, p.density_g_cm3 * dp_cm
-    wa, wp = ma / (ma + mp), mp / (ma + mp)
-    x0_g = 1.0 / (wa / a.x0_g_cm2 + wp / p.x0_g_cm2)
-    ec_over_x0 = wa * a.critical_energy_mev / a.x0_g_cm2 + wp * p.critical_energy_mev / p.x0_g_cm2
-    rho = (ma + mp) / (da_cm + dp_cm)
+    comps = [(a, absorber_mm / 10.0), (p, active_mm / 10.0)]
+    comps += [
+        (materials.get(m), torch.full_like(absorber_mm, mm / 10.0) * support_scale) for m, mm in support
+    ]
+
+    def total(values: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(values).sum(0)
+
+    masses = [m.density_g_cm3 * d for m, d in comps]
+    mass = total(masses)
+    weights = [x / mass for x in masses]
+    x0_g = 1.0 / total([w / m.x0_g_cm2 for (m, _), w in zip(comps, weights, strict=True)])
+    ec_over_x0 = total(
+        [w * m.critical_energy_mev / m.x0_g_cm2 for (m, _), w in zip(comps, weights, strict=True)]
+    )
+    thickness = total([d for _, d in comps])
+    rho = mass / thickness
     rm_g = materials.E_S_MEV / ec_over_x0
+    mip = [m.dedx_mip_mev_cm * d for m, d in comps]
     return StackProperties(
         x0_cm=x0_g / rho,
         critical_energy_mev=x0_g * ec_over_x0,
         moliere_radius_cm=rm_g / rho,
-        z_eff=wa * a.z_eff + wp * p.z_eff,
-        layer_x0=da_cm / a.x0_cm + dp_cm / p.x0_cm,
-        layer_cm=da_cm + dp_cm,
-        f_samp=dp_cm * p.dedx_mip_mev_cm / (dp_cm * p.dedx_mip_mev_cm + da_cm * a.dedx_mip_mev_cm),
+        z_eff=total([w * m.z_eff for (m, _), w in zip(comps, weights, strict=True)]),
+        layer_x0=total([d / m.x0_cm for m, d in comps]),
+        layer_cm=thickness,
+        f_samp=mip[1] / total(mip),
     )
-
-
-def fit_resolution(
-    energies_gev: Sequence[float], resolutions: Sequence[float], *, noise: bool = False
-) -> dict[str, float]:
-    """Fit ``(sigma/E)^2 = a^2/E + c^2 (+ b^2/E^2)`` (non-negative least squares on the squares).
-
-    ``resolutions`` are fractions (0.05 = 5 %); returns ``{"a", "c"(, "b")}`` as fractions
-    (``b`` in GeV)."""
-    e = np.asarray(energies_gev, dtype=float)
-    r2 = np.asarray(resolutions, dtype=float) ** 2
-    cols = [1.0 / e, np.ones_like(e)] + ([1.0 / e**2] if noise else [])
-    design = np.column_stack(cols) / r2[:, None]  # relative residuals
-    coef, _ = scipy.optimize.nnls(design, np.ones_like(e))
-    out = {"a": math.sqrt(coef[0]), "c": math.sqrt(coef[1])}
-    if noise:
-        out["b"] = math.sqrt(coef[2])
-    return out
-
-
-@dataclass(frozen=True)
-class ActiveMedium:
-    """How an active medium is read out: its material, light yield, noise and channel cost.
-
-    ``photoelectrons_per_mev``: photo-electrons per MeV deposited (``None``: charge readout,
-    no photo-statistics). ``noise_mev_per_channel``: electronic noise per readout channel,
-    in MeV deposited in the active medium. ``readout_segments``: depth segments read per
-    tower (``None``: every layer read on its own, as silicon pads are).
-    ``channel_cost_eur``: photodetector/preamplifier + digitisation per channel.
-    ``sampling_factor``: empirical multiplier of the sampling term (1 where Wigmans' formula
-    holds). All defaults are indicative (2024) and meant to be replaced by a design's numbers.
-    """
-
-    material: str
-    photoelectrons_per_mev: float | None = None
-    noise_mev_per_channel: float = 0.0
-    readout_segments: int | None = 4
-    channel_cost_eur: float = 0.0
-    sampling_factor: float = 1.0
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        materials.get(self.material)
-        if self.photoelectrons_per_mev is not None and not self.photoelectrons_per_mev > 0:
-            raise ValueError(f"photoelectrons_per_mev must be > 0 or None, got {self.photoelectrons_per_mev}")
-        if self.noise_mev_per_channel < 0 or self.channel_cost_eur < 0 or self.sampling_factor <= 0:
-            raise ValueError(f"invalid readout numbers in {self!r}")
-        if self.readout_segments is not None and self.readout_segments < 1:
-            raise ValueError(f"readout_segments must be >= 1 or None, got {self.readout_segments}")
-
-
-#: Default active media of the study (indicative numbers; see ``docs/physics-calorimeter.md``).
-ACTIVE_MEDIA: dict[str, ActiveMedium] = {
-    # plastic scintillator with wavelength-shifting fibres, ~10 p.e./MeV (LHCb ECAL: ~3000
-    # p.e./GeV of shower energy at f_samp ~ 0.25), towers read in 4 depth segments
-    "scintillator": ActiveMedium(
-        "polystyrene",
-        photoelectrons_per_mev=10.0,
-        noise_mev_per_channel=0.1,
-        readout_segments=4,
-        channel_cost_eur=30.0,
-        description="plastic scintillator tiles, WLS-fibre readout",
-    ),
-    # silicon pads: ENC ~ 2000 e- = 7 keV (3.6 eV per pair), every layer read out
-    "silicon": ActiveMedium(
-        "Si",
-        photoelectrons_per_mev=None,
-        noise_mev_per_channel=0.007,
-        readout_segments=None,
-        channel_cost_eur=5.0,
-        sampling_factor=SILICON_EMPIRICAL_FACTOR,
-        description="silicon pad sensors",
-    ),
-    # liquid-argon ionisation gaps, electrodes ganged into 4 depth segments
-    "LAr": ActiveMedium(
-        "LAr",
-        photoelectrons_per_mev=None,
-        noise_mev_per_channel=1.0,
-        readout_segments=4,
-        channel_cost_eur=50.0,
-        description="liquid-argon gaps",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Cost of a plate calorimeter of front area ``area_m2`` (kEUR).
-
-    ``absorber mass x price/kg + active (mass x price/kg + area x price/m2) + channels x
-    cost/channel + layers x cost_per_layer_eur`` (mechanics, assembly). Channels: towers of
-    side R_M (the usual EM granularity) times the active medium's readout segments (or the
-    number of layers). Material prices come from :mod:`paretoopt.physics.materials` unless
-    overridden in ``prices`` (material key -> ``{"price_eur_per_kg": .., "price_eur_per_m2": ..}``).
-    """
-
-    area_m2: float = 1.0
-    cost_per_layer_eur: float = 200.0
-    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-
-    def material(self, name: str) -> materials.Material:
-        mat = materials.get(name)
-        over = self.prices.get(mat.name) or self.prices.get(name) or {}
-        unknown = set(over) - {"price_eur_per_kg", "price_eur_per_m2"}
-        if unknown:
-            raise ValueError(f"unknown price keys {sorted(unknown)} for {name!r}")
-        if not over:
-            return mat
-        return mat.with_prices(
-            price_eur_per_kg=over.get("price_eur_per_kg"), price_eur_per_m2=over.get("price_eur_per_m2")
-        )
-
-    def breakdown_keur(
-        self,
-        absorber: str,
-        active: ActiveMedium,
-        absorber_mm: torch.Tensor,
-        active_mm: torch.Tensor,
-        n_layers: int,
-        moliere_radius_cm: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        """Cost items in kEUR: ``absorber``, ``active``, ``readout``, ``mechanics``."""
-        a, p = self.material(absorber), self.material(active.material)
-        area_cm2 = self.area_m2 * 1e4
-        abs_kg = n_layers * area_cm2 * (absorber_mm / 10.0) * a.density_g_cm3 * 1e-3
-        act_kg = n_layers * area_cm2 * (active_mm / 10.0) * p.density_g_cm3 * 1e-3
-        segments = active.readout_segments if active.readout_segments is not None else n_layers
-        towers = area_cm2 / moliere_radius_cm**2
-        return {
-            "absorber": abs_kg * a.price_eur_per_kg / 1e3,
-            "active": (act_kg * p.price_eur_per_kg + n_layers * self.area_m2 * p.price_eur_per_m2) / 1e3,
-            "readout": towers * segments * active.channel_cost_eur / 1e3,
-            "mechanics": _as_tensor(n_layers * self.cost_per_layer_eur / 1e3, absorber_mm),
-        }
