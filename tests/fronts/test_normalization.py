@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from paretoopt import Choice, DesignSpace, Estimate, Objective, Real, StudyDefinition, load_study, optimize
+from benchmarks.user_studies import sensors_study, tracker_study
+from paretoopt import load_study, optimize
 from paretoopt.normalization import NormalizationHistory
-from tests.fronts.test_units import tracker_study
 
 
 def _same_trials(a, b):
@@ -29,26 +29,6 @@ def test_an_interrupted_run_resumes_with_the_stored_normalisations(tmp_path):
     stored = load_study(study_name="tracker", storage=full_url).record.normalization
     assert len(stored["epochs"]) >= 2  # the run re-estimated it at least once
     assert stored == load_study(study_name="tracker", storage=url).record.normalization
-
-
-def sensors_study() -> StudyDefinition:
-    """Resolution and cost of one continuous knob and a sensor choice whose "diamond" option
-    costs ~1,000 times more and resolves ten times better than "silicon"."""
-
-    def simulate(params, choices, n_samples, generator):
-        x = params["x"]
-        price, gain = {"silicon": (1.0, 1.0), "diamond": (1000.0, 0.1)}[choices["sensor"]]
-        return {
-            "resolution": Estimate(gain * (0.2 + (x - 0.7) ** 2), 0.0),
-            "cost": Estimate(price * (1.0 + x**2), 0.0),
-        }
-
-    return StudyDefinition(
-        "sensors",
-        DesignSpace(Real("x", 0.0, 1.0), Choice("sensor", ["silicon", "diamond"])),
-        [Objective("resolution"), Objective("cost", unit="kEUR")],
-        simulate,
-    )
 
 
 def test_choices_that_change_an_objectives_range_are_covered_as_the_front_grows(tmp_path):

@@ -8,36 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from paretoopt import Constraint, DesignSpace, Estimate, Objective, Real, StudyDefinition, optimize
-
-
-def tracker_study(resolution_unit: float = 1.0, cost_unit: float = 1.0, length_unit: float = 1.0):
-    """A toy tracker: resolution (percent, ~0.05-1.2) against cost (kEUR, ~1,000-21,000) over
-    three continuous knobs, with a length constraint (m). ``*_unit`` rescale the outputs (and the
-    constraint's bound), as writing them in other units would."""
-
-    def simulate(params, choices, n_samples, generator):
-        layers = params["layers"]
-        pitch = params["pitch_um"]
-        lever = params["lever_m"]
-        resolution = 0.04 + pitch / (50.0 * torch.sqrt(layers) * lever) + 0.3 / (layers * lever)
-        cost = 1000.0 + 60.0 * layers**1.5 * lever + 4.0e4 / pitch
-        length = lever * (1.0 + 0.02 * layers)
-        return {
-            "resolution": Estimate(resolution * resolution_unit, 0.0),
-            "cost": Estimate(cost * cost_unit, 0.0),
-            "length": length * length_unit,
-        }
-
-    return StudyDefinition(
-        "tracker",
-        DesignSpace(Real("layers", 3.0, 20.0), Real("pitch_um", 10.0, 200.0), Real("lever_m", 0.2, 2.0)),
-        [Objective("resolution", unit="%"), Objective("cost", unit="kEUR")],
-        simulate,
-        constraints=[Constraint("length", upper=2.0 * length_unit, unit="m")],
-    )
+from benchmarks.user_studies import detector_mc_study, tracker_study
+from paretoopt import optimize
 
 
 def _run(tmp_path, name, **units):
@@ -59,23 +32,6 @@ def test_a_deterministic_study_gives_the_same_trials_in_any_unit(tmp_path, facto
         )
         np.testing.assert_allclose(b.objectives, np.array(a.objectives) * [factor, 1.0 / factor], rtol=1e-6)
         assert b.feasible == a.feasible
-
-
-def detector_mc_study(energy_unit: float = 1.0, cost_unit: float = 1.0):
-    """A Monte Carlo toy (per-event resolution samples) in GeV or MeV, EUR or MEUR."""
-
-    def simulate(params, choices, n_samples, generator):
-        t = params["thickness_mm"]
-        noise = torch.randn(n_samples, generator=generator, dtype=t.dtype)
-        response = (0.10 / torch.sqrt(t) + 0.002 * t) * (1.0 + 0.05 * noise)
-        return {"resolution": response * energy_unit, "cost": Estimate(2.0e5 * t * cost_unit, 0.0)}
-
-    return StudyDefinition(
-        "mc_detector",
-        DesignSpace(Real("thickness_mm", 0.5, 30.0, unit="mm")),
-        [Objective("resolution", unit="GeV"), Objective("cost", unit="EUR")],
-        simulate,
-    )
 
 
 def test_a_monte_carlo_study_gives_the_same_front_within_its_errors_in_any_unit(tmp_path):
