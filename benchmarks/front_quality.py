@@ -50,6 +50,7 @@ Writes ``benchmarks/results/<--out>.json``.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
 import tempfile
@@ -65,14 +66,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import user_studies
 from benchmarks._common import RESULTS, print_table, write_json
 from paretoopt import analytic, pareto
 from paretoopt.outer import ENGINES, Engine
-from paretoopt.problem import StudyDefinition, evaluate, load_study_definition
+from paretoopt.problem import InnerSettings, StudyDefinition, evaluate, load_study_definition
 from paretoopt.scalarize import AugmentedChebyshev, Normalization
 from paretoopt.space import Choice, Integer, Real
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
+SHARED_USER_STUDIES = Path(__file__).resolve().parents[2] / "shared" / "user-studies"
 BUDGETS = (500, 2_000, 10_000)
 PROBLEMS: dict[str, Callable[[], StudyDefinition]] = {
     "zdt1": lambda: analytic.zdt_study("zdt1"),
@@ -81,6 +84,12 @@ PROBLEMS: dict[str, Callable[[], StudyDefinition]] = {
     "dtlz2": lambda: analytic.dtlz2_study(3),
     "mixed_zdt": lambda: analytic.mixed_study(10),
     "calorimeter": lambda: load_study_definition(STUDIES / "calorimeter_uniform.py"),
+    # written as a user would (benchmarks/user_studies.py, ../shared/user-studies/): no tuning
+    "user_tracker": user_studies.tracker_study,
+    "user_detector_mc": user_studies.detector_mc_study,
+    "user_sensors": user_studies.sensors_study,
+    "user_shield": lambda: load_study_definition(SHARED_USER_STUDIES / "shield.py"),
+    "user_timing_layer": lambda: load_study_definition(SHARED_USER_STUDIES / "timing_layer.py"),
 }
 #: Engine options of the paretoopt runs (small acquisition caps: the engine must stay cheap).
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -160,8 +169,48 @@ def _simulate(definition: StudyDefinition, params: dict[str, float], choices: di
     return f if np.all(g <= 0) else np.full_like(f, np.nan)
 
 
-def _normalization(definition: StudyDefinition) -> Normalization:
-    return Normalization(definition.ideal, definition.nadir, definition.signs)
+def _normalization(definition: StudyDefinition, run: Run | None = None) -> Normalization:
+    """The study's ideal/nadir; when it gives none, the payoff table of by-hand anchors: each
+    objective minimised alone by L-BFGS-B from the centre (default choices), calls counted in
+    ``run``, as a physicist without paretoopt would first find the extremes."""
+    if definition.ideal is not None and definition.nadir is not None:
+        return Normalization(definition.ideal, definition.nadir, definition.signs)
+    import scipy.optimize
+
+    space = definition.space
+    lo = np.array([p.low for p in space.inner])
+    hi = np.array([p.high for p in space.inner])
+    choices = space.default_outer()
+    points = []
+    for k, sign in enumerate(definition.signs):
+        counter = {"n": 0}
+
+        def fun(
+            x_np: np.ndarray, k: int = k, sign: float = sign, counter: dict = counter
+        ) -> tuple[float, np.ndarray]:
+            t = torch.tensor(x_np, dtype=torch.float64, requires_grad=True)
+            params = {p.name: t[i] for i, p in enumerate(space.inner)}
+            gen = torch.Generator()
+            gen.manual_seed(0)
+            ev = evaluate(definition, params, choices, definition.inner.n_samples, gen)
+            loss = sign * ev.objectives[k]
+            loss.backward()
+            counter["n"] += 1
+            return float(loss.detach()), t.grad.numpy().astype(float)
+
+        res = scipy.optimize.minimize(
+            fun,
+            0.5 * (lo + hi),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=list(zip(lo, hi)),
+            options={"maxiter": 200},
+        )
+        f = _simulate(definition, dict(zip(space.inner_names, np.clip(res.x, lo, hi))), choices)
+        if run is not None:
+            run.add(f, counter["n"] + 1, counter["n"])
+        points.append(f)
+    return Normalization.from_points(np.array(points), definition.signs)
 
 
 # ----- paretoopt through the runner -----
@@ -248,7 +297,7 @@ def _sweep(definition: StudyDefinition, weights: np.ndarray, run: Run, budget: i
     space = definition.space
     lo = np.array([p.low for p in space.inner])
     hi = np.array([p.high for p in space.inner])
-    norm = _normalization(definition)
+    norm = _normalization(definition, run)
     for choices in space.discrete_combinations():
         x = 0.5 * (lo + hi)
         for w in weights:
@@ -808,6 +857,11 @@ def main() -> None:
         default="",
         help="appended to the method names (e.g. '@20k' for a longer peer run merged by --report)",
     )
+    ap.add_argument(
+        "--untuned",
+        action="store_true",
+        help="replace every study's own InnerSettings by the defaults (what a user's study gets)",
+    )
     ap.add_argument("--out", default="front_quality")
     ap.add_argument(
         "--report",
@@ -867,6 +921,9 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for problem in problems:
         definition = PROBLEMS[problem]()
+        if args.untuned:  # the settings a user gets: the study's own InnerSettings removed
+            definition = copy.copy(definition)
+            definition.inner = InnerSettings()
         runs: list[Run] = []
         for method in methods:
             for seed in range(args.first_seed, args.first_seed + n_seeds):
@@ -881,10 +938,9 @@ def main() -> None:
                     elif method == "lbfgs-by-hand":
                         if seed > 0:  # deterministic: one run stands for all seeds
                             continue
-                        if definition.ideal is None or definition.nadir is None:
-                            # its scalarisation needs the ideal and nadir up front, and even
-                            # 2 weights x every discrete combination would exceed the budget
-                            print(f"{problem}: lbfgs-by-hand skipped (no ideal/nadir to scalarise with)")
+                        if problem == "calorimeter":
+                            # 2 weights x every one of its 672 discrete combinations exceed the budget
+                            print(f"{problem}: lbfgs-by-hand skipped (672 combinations x 2 weights > budget)")
                             continue
                         run = run_by_hand(definition, seed, budget, problem)
                     elif method == "pymoo-nsga2":
