@@ -118,6 +118,7 @@ def execute_trial(
         n_steps=res.n_steps,
         feasible=res.feasible,
         converged=res.converged,
+        stop_reason=res.stop_reason,
         loss=res.loss,
         wall_time_s=res.wall_time_s,
         trajectory=res.trajectory,
