@@ -6,7 +6,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from paretoopt.exceptions import ParetoOptError, SimulationError
+from paretoopt.exceptions import NonFiniteError, ParetoOptError, SimulationError
 from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
 from paretoopt.normalization import anchor_scalarization
 from paretoopt.problem import InnerSettings, StudyDefinition
@@ -97,6 +97,7 @@ def execute_trial(
             params=dict(trial.init or {}),
             error=f"{type(exc).__name__}: {exc}",
             wall_time_s=time.perf_counter() - t0,
+            stop_reason="nan" if isinstance(exc, NonFiniteError) else None,
         )
     except (RuntimeError, ValueError, ArithmeticError) as exc:  # torch / numpy errors in user code
         tb = traceback.format_exc(limit=5)
