@@ -20,8 +20,9 @@ ZDT2 and DTLZ2 have spurious stationary points). Inside each region:
   Monte Carlo standard error on this sample, or by rounding only on an exact one).
 
 A solve also stops when the budget (``max_steps`` calls) is spent, or with ``no_progress`` when
-the line search fails or the region was re-centred ``_MAX_TRUST_ROUNDS`` times. It returns the
-best point evaluated (one fixed sample: values compare exactly).
+a line search fails, ``STALL_ITERATIONS`` SLSQP iterations in a row find no better point, or the
+region was re-centred ``_MAX_TRUST_ROUNDS`` times. It returns the best point evaluated (one fixed sample:
+values compare exactly).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ _MAX_TRUST_ROUNDS = 50
 X_TOL = 1e-7
 #: The share of the loss's standard error below which a decrease resolves nothing on a sample.
 NOISE_SHARE = 0.1
+#: SLSQP iterations in a row that do not lower the best value before a solve stops with
+#: ``no_progress`` (its line search backtracks without end when the gradient does not describe
+#: the loss, e.g. a detached piece of the simulation).
+STALL_ITERATIONS = 10
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,14 @@ class Solve:
     first: Point
     first_merit: float
     reason: str
+
+
+@dataclass
+class _Best:
+    """The best point a solve has evaluated, and its merit."""
+
+    point: Point
+    merit: float
 
 
 def uses_epigraph(run: Run) -> bool:
@@ -99,7 +112,7 @@ def solve(
     if first is None:
         first = point(run, t0, seed, n_samples)
     cache[first.t.tobytes()] = first
-    state = {"best": first, "best_merit": merit(run, first)}
+    state = _Best(first, merit(run, first))
 
     def at(x: np.ndarray) -> Point:
         key = np.clip(x, 0.0, 1.0).tobytes()
@@ -108,8 +121,8 @@ def solve(
             p = point(run, x, seed, n_samples)
             cache[key] = p
             m = merit(run, p)
-            if m < state["best_merit"]:  # type: ignore[operator]
-                state.update(best=p, best_merit=m)
+            if m < state.merit:
+                state.point, state.merit = p, m
         return p
 
     sub = _epigraph_round if epigraph else _lbfgs_round
@@ -123,33 +136,33 @@ def solve(
         for _ in range(_MAX_TRUST_ROUNDS):
             lo = np.maximum(0.0, t_cur - radius)
             hi = np.minimum(1.0, t_cur + radius)
+            before = state.merit
             try:
-                t_new, status = sub(at, t_cur, lo, hi, run, g_tol, f_tol)
+                _, status = sub(at, lambda: state.merit, t_cur, lo, hi, run, g_tol, f_tol)
             except BudgetSpent:
                 reason = MAX_STEPS
                 break
-            on_edge = ((np.abs(t_new - lo) < 1e-9) & (lo > 0.0)) | ((np.abs(t_new - hi) < 1e-9) & (hi < 1.0))
-            if on_edge.any() and np.max(np.abs(t_new - t_cur)) > X_TOL:
-                # the region's edge held the run: re-centre it there, twice as large (the
+            t_best = state.point.t
+            on_edge = ((np.abs(t_best - lo) < 1e-9) & (lo > 0.0)) | (
+                (np.abs(t_best - hi) < 1e-9) & (hi < 1.0)
+            )
+            if on_edge.any() and state.merit < before:
+                # the region's edge held the descent: re-centre it there, twice as large (the
                 # descent keeps its direction; a face it reaches is checked afterwards)
-                t_cur, radius = t_new, min(2.0 * radius, 1.0)
+                t_cur, radius = t_best, min(2.0 * radius, 1.0)
                 continue
-            reason = status
+            reason = status if not on_edge.any() else NO_PROGRESS
             break
-    best, best_merit = state["best"], state["best_merit"]
-    return Solve(best, float(best_merit), first, merit(run, first), reason)  # type: ignore[arg-type]
+    return Solve(state.point, state.merit, first, merit(run, first), reason)
 
 
 def _stationary(p: Point, g_tol: float) -> bool:
     return float(np.max(np.abs(projected_gradient(p.t, p.grad)), initial=0.0)) <= g_tol
 
 
-class _Halt(Exception):
-    """A convergence test passed inside an iteration's callback."""
-
-
 def _lbfgs_round(
     at: Callable[[np.ndarray], Point],
+    best: Callable[[], float],
     t_cur: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
@@ -193,6 +206,7 @@ def _lbfgs_round(
 
 def _epigraph_round(
     at: Callable[[np.ndarray], Point],
+    best: Callable[[], float],
     t_cur: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
@@ -207,27 +221,39 @@ def _epigraph_round(
     rho, offset = sc.rho, sc.utopia_offset
     d = len(t_cur)
 
-    def parts(v: np.ndarray) -> Point:
+    def parts(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """Normalised objectives, their Jacobian, the penalty and its gradient at ``v[:d]``."""
         p = at(v[:d])
         assert p.z is not None and p.jz is not None and p.gpen is not None
-        return p
+        return p.z, p.jz, p.pen, p.gpen
 
     def objective(v: np.ndarray) -> float:
-        p = parts(v)
-        return float(v[d] + rho * np.sum(p.z) + p.pen)  # type: ignore[arg-type]
+        z, _, pen, _ = parts(v)
+        return float(v[d] + rho * np.sum(z) + pen)
 
     def objective_grad(v: np.ndarray) -> np.ndarray:
-        p = parts(v)
-        return np.append(rho * p.jz.sum(axis=0) + p.gpen, 1.0)  # type: ignore[union-attr,operator]
+        _, jz, _, gpen = parts(v)
+        return np.append(rho * jz.sum(axis=0) + gpen, 1.0)
 
     def epigraph(v: np.ndarray) -> np.ndarray:
-        return v[d] - w * (parts(v).z + offset)  # type: ignore[operator]
+        return v[d] - w * (parts(v)[0] + offset)
 
     def epigraph_jac(v: np.ndarray) -> np.ndarray:
-        return np.hstack([-(w[:, None] * parts(v).jz), np.ones((len(w), 1))])  # type: ignore[operator]
+        return np.hstack([-(w[:, None] * parts(v)[1]), np.ones((len(w), 1))])
 
-    start = parts(np.append(t_cur, 0.0))
-    s0 = float(np.max(w * (start.z + offset)))  # type: ignore[operator]
+    s0 = float(np.max(w * (parts(np.append(t_cur, 0.0))[0] + offset)))
+    progress = {"best": best(), "idle": 0}
+
+    def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        # SLSQP's iterates need not lower the Chebyshev value (it trades it against the
+        # epigraph's feasibility); what counts is whether any evaluation found a better point
+        if best() < progress["best"]:
+            progress["best"], progress["idle"] = best(), 0
+        else:
+            progress["idle"] += 1
+            if progress["idle"] >= STALL_ITERATIONS:
+                raise StopIteration
+
     res = scipy.optimize.minimize(
         objective,
         np.append(t_cur, s0),
@@ -235,6 +261,7 @@ def _epigraph_round(
         method="SLSQP",
         bounds=[*zip(lo, hi, strict=True), (None, None)],
         constraints=[{"type": "ineq", "fun": epigraph, "jac": epigraph_jac}],
+        callback=callback,
         # SLSQP's ftol is absolute: the noise share on a Monte Carlo sample, else 1e-4 g_tol in
         # units of the loss (below that, iterates only dither at rounding level)
         options={"maxiter": 10**4, "ftol": max(f_tol, 1e-4 * g_tol * max(1.0, abs(s0)))},
