@@ -118,17 +118,20 @@ def _noisy(inner: InnerSettings | None = None, record: list[int] | None = None) 
     )
 
 
+@pytest.mark.parametrize("mode", ["auto", "adam"])
 @pytest.mark.parametrize("w", [0.3, 0.7])
-def test_a_monte_carlo_study_without_settings_converges_to_the_known_optimum(w):
+def test_a_monte_carlo_study_without_settings_converges_to_the_known_optimum(w, mode):
     """The weighted sum w E f + (1 - w) E g is minimised at x = 2w - 1 and
     y = (0.5 w + 2 (1 - w)) / (w + 2 (1 - w)) (set its gradient to zero)."""
     x_star = 2 * w - 1
     y_star = (0.5 * w + 2 * (1 - w)) / (w + 2 * (1 - w))
     f_star = (x_star - 1) ** 2 + 0.09 + 0.5 * (y_star - 0.5) ** 2
     g_star = (x_star + 1) ** 2 + (y_star - 1) ** 2
-    d = _noisy()
+    # no InnerSettings at all: the probe finds a smooth Monte Carlo loss
+    d = _noisy(None if mode == "auto" else InnerSettings(mode="adam"))
     r = optimize_inner(d, {}, WeightedSum([w, 1 - w], Normalization.identity([1, 1])), seed=1)
-    assert r.optimizer == "lbfgs" and r.stop_reason == "converged" and r.converged
+    assert r.optimizer == ("lbfgs" if mode == "auto" else "adam")
+    assert r.stop_reason == "converged" and r.converged
     # the loss reached is the optimal one within 3 standard errors of the final evaluation
     # (n_eval_samples = 10,000; f and g come from one sample, so their errors add up at most)
     loss = w * r.objectives["f"] + (1 - w) * r.objectives["g"]
@@ -136,6 +139,7 @@ def test_a_monte_carlo_study_without_settings_converges_to_the_known_optimum(w):
     assert abs(loss - (w * f_star + (1 - w) * g_star)) < 3 * loss_se
     assert r.params["x"] == pytest.approx(x_star, abs=0.02)
     assert r.params["y"] == pytest.approx(y_star, abs=0.02)
+    assert r.n_calls < (30 if mode == "auto" else 300)
 
 
 def test_the_monte_carlo_sample_grows_and_a_set_sample_size_wins():
@@ -163,7 +167,10 @@ def test_a_rough_fixed_sample_loss_gets_adam():
     plan = make_plan(d, {}, d.inner, torch.device("cpu"))
     assert plan.method == "adam" and "not smooth in ['f']" in plan.detail
     r = optimize_inner(d, {}, WeightedSum([0.5, 0.5], Normalization.identity([1, 1])), seed=0)
-    assert r.optimizer == "adam" and r.stop_reason in STOP_REASONS
+    # Adam follows the pathwise gradient 0.5 + (x - 1), zero at x = 0.5 (where it starts): the
+    # documented bias of a rough simulation (the mean's own optimum, 1 + (x - 1) = 0, is x = 0)
+    assert (r.optimizer, r.stop_reason) == ("adam", "converged")
+    assert r.params["x"] == pytest.approx(0.5, abs=1e-6)
 
 
 # ----------------------------------------------------------------------------- settings
