@@ -138,6 +138,9 @@ def summary_line(snap: Snapshot) -> list[Any]:
         f"{len(snap.front())} on the front",
         f"{sum(t.n_calls for t in snap.trials)} simulator calls",
     ]
+    short = [t for t in snap.trials if t.stop_reason not in (None, "converged")]
+    if short:  # the full account is in the trials table (converged, stop_reason)
+        parts.append(f"{len(short)} inner loops not converged")
     hv = snap.hypervolume()
     if hv is not None:
         parts.append(f"hypervolume {hv:.6g}")
@@ -149,7 +152,8 @@ def summary_line(snap: Snapshot) -> list[Any]:
 
 def trial_panel(snap: Snapshot, number: int | None) -> html.Div:
     """The selected trial: state, source, objectives ± standard errors (PDG rounding),
-    constraints, parameters with units, accounting, and its inner-loop trajectory."""
+    constraints, parameters with units, accounting, whether its inner loop converged (or why it
+    stopped), and its inner-loop trajectory."""
     t = snap.by_number.get(number) if number is not None else None
     if t is None:
         return html.Div(
@@ -189,6 +193,8 @@ def trial_panel(snap: Snapshot, number: int | None) -> html.Div:
     ]
     if t.wall_time_s is not None:
         facts.append(f"{t.wall_time_s:.3g} s")
+    if t.stop_reason is not None:  # why its inner loop stopped (None: no loop, or not recorded)
+        facts.append("inner loop converged" if t.converged else f"inner loop stopped: {t.stop_reason}")
     if not t.feasible:
         facts.append("infeasible")
     details: list[Any] = [

@@ -23,6 +23,11 @@ class SimulationError(ParetoOptError, RuntimeError):
     """The simulation returned something unusable: missing objective, wrong shape, NaN/inf."""
 
 
+class NonFiniteError(SimulationError):
+    """The simulation returned NaN or inf, or its gradient was not finite (an inner loop's
+    ``stop_reason`` is then ``"nan"``)."""
+
+
 class StorageError(ParetoOptError, RuntimeError):
     """The study database failed or was asked for something it does not hold."""
 

@@ -148,6 +148,8 @@ class Study:
             row[stderr_column(c)] = t.constraint_stderr[i] if t.constraint_stderr else np.nan
         row.update(
             feasible=t.feasible,
+            converged=t.converged,
+            stop_reason=t.stop_reason,
             n_calls=t.n_calls,
             n_backward=t.n_backward,
             n_steps=t.n_steps,
@@ -159,7 +161,9 @@ class Study:
 
     def trials_dataframe(self, states: Sequence[TrialState] | None = None) -> pd.DataFrame:
         """All trials as a pandas table: one column per parameter and objective (units in the
-        headers, see :mod:`paretoopt.report.columns`), standard errors, accounting and errors."""
+        headers, see :mod:`paretoopt.report.columns`), standard errors, ``feasible``, whether the
+        inner loop converged and why it stopped (``converged``, ``stop_reason``; ``None`` when no
+        inner loop ran or the trial predates the record), accounting and errors."""
         import pandas as pd
 
         trials = self.get_trials(states)
@@ -306,6 +310,7 @@ class Study:
                 "seed": rec.seed,
                 "trials": len(self.trials),
                 "simulator calls": self.n_calls,
+                "inner loops": convergence_summary(self.trials),
                 "created": rec.created_at.isoformat(timespec="seconds") if rec.created_at else None,
                 "storage": self.storage.url,
                 "paretoopt version": __version__,
@@ -314,11 +319,75 @@ class Study:
             definition_hash=rec.definition_hash,
         )
 
+    def convergence_summary(self) -> str:
+        """One line on the finished trials' inner loops, e.g. ``"3 of 40 inner loops hit
+        max_steps (trials 4, 9, 17); 37 converged"`` (see :func:`convergence_summary`)."""
+        return convergence_summary(self.trials)
+
     def export(self, fmt: str, path: str) -> Any:
         """Write the Pareto table for a design review (csv, md, latex, xlsx, html)."""
         from paretoopt.report.export import export_front
 
         return export_front(self.export_data(), fmt, path)
+
+
+#: How the summary names each stop reason, and what to change when it shows up.
+STOP_PHRASES = {
+    "max_steps": ("hit max_steps", "raise InnerSettings(max_steps=...)"),
+    "no_progress": (
+        "stopped without progress",
+        "try another InnerSettings(mode=...), e.g. 'adam' for a rough loss",
+    ),
+    "nan": ("met NaN/inf", "the simulation returns NaN/inf or a non-finite gradient somewhere in the box"),
+    "constraint_infeasible": (
+        "ended on an infeasible design",
+        "raise InnerSettings(constraint_penalty=...) or the constraint's scale",
+    ),
+}
+#: Where the convergence columns and the remedies are explained.
+CONVERGENCE_DOCS = "docs/design.md, 'Inner loop decisions'"
+
+
+def _numbers(ts: Sequence[FrozenTrial], most: int = 5) -> str:
+    nums = [str(t.number) for t in ts[:most]]
+    more = f", +{len(ts) - most} more" if len(ts) > most else ""
+    word = "trial" if len(ts) == 1 else "trials"
+    return f"{word} {', '.join(nums)}{more}"
+
+
+def convergence_summary(trials: Sequence[FrozenTrial]) -> str:
+    """One line on how the inner loops of the finished ``trials`` stopped: the count for each
+    reason other than ``converged`` with its trial numbers, then the converged count and the
+    trials without a record (re-simulations, trials stored before the record existed)."""
+    done = [t for t in trials if t.state.is_finished]
+    if not done:
+        return "no finished trials"
+    recorded = [t for t in done if t.stop_reason is not None]
+    n_conv = sum(t.stop_reason == "converged" for t in recorded)
+    parts: list[str] = []
+    for reason, (phrase, _) in STOP_PHRASES.items():
+        hit = [t for t in recorded if t.stop_reason == reason]
+        if hit:
+            head = f"{len(hit)} of {len(done)} inner loops" if not parts else str(len(hit))
+            parts.append(f"{head} {phrase} ({_numbers(hit)})")
+    if parts:
+        text = "; ".join([*parts, f"{n_conv} converged"])
+    else:
+        text = f"{n_conv} of {len(done)} inner loops converged"
+    missing = len(done) - len(recorded)
+    if missing:
+        text += f"; {missing} without a record (no inner loop, or stored before it was kept)"
+    return text
+
+
+def convergence_advice(trials: Sequence[FrozenTrial]) -> str | None:
+    """What to change for the stop reasons among ``trials`` (``None`` when every recorded inner
+    loop converged), with the docs section that explains it."""
+    reasons = {t.stop_reason for t in trials if t.state.is_finished}
+    tips = [tip for reason, (_, tip) in STOP_PHRASES.items() if reason in reasons]
+    if not tips:
+        return None
+    return "what to change: " + "; ".join(tips) + f" (see {CONVERGENCE_DOCS})"
 
 
 def _finite(t: FrozenTrial) -> bool:

@@ -49,6 +49,45 @@ def test_run_prints_front_and_resumes(db):
     r = _invoke("run", str(STUDIES / "zdt1.py"), "--trials", "8", "--storage", url, "--no-progress")
     assert r.exit_code == 0, r.output
     assert "8 trials, 8 complete" in r.output and "f1" in r.output
+    # it ends with the inner loops' health, counted here from the rows themselves
+    con = sqlite3.connect(db)
+    reasons = [row[0] for row in con.execute("SELECT stop_reason FROM trials")]
+    con.close()
+    assert len(reasons) == 8 and None not in reasons
+    if set(reasons) == {"converged"}:
+        assert r.output.rstrip().splitlines()[-1] == "8 of 8 inner loops converged"
+    else:
+        assert "of 8 inner loops" in r.output and "what to change" in r.output
+
+
+STARVED = """
+from paretoopt import DesignSpace, InnerSettings, Objective, Real, StudyDefinition
+
+def simulate(params, choices, n, gen):
+    x, y = params["x"], params["y"]
+    return {"f": (x - 1) ** 2 + y**2, "g": (x + 1) ** 2 + (y - 1) ** 2}
+
+study = StudyDefinition("starved", DesignSpace(Real("x", -3, 3), Real("y", -3, 3)),
+                        [Objective("f"), Objective("g")], simulate,
+                        inner=InnerSettings(mode="exact", max_steps=1), ideal=[0, 0], nadir=[5, 5])
+"""
+
+
+def test_run_ends_with_what_to_change_when_inner_loops_stop_short(tmp_path):
+    """One call per inner loop cannot reach a Chebyshev optimum away from the centre: every
+    trial says max_steps, and the run's last lines say so and what to change."""
+    study = tmp_path / "starved.py"
+    study.write_text(STARVED)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    r = _invoke("run", str(study), "--trials", "4", "--storage", url, "--no-progress")
+    assert r.exit_code == 0, r.output
+    last = r.output.rstrip().splitlines()[-2:]
+    assert last[0].startswith("4 of 4 inner loops hit max_steps (trials 0, 1, 2, 3); 0 converged"), last
+    assert "raise InnerSettings(max_steps=...)" in last[1] and "docs/design.md" in last[1]
+    r = _invoke("show", "starved", "--storage", url)
+    assert "inner loops 4 of 4 inner loops hit max_steps" in r.output
+    # the review table names the stop reason of every front point that did not converge
+    assert "inner loop" in r.output and "max_steps" in r.output.split("hypervolume")[-1]
 
 
 def test_list_and_show(db):
@@ -57,6 +96,7 @@ def test_list_and_show(db):
     assert r.exit_code == 0 and "zdt1" in r.output
     r = _invoke("show", "zdt1", "--storage", url)
     assert r.exit_code == 0 and "hypervolume" in r.output and "knee" in r.output.lower()
+    assert "inner loops " in r.output
 
 
 def test_env_var_selects_storage(db, monkeypatch):

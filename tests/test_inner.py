@@ -82,7 +82,8 @@ def _noisy_quadratic(inner=None):
         [Objective("f"), Objective("g")],
         simulate,
         constraints=[Constraint("y_value", upper=0.5, scale=1.0)],
-        inner=inner or InnerSettings(max_steps=200, n_samples=200, n_eval_samples=5000, lr=0.1),
+        inner=inner
+        or InnerSettings(optimizer="adam", max_steps=200, n_samples=200, n_eval_samples=5000, lr=0.1),
     )
 
 
@@ -176,7 +177,12 @@ def test_anchor_normalization_estimates_ideal_and_nadir():
     assert norm.nadir[1].item() == pytest.approx(5.0, abs=0.2)
 
 
-def test_module_simulation_is_switched_between_train_and_eval():
+@pytest.mark.parametrize(
+    "inner",
+    [InnerSettings(optimizer="adam", max_steps=5, n_eval_samples=2), InnerSettings()],
+    ids=["adam", "auto"],
+)
+def test_module_simulation_is_switched_between_train_and_eval(inner):
     class Sim(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -188,14 +194,13 @@ def test_module_simulation_is_switched_between_train_and_eval():
 
     sim = Sim()
     d = StudyDefinition(
-        "mod",
-        DesignSpace(Real("x", -1, 2)),
-        [Objective("f"), Objective("g")],
-        sim,
-        inner=InnerSettings(max_steps=5, n_eval_samples=2),
+        "mod", DesignSpace(Real("x", -1, 2)), [Objective("f"), Objective("g")], sim, inner=inner
     )
-    optimize_inner(d, {}, WeightedSum([1, 1], Normalization.identity([1, 1])), seed=0)
-    assert sim.modes[:5] == [True] * 5 and sim.modes[-1] is False
+    r = optimize_inner(d, {}, WeightedSum([1, 1], Normalization.identity([1, 1])), seed=0)
+    # every optimisation call (the auto probe's included) in training mode, the final one not
+    assert len(sim.modes) == r.n_calls >= 3
+    assert sim.modes[:-1] == [True] * (len(sim.modes) - 1) and sim.modes[-1] is False
+    assert sim.training is False
 
 
 def test_resolve_normalization_equals_the_runners_anchor_trials(tmp_path):
@@ -203,7 +208,9 @@ def test_resolve_normalization_equals_the_runners_anchor_trials(tmp_path):
     (same weights, seeds, optima), so a study's normalisation can be reproduced outside it."""
     from paretoopt import load_study, optimize
 
-    d = _noisy_quadratic(InnerSettings(max_steps=40, n_samples=100, n_eval_samples=500, lr=0.1))
+    d = _noisy_quadratic(
+        InnerSettings(optimizer="adam", max_steps=40, n_samples=100, n_eval_samples=500, lr=0.1)
+    )
     url = f"sqlite:///{tmp_path / 'n.db'}"
     optimize(d, storage=url, engine="grid", n_trials=3, seed=11, warm_start=False)
     study = load_study(study_name="noisy", storage=url)

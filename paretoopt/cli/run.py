@@ -145,3 +145,13 @@ def run(
 
         typer.echo("")
         typer.echo(comparison_summary(surrogate_comparison(study), study.objectives))
+    typer.echo("")
+    typer.echo(health_lines(study.trials))
+
+
+def health_lines(trials: list[Any]) -> str:
+    """The run's closing health summary: how its inner loops stopped, and what to change."""
+    from paretoopt.study import convergence_advice, convergence_summary
+
+    advice = convergence_advice(trials)
+    return convergence_summary(trials) + (f"\n{advice}" if advice else "")

@@ -76,6 +76,7 @@ def show(
         f"trials      {len(trials)}  " + "  ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
     )
     typer.echo(f"calls       {s.n_calls} forward, {s.n_backward} backward")
+    typer.echo(f"inner loops {s.convergence_summary()}")
     if len(hv):
         typer.echo(f"hypervolume {hv['hypervolume'].iloc[-1]:.6g} (reference: nadir + 10 %)")
     if not s.completed_trials:

@@ -1,16 +1,21 @@
 """The gradient inner loop: for fixed discrete choices and a scalarisation, find the design.
 
 :mod:`~paretoopt.inner.loop` runs one inner loop (:func:`optimize_inner`) or one final
-evaluation (:func:`evaluate_design`) with the optimisers of :mod:`~paretoopt.inner.adam` and
-:mod:`~paretoopt.inner.lbfgs`; :mod:`~paretoopt.inner.result` holds what a loop returns. The
-anchor runs that fix a study's normalisation are in :mod:`paretoopt.normalization`.
+evaluation (:func:`evaluate_design`): :mod:`~paretoopt.inner.plan` resolves ``InnerSettings``
+(the auto mode's probe is :mod:`~paretoopt.inner.probe`), then :mod:`~paretoopt.inner.stages`
+(exact and lbfgs modes, on :mod:`~paretoopt.inner.trust` and :mod:`~paretoopt.inner.sample`),
+:mod:`~paretoopt.inner.sgd` (adam mode) or the legacy :mod:`~paretoopt.inner.adam` and
+:mod:`~paretoopt.inner.lbfgs` run; :mod:`~paretoopt.inner.result` holds what a loop returns and
+why it stopped. The anchor runs that fix a study's normalisation are in
+:mod:`paretoopt.normalization`.
 """
 
 from paretoopt.inner.loop import evaluate_design, optimize_inner
-from paretoopt.inner.result import InnerResult, TrajectoryStep
+from paretoopt.inner.result import STOP_REASONS, InnerResult, TrajectoryStep
 from paretoopt.problem import InnerSettings
 
 __all__ = [
+    "STOP_REASONS",
     "InnerResult",
     "InnerSettings",
     "TrajectoryStep",

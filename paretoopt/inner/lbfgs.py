@@ -1,4 +1,6 @@
-"""The L-BFGS-B inner optimiser: one fixed Monte Carlo sample, for deterministic studies.
+"""The legacy L-BFGS-B inner optimiser (``InnerSettings(optimizer="lbfgs")``): one fixed Monte
+Carlo sample, kept exactly as studies written before ``InnerSettings.mode`` ran it (the
+``"exact"`` and ``"lbfgs"`` modes, with a convergence test, are :mod:`paretoopt.inner.trust`).
 
 scipy's L-BFGS-B on one fixed sample (common random numbers, the sample-average
 approximation), torch gradients passed with ``jac=True`` as botorch's ``gen_candidates_scipy``
@@ -17,9 +19,16 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from paretoopt.exceptions import SimulationError
-from paretoopt.inner.loss import check_first_gradient, objective_list, penalty, set_mode, step_seed
-from paretoopt.inner.result import OptimizerOutcome, TrajectoryStep
+from paretoopt.exceptions import NonFiniteError
+from paretoopt.inner.loss import (
+    check_first_gradient,
+    objective_list,
+    penalty,
+    required,
+    set_mode,
+    step_seed,
+)
+from paretoopt.inner.result import CONVERGED, MAX_STEPS, NO_PROGRESS, OptimizerOutcome, TrajectoryStep
 from paretoopt.problem import InnerSettings, StudyDefinition, evaluate
 from paretoopt.scalarize import Scalarization
 
@@ -45,13 +54,18 @@ def run_lbfgs(
     space = definition.space
     dtype = settings.torch_dtype
     if not space.inner:
-        return {}, [], 0, 0, True
+        return OptimizerOutcome({}, [], 0, 0, CONVERGED)
     # L-BFGS-B in unit-cube coordinates inside a moving trust region: each sub-run may move every
     # coordinate by at most TRUST_RADIUS, and the region is re-centred until the optimum lies
     # strictly inside it. Plain L-BFGS-B in the whole box lets its first projected steps land on
     # faces where ZDT2 and DTLZ2 have spurious stationary points (zero slope of one objective),
     # and it stays there; in the logistic reparametrisation quasi-Newton steps blow up along
     # saturating coordinates and stick to a bound. The trust region follows the descent path.
+    max_steps, n_samples = (
+        required(settings.max_steps, "max_steps"),
+        required(settings.n_samples, "n_samples"),
+    )
+    tol = required(settings.tol, "tol")
     t_cur = np.array(
         [float(p.to_unit(torch.tensor(start[p.name], dtype=torch.float64))) for p in space.inner]
     )
@@ -64,12 +78,12 @@ def run_lbfgs(
     best: dict[str, Any] = {"loss": math.inf, "t": t_cur}
 
     def fun(t_np: np.ndarray) -> tuple[float, np.ndarray]:
-        if counters["calls"] >= settings.max_steps:
+        if counters["calls"] >= max_steps:
             raise _BudgetSpent  # scipy's maxfun may be overrun by a line search; the cap is exact
         t = torch.tensor(np.clip(t_np, 0.0, 1.0), dtype=dtype, device=dev, requires_grad=True)
         params = {p.name: p.from_unit(t[i]) for i, p in enumerate(space.inner)}
         gen.manual_seed(fixed_seed)
-        ev = evaluate(definition, params, choices, settings.n_samples, gen, dtype=dtype)
+        ev = evaluate(definition, params, choices, n_samples, gen, dtype=dtype)
         loss = scalarization(ev.objectives) + penalty(definition, ev, settings.constraint_penalty)
         if counters["calls"] == 0:
             check_first_gradient(definition, params, loss)
@@ -79,7 +93,7 @@ def run_lbfgs(
             counters["backward"] += 1
         grad = t.grad.detach().cpu().numpy().astype(float) if t.grad is not None else np.zeros(len(t_np))
         if not np.all(np.isfinite(grad)):
-            raise SimulationError(f"non-finite gradient at parameters {params}")
+            raise NonFiniteError(f"non-finite gradient at parameters {params}")
         value = float(loss.detach())
         if value < best["loss"]:  # one fixed sample: values at different points compare exactly
             best.update(loss=value, t=np.clip(t_np, 0.0, 1.0))
@@ -93,12 +107,13 @@ def run_lbfgs(
         )
         return value, grad
 
-    converged = False
+    reason = NO_PROGRESS
     for _ in range(_MAX_TRUST_ROUNDS):
         lo = np.maximum(0.0, t_cur - _TRUST_RADIUS)
         hi = np.minimum(1.0, t_cur + _TRUST_RADIUS)
-        remaining = settings.max_steps - counters["calls"]
+        remaining = max_steps - counters["calls"]
         if remaining < 1:
+            reason = MAX_STEPS
             break
         try:
             res = scipy.optimize.minimize(
@@ -110,21 +125,22 @@ def run_lbfgs(
                 options={
                     "maxiter": remaining,
                     "maxfun": remaining,
-                    "ftol": settings.tol * 1e-3,
+                    "ftol": tol * 1e-3,
                     "gtol": 1e-10,
                 },
             )
         except _BudgetSpent:
             t_cur = best["t"]
+            reason = MAX_STEPS
             break
         t_new = np.clip(res.x, 0.0, 1.0)
         on_edge = ((np.abs(t_new - lo) < 1e-9) & (lo > 0.0)) | ((np.abs(t_new - hi) < 1e-9) & (hi < 1.0))
         t_cur = t_new
         if not on_edge.any():
-            converged = bool(res.success)
+            reason = CONVERGED if res.success else MAX_STEPS if res.status == 1 else NO_PROGRESS
             break
     final = {
         p.name: min(max(float(p.from_unit(torch.tensor(t_cur[i], dtype=torch.float64))), p.low), p.high)
         for i, p in enumerate(space.inner)
     }
-    return final, traj, counters["calls"], counters["backward"], converged
+    return OptimizerOutcome(final, traj, counters["calls"], counters["backward"], reason)

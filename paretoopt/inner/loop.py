@@ -1,14 +1,21 @@
 """The gradient inner loop: for fixed discrete choices and a scalarisation, find the design.
 
-Two optimisers sit behind :func:`optimize_inner` (``InnerSettings.optimizer``):
-``"adam"`` (:mod:`paretoopt.inner.adam`, a fresh Monte Carlo sample every step, for noisy
-simulations) and ``"lbfgs"`` (:mod:`paretoopt.inner.lbfgs`, one fixed sample, for
-deterministic analytic studies).
+:func:`optimize_inner` resolves ``InnerSettings`` into a plan (:mod:`paretoopt.inner.plan`:
+the auto probe, the method, the numbers) and runs one of
 
-Both start in the interior (the centre of the box, or ``init`` moved 1 % of the range off any
+* ``"exact"`` / ``"lbfgs"``: trust-region L-BFGS-B on fixed samples
+  (:mod:`paretoopt.inner.stages`, :mod:`paretoopt.inner.trust`);
+* ``"adam"``: Adam on fresh samples (:mod:`paretoopt.inner.sgd`);
+* the legacy methods of ``InnerSettings(optimizer=...)`` (:mod:`paretoopt.inner.adam`,
+  :mod:`paretoopt.inner.lbfgs`), exactly as before ``mode`` existed.
+
+All start in the interior (the centre of the box, or ``init`` moved 1 % of the range off any
 bound it lies on), which keeps gradient methods away from the spurious stationary points some
-problems (ZDT2, DTLZ2) have on the bounds. The final figures always come from a fresh, larger
-sample (``n_eval_samples``) in evaluation mode, with standard errors.
+problems (ZDT2, DTLZ2) have on the bounds. The final figures always come from a fresh sample
+(``n_eval_samples``) in evaluation mode, with standard errors. Every result says why its loop
+stopped (``stop_reason``): a converged loop on an infeasible design is
+``"constraint_infeasible"``, a non-finite value after some progress stops the new methods at
+their best point so far with ``"nan"`` (at the first call it raises, as it always did).
 """
 
 from __future__ import annotations
@@ -19,10 +26,22 @@ from typing import Any
 
 import torch
 
+from paretoopt.exceptions import NonFiniteError
 from paretoopt.inner.adam import run_adam
 from paretoopt.inner.lbfgs import run_lbfgs
 from paretoopt.inner.loss import penalty, set_mode, step_seed
-from paretoopt.inner.result import InnerResult, TrajectoryStep
+from paretoopt.inner.plan import Plan, make_plan
+from paretoopt.inner.result import (
+    CONSTRAINT_INFEASIBLE,
+    CONVERGED,
+    NAN,
+    InnerResult,
+    OptimizerOutcome,
+    TrajectoryStep,
+)
+from paretoopt.inner.sample import Run
+from paretoopt.inner.sgd import run_sgd
+from paretoopt.inner.stages import run_stages
 from paretoopt.problem import Evaluation, InnerSettings, StudyDefinition, evaluate
 from paretoopt.scalarize import Scalarization
 
@@ -44,16 +63,20 @@ def final_evaluation(
     settings: InnerSettings,
     seed: int,
     device: torch.device,
+    exact: bool = False,
 ) -> tuple[Evaluation, float]:
     """One evaluation of ``params`` in evaluation mode on a fresh sample of ``n_eval_samples``
-    (its own seed stream), without gradients; returns it with its penalised loss."""
+    (its own seed stream), without gradients; returns it with its penalised loss. ``settings``
+    has every number set (a :class:`~paretoopt.inner.plan.Plan`'s)."""
     set_mode(definition, training=False)
     gen = torch.Generator(device=device)
     gen.manual_seed(step_seed(seed, _EVAL_STREAM))
     dtype = settings.torch_dtype
     tensors = {k: torch.tensor(v, dtype=dtype, device=device) for k, v in params.items()}
     with torch.no_grad():
-        ev = evaluate(definition, tensors, choices, settings.n_eval_samples, gen, dtype=dtype)
+        ev = evaluate(
+            definition, tensors, choices, int(settings.n_eval_samples or 1), gen, dtype=dtype, exact=exact
+        )
         loss = float(scalarization(ev.objectives) + penalty(definition, ev, settings.constraint_penalty))
     return ev, loss
 
@@ -98,30 +121,69 @@ def optimize_inner(
         start = {p.name: p.interior(given[p.name], _WARM_START_MARGIN) for p in space.inner}
     else:
         start = space.default_inner()
-    if settings.optimizer == "lbfgs":
-        run = run_lbfgs
-    else:
-        run = run_adam
     try:
-        params, traj, n_calls, n_backward, converged = run(
-            definition, choices, scalarization, settings, seed, start, dev
+        plan = make_plan(definition, choices, settings, dev)
+        outcome = _optimise(plan, definition, choices, scalarization, seed, start, dev, warm=init is not None)
+        ev, loss = final_evaluation(
+            definition, outcome.params, choices, scalarization, plan.settings, seed, dev, plan.exact
         )
-        ev, loss = final_evaluation(definition, params, choices, scalarization, settings, seed, dev)
     finally:
         set_mode(definition, training=False)
-    return _result(
+    result = _result(
         definition,
-        params,
+        outcome.params,
         choices,
         ev,
         loss,
-        n_calls=n_calls + 1,
-        n_backward=n_backward,
-        converged=converged,
-        optimizer=settings.optimizer,
+        n_calls=outcome.n_calls + plan.probe_calls + 1,
+        n_backward=outcome.n_backward,
+        stop_reason=outcome.stop_reason,
+        optimizer=plan.optimizer,
         t0=t0,
-        trajectory=traj,
+        trajectory=outcome.trajectory,
     )
+    return result
+
+
+def _optimise(
+    plan: Plan,
+    definition: StudyDefinition,
+    choices: dict[str, Any],
+    scalarization: Scalarization,
+    seed: int,
+    start: dict[str, float],
+    dev: torch.device,
+    *,
+    warm: bool,
+) -> OptimizerOutcome:
+    """Run the plan's method from ``start``."""
+    settings = plan.settings
+    if plan.method == "legacy-lbfgs":
+        return run_lbfgs(definition, choices, scalarization, settings, seed, start, dev)
+    if plan.method == "legacy-adam":
+        return run_adam(definition, choices, scalarization, settings, seed, start, dev)
+    if not definition.space.inner:
+        return OptimizerOutcome({}, [], 0, 0, CONVERGED)
+    run = Run(definition, choices, scalarization, settings, dev, exact=plan.exact)
+    t_start = run.unit(start)
+    n, n_max = int(settings.n_samples or 1), int(settings.n_eval_samples or 1)
+    set_mode(definition, training=True)
+    try:
+        if plan.method == "adam":
+            lr, window = float(settings.lr or 0.05), int(settings.patience or 20)
+            t, reason = run_sgd(
+                run, t_start, seed, lr=lr, n_samples=n, n_max=n_max, grow=plan.grow, window=window
+            )
+        else:
+            g_tol = float(settings.tol or 1e-6)
+            t, reason = run_stages(
+                run, t_start, seed, warm=warm, n_samples=n, n_max=n_max, grow=plan.grow, g_tol=g_tol
+            )
+    except NonFiniteError:
+        if run.last_t is None:
+            raise  # nothing finite to return: the trial fails, as it always did
+        t, reason = run.last_t, NAN
+    return OptimizerOutcome(run.values(t), run.trajectory, run.calls, run.backward, reason)
 
 
 def _result(
@@ -133,13 +195,17 @@ def _result(
     *,
     n_calls: int,
     n_backward: int,
-    converged: bool,
+    stop_reason: str | None,
     optimizer: str,
     t0: float,
     trajectory: list[TrajectoryStep] | None = None,
 ) -> InnerResult:
-    """An :class:`InnerResult` from the final evaluation ``ev`` of the design ``params``."""
+    """An :class:`InnerResult` from the final evaluation ``ev`` of the design ``params``; a loop
+    that converged on an infeasible design stopped for ``"constraint_infeasible"``."""
     constraints = {c.name: float(ev.constraints[i]) for i, c in enumerate(definition.constraints)}
+    feasible = all(c.satisfied(constraints[c.name]) for c in definition.constraints)
+    if stop_reason == CONVERGED and not feasible:
+        stop_reason = CONSTRAINT_INFEASIBLE
     traj = trajectory or []
     return InnerResult(
         params=dict(params),
@@ -150,16 +216,17 @@ def _result(
         constraint_stderr={
             c.name: float(ev.constraint_stderr[i]) for i, c in enumerate(definition.constraints)
         },
-        feasible=all(c.satisfied(constraints[c.name]) for c in definition.constraints),
+        feasible=feasible,
         loss=loss,
         n_calls=n_calls,
         n_backward=n_backward,
         n_steps=len(traj),
-        converged=converged,
+        converged=stop_reason == CONVERGED,
         optimizer=optimizer,
         wall_time_s=time.perf_counter() - t0,
         trajectory=traj,
         extras=ev.extras,
+        stop_reason=stop_reason,
     )
 
 
@@ -186,9 +253,11 @@ def evaluate_design(
     space = definition.space
     choices = space.validate_outer(choices)
     values = space.validate_inner(params)
+    dev = torch.device(device)
     try:
+        plan = make_plan(definition, choices, settings, dev)
         ev, loss = final_evaluation(
-            definition, values, choices, scalarization, settings, seed, torch.device(device)
+            definition, values, choices, scalarization, plan.settings, seed, dev, plan.exact
         )
     finally:
         set_mode(definition, training=False)
@@ -198,9 +267,9 @@ def evaluate_design(
         choices,
         ev,
         loss,
-        n_calls=1,
+        n_calls=1 + plan.probe_calls,
         n_backward=0,
-        converged=True,
+        stop_reason=None,
         optimizer="none",
         t0=t0,
     )

@@ -1,4 +1,5 @@
-"""What every inner-loop step shares: seeds, train/eval mode, constraint penalty, gradient check.
+"""What every inner-loop step shares: seeds, train/eval mode, constraint penalty, gradient check,
+the Monte Carlo error of the loss.
 
 Used by both optimisers and by the final evaluation of :mod:`paretoopt.inner.loop`.
 
@@ -8,10 +9,22 @@ differentiable relaxations) and ``.eval()`` (hard physical behaviour).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import torch
 
 from paretoopt.problem import Evaluation, StudyDefinition, warn_no_gradient
+from paretoopt.scalarize import Scalarization
+
+T = TypeVar("T")
+
+
+def required(value: T | None, name: str) -> T:
+    """A setting that the plan has set (:mod:`paretoopt.inner.plan` fills every number)."""
+    if value is None:
+        raise ValueError(f"InnerSettings.{name} is unset; resolve the settings first")
+    return value
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -50,3 +63,21 @@ def check_first_gradient(
         return
     grads = torch.autograd.grad(loss, [params[n] for n in names], retain_graph=True, allow_unused=True)
     warn_no_gradient([n for n, g in zip(names, grads, strict=True) if g is None])
+
+
+def loss_stderr(
+    definition: StudyDefinition, scalarization: Scalarization, ev: Evaluation, weight: float
+) -> float:
+    """The Monte Carlo standard error of the penalised scalarised loss of ``ev``, linearised
+    through the scalarisation and the penalty from the objectives' and constraints' standard
+    errors (correlations between outputs neglected); 0 for an exact evaluation."""
+    errors = torch.cat([ev.objective_stderr, ev.constraint_stderr]).detach()
+    if not bool(torch.any(errors > 0)):
+        return 0.0
+    f = ev.objectives.detach().clone().requires_grad_(True)
+    c = ev.constraints.detach().clone().requires_grad_(True)
+    probe = Evaluation(f, ev.objective_stderr, c, ev.constraint_stderr)
+    loss = scalarization(f) + penalty(definition, probe, weight)
+    grads = torch.autograd.grad(loss, [f, c], allow_unused=True)
+    parts = [g if g is not None else torch.zeros_like(x) for g, x in zip(grads, (f, c), strict=True)]
+    return float(torch.sqrt(torch.sum((torch.cat(parts) * errors) ** 2)))

@@ -1,4 +1,5 @@
-"""What an inner loop returns: its final design and figures (InnerResult) and its trajectory."""
+"""What an inner loop returns: its final design and figures (InnerResult), its trajectory, and
+why it stopped (the stop reasons)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+#: The convergence test passed (on a feasible design).
+CONVERGED = "converged"
+#: The call budget (``max_steps``) ran out first.
+MAX_STEPS = "max_steps"
+#: The method could make no further progress without passing its test.
+NO_PROGRESS = "no_progress"
+#: The simulation returned NaN/inf or a non-finite gradient.
+NAN = "nan"
+#: The loop ended on a design that violates a constraint.
+CONSTRAINT_INFEASIBLE = "constraint_infeasible"
+#: Every stop reason (stored as ``trials.stop_reason``; the same tuple as
+#: :data:`paretoopt.storage.STOP_REASONS`).
+STOP_REASONS = (CONVERGED, MAX_STEPS, NO_PROGRESS, NAN, CONSTRAINT_INFEASIBLE)
 
 
 @dataclass
@@ -25,7 +40,11 @@ class InnerResult:
 
     ``objectives`` / ``stderr``: final-evaluation means and standard errors per objective
     (natural units); ``constraints`` likewise. ``n_calls`` counts forward simulator calls
-    (final evaluation included), ``n_backward`` the backward passes through it.
+    (final evaluation and the auto mode's probe included), ``n_backward`` the backward passes
+    through it. ``optimizer`` names the method that ran (``"exact"``, ``"lbfgs"``, ``"adam"``;
+    ``"adam"``/``"lbfgs"`` also for the legacy methods of ``InnerSettings.optimizer``);
+    ``stop_reason`` says why it stopped (:data:`STOP_REASONS`; ``None`` for a bare
+    evaluation), and ``converged`` is ``stop_reason == "converged"``.
     """
 
     params: dict[str, float]
@@ -44,6 +63,7 @@ class InnerResult:
     wall_time_s: float
     trajectory: list[TrajectoryStep] = field(default_factory=list)
     extras: dict[str, float] = field(default_factory=dict)
+    stop_reason: str | None = None
 
     def objective_vector(self, names: list[str] | None = None) -> np.ndarray:
         """Objective means as an ``m`` array (in ``names`` order, default insertion order)."""
@@ -54,6 +74,13 @@ class InnerResult:
         return asdict(self)
 
 
-#: What an optimiser hands back to :func:`paretoopt.inner.loop.optimize_inner`: the final
-#: parameters, the trajectory, the forward and backward simulator calls, and convergence.
-OptimizerOutcome = tuple[dict[str, float], list[TrajectoryStep], int, int, bool]
+@dataclass
+class OptimizerOutcome:
+    """What an optimiser hands back to :func:`paretoopt.inner.loop.optimize_inner`: the final
+    parameters, the trajectory, the forward and backward simulator calls, and why it stopped."""
+
+    params: dict[str, float]
+    trajectory: list[TrajectoryStep]
+    n_calls: int
+    n_backward: int
+    stop_reason: str

@@ -6,9 +6,11 @@ definition), :mod:`~paretoopt.problem.evaluation` (one checked simulation call) 
 """
 
 from paretoopt.problem.definition import (
+    LEGACY_DEFAULTS,
     Constraint,
     Direction,
     Estimate,
+    InnerMode,
     InnerSettings,
     Objective,
     Simulate,
@@ -19,10 +21,12 @@ from paretoopt.problem.evaluation import Evaluation, evaluate, warn_no_gradient
 from paretoopt.problem.loader import load_study_definition
 
 __all__ = [
+    "LEGACY_DEFAULTS",
     "Constraint",
     "Direction",
     "Estimate",
     "Evaluation",
+    "InnerMode",
     "InnerSettings",
     "Objective",
     "Simulate",

@@ -117,40 +117,83 @@ class Estimate:
     stderr: torch.Tensor | float = 0.0
 
 
+InnerMode = Literal["auto", "exact", "adam", "lbfgs"]
+
+#: What an unset setting means for a study that names its ``optimizer`` (the behaviour of every
+#: study written before ``mode`` existed, kept exactly).
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "max_steps": 300,
+    "lr": 0.05,
+    "n_samples": 1000,
+    "n_eval_samples": 10000,
+    "patience": 40,
+    "tol": 1e-5,
+}
+
+
 @dataclass(frozen=True)
 class InnerSettings:
-    """How the gradient inner loop runs (see :func:`paretoopt.inner.optimize_inner`).
+    """How the gradient inner loop runs (see :func:`paretoopt.inner.optimize_inner` and
+    docs/design.md, "Inner loop decisions").
 
-    ``optimizer="adam"``: Adam on a fresh Monte Carlo sample of ``n_samples`` each step, a
-    cosine learning-rate decay, stop after ``max_steps`` or when the smoothed loss has not
-    improved by ``tol`` for ``patience`` steps. ``optimizer="lbfgs"``: scipy's L-BFGS-B with
-    box bounds on one fixed sample (common random numbers), at most ``max_steps`` simulator
-    calls (line-search evaluations included). The final evaluation always uses a fresh sample
-    of ``n_eval_samples``.
+    ``mode`` picks the method. ``"auto"`` (the default) probes the simulation and picks
+    ``"exact"`` for a deterministic one (one sample, trust-region L-BFGS-B, one evaluation
+    sample), and for a Monte Carlo one ``"lbfgs"`` (L-BFGS-B on a fixed sample, common random
+    numbers, the sample grown 4x per stage until the stage's step no longer beats the noise)
+    when the fixed-sample loss is smooth, else ``"adam"`` (Adam on fresh samples, step halved and
+    sample doubled when the loss stops falling significantly). These three stop on a
+    convergence test (projected gradient or step size in the unit box of the inner parameters,
+    relative to the Monte Carlo noise of the loss) with ``max_steps`` simulator calls as a cap,
+    and record why they stopped.
+
+    ``optimizer="adam" | "lbfgs"`` without ``mode`` is the method of studies written before
+    ``mode`` existed, kept exactly: Adam with a cosine learning-rate decay and a plateau stop
+    (``patience`` steps without a ``tol`` improvement), or trust-region L-BFGS-B on one fixed
+    sample; unset numbers take :data:`LEGACY_DEFAULTS`.
+
+    Every number left ``None`` is chosen for the method at run time; a number a study sets is
+    used as given (``n_samples`` set: a fixed sample size, no growth). ``max_steps``: most
+    simulator calls of the optimisation (the final evaluation and the auto probe aside);
+    ``n_eval_samples``: the fresh sample of the final evaluation; ``tol``: the convergence
+    tolerance (new modes: projected gradient of the normalised loss per unit of the box;
+    legacy: relative plateau / ftol); ``patience``: steps per Adam window.
     """
 
-    optimizer: Literal["adam", "lbfgs"] = "adam"
-    max_steps: int = 300
-    lr: float = 0.05
+    optimizer: Literal["adam", "lbfgs"] | None = None
+    max_steps: int | None = None
+    lr: float | None = None
     lr_final_fraction: float = 0.02
-    n_samples: int = 1000
-    n_eval_samples: int = 10000
-    patience: int = 40
-    tol: float = 1e-5
+    n_samples: int | None = None
+    n_eval_samples: int | None = None
+    patience: int | None = None
+    tol: float | None = None
     constraint_penalty: float = 1e3
     record_every: int = 1
     dtype: Literal["float32", "float64"] = "float64"
+    mode: InnerMode = "auto"
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("adam", "lbfgs"):
+        if self.optimizer not in (None, "adam", "lbfgs"):
             raise StudyDefinitionError(
                 f"InnerSettings.optimizer must be 'adam' or 'lbfgs', got {self.optimizer!r}"
             )
+        if self.mode not in ("auto", "exact", "adam", "lbfgs"):
+            raise StudyDefinitionError(
+                f"InnerSettings.mode must be 'auto', 'exact', 'adam' or 'lbfgs', got {self.mode!r}"
+            )
+        if self.optimizer is not None and self.mode != "auto":
+            if (self.mode == "adam") != (self.optimizer == "adam"):
+                raise StudyDefinitionError(
+                    f"InnerSettings: mode={self.mode!r} contradicts optimizer={self.optimizer!r}; set one"
+                )
         for name in ("max_steps", "n_samples", "n_eval_samples", "patience", "record_every"):
-            if int(getattr(self, name)) < 1:
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
                 raise StudyDefinitionError(f"InnerSettings.{name} must be >= 1")
-        if not self.lr > 0:
+        if self.lr is not None and not self.lr > 0:
             raise StudyDefinitionError("InnerSettings.lr must be > 0")
+        if self.tol is not None and not self.tol > 0:
+            raise StudyDefinitionError("InnerSettings.tol must be > 0")
         if self.dtype not in ("float32", "float64"):
             raise StudyDefinitionError("InnerSettings.dtype must be 'float32' or 'float64'")
 
@@ -161,6 +204,15 @@ class InnerSettings:
         if unknown:
             raise StudyDefinitionError(f"unknown inner settings {sorted(unknown)}; known: {sorted(known)}")
         return InnerSettings(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+    @property
+    def legacy(self) -> bool:
+        """True when the study names its ``optimizer`` and no ``mode``: the method as it was."""
+        return self.mode == "auto" and self.optimizer is not None
+
+    def with_defaults(self, defaults: Mapping[str, Any]) -> InnerSettings:
+        """A copy whose unset (``None``) numbers take ``defaults``; set ones are kept."""
+        return self.replace(**{k: v for k, v in defaults.items() if getattr(self, k) is None})
 
     @property
     def torch_dtype(self) -> torch.dtype:

@@ -13,7 +13,8 @@ constraint the returned dict holds one of two first-class forms:
   bootstrap or the asymptotic error of an RMS.
 
 A 0-d tensor or a float is taken as an exact (deterministic) value with zero error; the
-analytic benchmark studies use it.
+analytic benchmark studies use it. ``evaluate(..., exact=True)`` (the inner loop's exact mode,
+for simulations found deterministic) also takes a per-sample tensor of one sample as exact.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 
-from paretoopt.exceptions import SimulationError
+from paretoopt.exceptions import NonFiniteError, SimulationError
 from paretoopt.problem.definition import Estimate, StudyDefinition
 
 
@@ -45,8 +46,11 @@ class Evaluation:
     extras: dict[str, float] = field(default_factory=dict)
 
 
-def _reduce_output(name: str, value: Any, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """One returned figure to (value, stderr), checking form, shape and finiteness."""
+def _reduce_output(
+    name: str, value: Any, dtype: torch.dtype, exact: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One returned figure to (value, stderr), checking form, shape and finiteness; with
+    ``exact`` a per-sample tensor of one sample is an exact value."""
     if isinstance(value, Estimate):
         v = value.value if isinstance(value.value, torch.Tensor) else torch.tensor(float(value.value))
         if v.numel() != 1:
@@ -63,13 +67,17 @@ def _reduce_output(name: str, value: Any, dtype: torch.dtype) -> tuple[torch.Ten
             se_t = torch.zeros((), dtype=dtype, device=v.device)
         elif value.dim() == 1:
             n = value.shape[0]
-            if n < 2:
+            if exact and n == 1:
+                v = value.to(dtype).reshape(())
+                se_t = torch.zeros((), dtype=dtype, device=v.device)
+            elif n < 2:
                 raise SimulationError(
                     f"output {name!r}: a per-sample tensor needs at least 2 samples, got {n}"
                 )
-            x = value.to(dtype)
-            v = x.mean()
-            se_t = x.detach().std() / math.sqrt(n)
+            else:
+                x = value.to(dtype)
+                v = x.mean()
+                se_t = x.detach().std() / math.sqrt(n)
         else:
             raise SimulationError(
                 f"output {name!r}: expected a per-sample tensor of shape (n,), a 0-d tensor "
@@ -83,9 +91,9 @@ def _reduce_output(name: str, value: Any, dtype: torch.dtype) -> tuple[torch.Ten
             f"output {name!r}: expected a tensor, float or Estimate, got {type(value).__name__}"
         )
     if not torch.isfinite(v.detach()):
-        raise SimulationError(f"output {name!r} is not finite ({float(v.detach())})")
+        raise NonFiniteError(f"output {name!r} is not finite ({float(v.detach())})")
     if not torch.isfinite(se_t):
-        raise SimulationError(f"standard error of output {name!r} is not finite ({float(se_t)})")
+        raise NonFiniteError(f"standard error of output {name!r} is not finite ({float(se_t)})")
     return v, se_t
 
 
@@ -97,8 +105,10 @@ def evaluate(
     generator: torch.Generator,
     *,
     dtype: torch.dtype = torch.float64,
+    exact: bool = False,
 ) -> Evaluation:
-    """Call the simulation once and validate what it returns (see the module docstring).
+    """Call the simulation once and validate what it returns (see the module docstring);
+    ``exact``: a per-sample tensor of one sample is an exact value (zero error).
 
     Raises :class:`SimulationError` naming the output that is missing, malformed or
     non-finite, or wrapping any exception the simulation raised.
@@ -117,14 +127,14 @@ def evaluate(
     for o in definition.objectives:
         if o.name not in out:
             raise SimulationError(f"simulate did not return objective {o.name!r}; it returned {sorted(out)}")
-        v, se = _reduce_output(o.name, out[o.name], dtype)
+        v, se = _reduce_output(o.name, out[o.name], dtype, exact)
         values.append(v)
         errors.append(se)
     cvals, cerrs = [], []
     for c in definition.constraints:
         if c.name not in out:
             raise SimulationError(f"simulate did not return constraint {c.name!r}; it returned {sorted(out)}")
-        v, se = _reduce_output(c.name, out[c.name], dtype)
+        v, se = _reduce_output(c.name, out[c.name], dtype, exact)
         cvals.append(v)
         cerrs.append(se)
     device = values[0].device
@@ -134,7 +144,7 @@ def evaluate(
         if key in known:
             continue
         try:
-            extras[key] = float(_reduce_output(key, val, dtype)[0].detach())
+            extras[key] = float(_reduce_output(key, val, dtype, exact)[0].detach())
         except SimulationError:
             continue
     empty = torch.zeros(0, dtype=dtype, device=device)

@@ -47,7 +47,9 @@ def read_front_csv(path: str | Path) -> pd.DataFrame:
 
     # pandas >= 3 parses floats round-trip by default (and deprecates the option)
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    df = pd.read_csv(path, **exact)
+    # only empty cells are missing (how NaN and None are written): a text cell reading "nan" or
+    # "NA" (the stop reason "nan", a material called "NA") stays text
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], **exact)
     df.columns = [_TAG.sub("", unescape_formula(str(c))) for c in df.columns]
     for col in df.columns:
         if is_text_column(df[col]):

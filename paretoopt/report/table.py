@@ -33,7 +33,8 @@ class ExportData:
     column rule of :mod:`paretoopt.report.columns`: ``number``, one column per design parameter
     (``param_column``), per objective its mean (``objective_column``) and standard error
     (``stderr_column``), per constraint its value (``constraint_column``), ``feasible``,
-    ``n_calls``, ``weights``; ``front`` also ``knee`` (bool). Rows may come in any order.
+    ``converged`` and ``stop_reason`` (optional), ``n_calls``, ``weights``; ``front`` also
+    ``knee`` (bool). Rows may come in any order.
     ``metadata``: study facts shown as key/value pairs (engine, seed, created, storage URL...).
     """
 
@@ -98,8 +99,15 @@ def float_or_none(v: Any) -> float | None:
         return None
 
 
+#: Header of the review table's column naming why a front point's inner loop stopped short
+#: (shown only when one did; blank cells converged).
+INNER_LOOP_HEADER = "inner loop"
+
+
 def display_columns(data: ExportData, exact_digits: int = EXACT_DIGITS) -> list[DisplayColumn]:
-    """The review table as typed columns (rounded numbers kept structured for LaTeX/HTML)."""
+    """The review table as typed columns (rounded numbers kept structured for LaTeX/HTML); an
+    ``inner loop`` column with the stop reason of each front point that did not converge, when
+    one did not."""
     front = sort_front(data)
     n = len(front)
     cols: list[DisplayColumn] = []
@@ -145,6 +153,10 @@ def display_columns(data: ExportData, exact_digits: int = EXACT_DIGITS) -> list[
             find_column(front, constraint_column(c), c.name),
             find_column(front, stderr_column(c), f"{c.name} stderr"),
         )
+    reasons = ["" if is_missing(v) else str(v) for v in front.get("stop_reason", [])]
+    if any(r not in ("", "converged") for r in reasons):  # say which front points did not converge
+        cells = ["" if r == "converged" else r for r in reasons]
+        cols.append(DisplayColumn(INNER_LOOP_HEADER, "text", cells, False))
     return cols
 
 
@@ -264,11 +276,17 @@ def summary(data: ExportData) -> str:
         f"{len(data.front)} Pareto-optimal designs of {len(data.trials)} trials, sorted by "
         f"{objective_column(o)} ({best} first). Objectives and constraints are mean ± standard error, "
         "the error rounded to one or two significant digits (PDG rule) and the mean to the same "
-        "decimal place; (min)/(max) marks each objective's direction; the knee column marks the knee point."
+        "decimal place; (min)/(max) marks each objective's direction; the knee column marks the knee point"
+        + (
+            "; the inner loop column names why a point's optimisation stopped short of convergence."
+            if any(c.header == INNER_LOOP_HEADER for c in display_columns(data))
+            else "."
+        )
     )
 
 
 __all__ = [
+    "INNER_LOOP_HEADER",
     "DisplayColumn",
     "ExportData",
     "display_columns",

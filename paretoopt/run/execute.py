@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from paretoopt.exceptions import ParetoOptError, SimulationError
+from paretoopt.exceptions import NonFiniteError, ParetoOptError, SimulationError
 from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
 from paretoopt.normalization import NormalizationHistory, anchor_scalarization
 from paretoopt.optimality import KnownDesign, best_witness, piles_up
@@ -182,6 +182,7 @@ def execute_trial(
             params=dict(trial.init or {}),
             error=f"{type(exc).__name__}: {exc}",
             wall_time_s=time.perf_counter() - t0,
+            stop_reason="nan" if isinstance(exc, NonFiniteError) else None,
         )
     except (RuntimeError, ValueError, ArithmeticError) as exc:  # torch / numpy errors in user code
         tb = traceback.format_exc(limit=5)
@@ -203,6 +204,7 @@ def execute_trial(
         n_steps=res.n_steps,
         feasible=res.feasible,
         converged=res.converged,
+        stop_reason=res.stop_reason,
         loss=res.loss,
         wall_time_s=res.wall_time_s,
         trajectory=res.trajectory,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from paretoopt.storage.base import (
+    STOP_REASONS,
     BaseStorage,
     FrozenTrial,
     StoredStep,
@@ -20,6 +21,7 @@ from paretoopt.storage.schema import head_revision, upgrade_schema
 from paretoopt.storage.sql import SQLStorage
 
 __all__ = [
+    "STOP_REASONS",
     "BaseStorage",
     "FrozenTrial",
     "SQLStorage",

@@ -22,6 +22,11 @@ from typing import Any
 
 from paretoopt.storage.models import TrialState
 
+#: Why an inner loop stopped: its convergence test passed; its call budget (``max_steps``) ran
+#: out; it could make no further progress without passing the test; the simulation returned a
+#: non-finite value or gradient; it ended on a design that violates a constraint.
+STOP_REASONS = ("converged", "max_steps", "no_progress", "nan", "constraint_infeasible")
+
 
 @dataclass(frozen=True)
 class StudySpec:
@@ -96,6 +101,8 @@ class TrialResult:
     wall_time_s: float | None = None
     error: str | None = None
     trajectory: Sequence[Any] = ()  # paretoopt.inner.TrajectoryStep
+    #: why the inner loop stopped (:data:`STOP_REASONS`); ``None`` when none ran
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,9 @@ class FrozenTrial:
     started_at: datetime | None
     heartbeat_at: datetime | None
     finished_at: datetime | None
+    #: why the inner loop stopped (:data:`STOP_REASONS`); ``None`` for trials stored before
+    #: schema 0003, WAITING/RUNNING ones, and trials that ran no inner loop (re-simulations)
+    stop_reason: str | None = None
 
 
 class BaseStorage(ABC):

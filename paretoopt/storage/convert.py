@@ -108,6 +108,7 @@ def result_columns(result: TrialResult) -> dict[str, Any]:
         "n_steps": int(result.n_steps),
         "feasible": bool(result.feasible),
         "converged": bool(result.converged),
+        "stop_reason": result.stop_reason,
         "loss": encode_float(result.loss)[0],
         "wall_time_s": result.wall_time_s,
         "error": result.error,
@@ -190,6 +191,7 @@ def frozen_trial(m: Any, objs: Sequence[Any], cons: Sequence[Any]) -> FrozenTria
         started_at=m.started_at,
         heartbeat_at=m.heartbeat_at,
         finished_at=m.finished_at,
+        stop_reason=m.stop_reason,
     )
 
 

@@ -133,6 +133,7 @@ class TrialModel(Base):
     n_steps: Mapped[int] = mapped_column(Integer, default=0)
     feasible: Mapped[bool] = mapped_column(Boolean, default=True)
     converged: Mapped[bool] = mapped_column(Boolean, default=False)
+    stop_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     loss: Mapped[float | None] = mapped_column(Float, nullable=True)
     wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from paretoopt.inner.plan import MC_DEFAULTS
 from paretoopt.surrogate.encoding import design_encoding
 from paretoopt.trials import SURROGATE
 
@@ -56,9 +57,14 @@ def trajectory_noise_factor(settings: Mapping[str, Any]) -> float:
     """How much larger a trajectory point's noise variance is than the final evaluation's:
     ``n_eval_samples / n_samples`` of the study's inner settings (Monte Carlo variance scales
     as 1/n), at least 1."""
+    # unset (None): chosen at run time (InnerSettings.mode); a Monte Carlo loop starts on the
+    # smallest sample, so its trajectory is at most this much noisier (zero-error exact
+    # evaluations make the factor moot)
+    n_eval_value = settings.get("n_eval_samples", 1)
+    n_step_value = settings.get("n_samples", 1)
     try:
-        n_eval = float(settings.get("n_eval_samples", 1))
-        n_step = float(settings.get("n_samples", 1))
+        n_eval = float(MC_DEFAULTS["n_eval_samples"] if n_eval_value is None else n_eval_value)
+        n_step = float(MC_DEFAULTS["n_samples"] if n_step_value is None else n_step_value)
     except (TypeError, ValueError):
         return 1.0
     if not (n_eval > 0 and n_step > 0):

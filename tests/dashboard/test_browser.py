@@ -85,6 +85,9 @@ def test_front_renders_every_trial_and_opens_a_clicked_one(tab, server, seeded_d
     t = next(t for t in study.trials if t.number == target)
     objectives = tab.locator("#trial-objectives").inner_text()
     assert f"{t.objectives[0]:.4f}"[:5] in objectives
+    # the trial says whether its inner loop converged, or why it stopped
+    stop = "inner loop converged" if t.converged else f"inner loop stopped: {t.stop_reason}"
+    assert t.stop_reason is not None and stop in tab.locator("#trial-details").inner_text()
     assert tab.locator("#trajectory .js-plotly-plot").count() == 1
     sel = tab.evaluate(f"Array.from({FRONT_JS}._fullData[3].x)")
     assert sel == pytest.approx([t.objectives[0]])

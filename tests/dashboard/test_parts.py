@@ -234,3 +234,42 @@ def test_cli_dashboard_bad_storage_is_a_one_line_error(tmp_path):
 
     r = CliRunner().invoke(app, ["dashboard", "--storage", f"sqlite:///{tmp_path / 'none.db'}"])
     assert r.exit_code == 2 and "no database at" in r.output and "Traceback" not in r.output
+
+
+def _text(component) -> str:
+    """Every string inside a Dash component tree, joined."""
+    if component is None:
+        return ""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return " ".join(_text(c) for c in component)
+    return _text(getattr(component, "children", None))
+
+
+def test_trial_panel_and_summary_say_how_each_inner_loop_stopped(tmp_path):
+    """A trial view names its inner loop's stop reason; the study's summary line counts the
+    loops that did not converge. Three exact-mode calls cannot solve a 6-variable ZDT1 (it
+    needs ~14 from the centre), so every trial hits max_steps; the same study with the default
+    budget converges."""
+    from dashboard.layout import summary_line, trial_panel
+    from paretoopt import InnerSettings, optimize
+    from paretoopt.analytic import zdt_study
+
+    url = f"sqlite:///{tmp_path / 'conv.db'}"
+    short = zdt_study("zdt1", n_var=6)
+    short.name = "short"
+    short.inner = InnerSettings(mode="exact", max_steps=3)
+    optimize(short, storage=url, n_trials=3, engine="grid")
+    full = zdt_study("zdt1", n_var=6)
+    full.inner = InnerSettings(mode="exact")
+    optimize(full, storage=url, n_trials=3, engine="grid")
+    cache = StudyCache(open_existing_storage(url, migrate=False))
+    for name, fact in (("short", "inner loop stopped: max_steps"), ("zdt1", "inner loop converged")):
+        snap = cache.get(name)
+        for t in snap.trials:
+            assert fact in _text(trial_panel(snap, t.number)), (name, t.number, t.stop_reason)
+        line = _text(summary_line(snap))
+        assert ("3 inner loops not converged" in line) is (name == "short"), line
+    grid = cache.get("short").trials_frame()
+    assert list(grid["stop_reason"]) == ["max_steps"] * 3 and not grid["converged"].any()

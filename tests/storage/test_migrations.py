@@ -31,8 +31,32 @@ def test_old_database_upgrades_and_reads_whole(db, tmp_path):
     trials = study.trials
     assert len(trials) == 4 and all(t.state is TrialState.COMPLETE for t in trials)
     assert all(len(t.objectives) == 2 for t in trials)
+    # trials stored before schema 0003 say nothing about why their inner loop stopped
+    assert all(t.stop_reason is None for t in trials)
     assert len(study.trajectory(0)) == trials[0].n_steps > 0
     assert not study.pareto_front().empty
+    st.close()
+
+
+def test_schema_0003_adds_a_stop_reason_that_new_trials_write(tmp_path):
+    """The database saved at 0002 gains ``trials.stop_reason``; a trial finished after the
+    upgrade stores its reason next to the old trials' ``None``."""
+    from paretoopt.storage import TrialProposal, TrialResult
+
+    copy = tmp_path / "0002.db"
+    shutil.copy(SCHEMAS[[p.stem for p in SCHEMAS].index("0002")], copy)
+    st = SQLStorage(f"sqlite:///{copy}")
+    sid = st.get_study("mixed_zdt").id
+    old = st.get_trials(sid)
+    (t,) = st.enqueue_trials(sid, [TrialProposal((0.5, 0.5), old[0].choices, 1)], batch=9)
+    st.start_trial(t.id, "w")
+    st.finish_trial(
+        t.id, TrialState.COMPLETE, TrialResult(params={}, converged=False, stop_reason="max_steps")
+    )
+    back = {x.number: x for x in st.get_trials(sid)}
+    assert back[t.number].stop_reason == "max_steps" and not back[t.number].converged
+    assert [back[x.number].stop_reason for x in old] == [None] * len(old)
+    assert [back[x.number].converged for x in old] == [x.converged for x in old]
     st.close()
 
 

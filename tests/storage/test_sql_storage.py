@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from paretoopt.exceptions import DuplicateStudyError, SchemaVersionError
-from paretoopt.storage import SQLStorage, TrialState, head_revision, upgrade_schema
+from paretoopt.storage import SQLStorage, head_revision, upgrade_schema
 from paretoopt.storage.schema import current_revision
 from tests.storage.samples import proposals, result, save_surrogate, spec
 
@@ -72,22 +72,66 @@ def test_surrogate_versions_replace_older_rows_and_follow_the_study(storage, sto
         assert conn.exec_driver_sql("SELECT count(*) FROM surrogate_models").scalar() == 1
 
 
+def _write_as_revision(engine, revision: str) -> int:
+    """One finished trial written into a database at ``revision``, through the tables as that
+    revision has them (reflected): only the columns it knows are filled, as the paretoopt of
+    that revision wrote them. Returns the study id."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData
+
+    from paretoopt.storage.convert import (
+        result_columns,
+        study_columns,
+        trajectory_rows,
+        value_rows,
+        waiting_trial_columns,
+    )
+
+    upgrade_schema(engine, revision)
+    meta = MetaData()
+    meta.reflect(engine)
+
+    def known(table: str, row: dict) -> dict:
+        return {k: v for k, v in row.items() if k in meta.tables[table].c}
+
+    now = datetime(2026, 11, 24)
+    res = result()
+    with engine.begin() as conn:
+        study = {**study_columns(spec()), "next_number": 1, "created_at": now, "updated_at": now}
+        sid = conn.execute(
+            meta.tables["studies"].insert().values(known("studies", study))
+        ).inserted_primary_key[0]
+        trial = {
+            **waiting_trial_columns(proposals(1)[0]),
+            **result_columns(res),
+            "study_id": sid,
+            "number": 0,
+            "batch": 0,
+            "state": "COMPLETE",
+            "created_at": now,
+            "finished_at": now,
+        }
+        tid = conn.execute(
+            meta.tables["trials"].insert().values(known("trials", trial))
+        ).inserted_primary_key[0]
+        conn.execute(meta.tables["trial_values"].insert(), value_rows(tid, res))
+        conn.execute(meta.tables["trajectory_steps"].insert(), trajectory_rows(tid, res))
+    return sid
+
+
 def test_a_0001_database_is_upgraded_with_its_trials_intact(storage_url):
     engine = create_engine(storage_url)
-    upgrade_schema(engine, "0001")
+    sid = _write_as_revision(engine, "0001")
     assert "surrogate_models" not in inspect(engine).get_table_names()
+    assert "stop_reason" not in {c["name"] for c in inspect(engine).get_columns("trials")}
     engine.dispose()
-    old = SQLStorage(storage_url, migrate=False)  # what paretoopt at revision 0001 wrote
-    sid = old.create_study(spec()).id
-    (t,) = old.enqueue_trials(sid, proposals(1), batch=0)
-    old.start_trial(t.id, "w")
-    old.finish_trial(t.id, TrialState.COMPLETE, result())
-    old.close()
 
     st = SQLStorage(storage_url)
-    assert head_revision() == "0002" and current_revision(st.engine) == "0002"
+    assert head_revision() == "0003" and current_revision(st.engine) == "0003"
     assert "surrogate_models" in inspect(st.engine).get_table_names()
     (back,) = st.get_trials(sid)
     assert back.objectives == (1.0, 2.0) and len(st.get_trajectory(back.id)) == 3
+    assert back.stop_reason is None and back.converged is False
     assert save_surrogate(st, sid).version == 1 and st.get_surrogate(sid).blob == b"blob"
     st.close()

@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import pickle
+from dataclasses import replace
 
 import pytest
 
 from paretoopt.exceptions import DuplicateStudyError, FinishedTrialError, StudyNotFoundError
-from paretoopt.storage import TrialResult, TrialState
+from paretoopt.storage import STOP_REASONS, TrialResult, TrialState
 from tests.storage.samples import proposals, result, spec
 
 
@@ -60,6 +61,26 @@ def test_finished_trials_are_immutable(storage):
     with pytest.raises(FinishedTrialError):
         storage.start_trial(t.id, "w")
     assert storage.get_trials(sid)[0].error == "boom"
+
+
+@pytest.mark.parametrize("reason", STOP_REASONS)
+def test_convergence_round_trips(storage, reason):
+    """``converged`` and ``stop_reason`` come back as written, on every backend; a WAITING
+    trial and a result without a reason read ``None``."""
+    sid = storage.create_study(spec()).id
+    a, b = storage.enqueue_trials(sid, proposals(2), batch=0)
+    assert a.stop_reason is None and a.converged is False
+    for t in (a, b):
+        storage.start_trial(t.id, "w")
+    converged = reason == "converged"
+    done = storage.finish_trial(
+        a.id, TrialState.COMPLETE, replace(result(), converged=converged, stop_reason=reason)
+    )
+    assert (done.converged, done.stop_reason) == (converged, reason)
+    storage.finish_trial(b.id, TrialState.COMPLETE, result())
+    back = {t.number: t for t in storage.get_trials(sid)}
+    assert (back[0].converged, back[0].stop_reason) == (converged, reason)
+    assert (back[1].converged, back[1].stop_reason) == (False, None)
 
 
 def test_non_finite_values_round_trip(storage):

@@ -1,0 +1,86 @@
+"""Which method an inner loop runs and with which numbers: ``InnerSettings`` resolved for one
+study and one set of discrete choices.
+
+* ``optimizer=`` set and no ``mode``: the legacy method, unset numbers from
+  :data:`paretoopt.problem.LEGACY_DEFAULTS` (what every study written before ``mode`` ran).
+* ``mode="auto"``: the probe of :mod:`paretoopt.inner.probe` picks ``exact`` (deterministic),
+  ``lbfgs`` (Monte Carlo, smooth fixed-sample loss) or ``adam`` (Monte Carlo, rough).
+* ``mode="exact" | "lbfgs" | "adam"``: that method, no probe.
+
+Numbers a study sets are kept; unset ones take :data:`EXACT_DEFAULTS` or :data:`MC_DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from paretoopt.inner.probe import probe_simulation
+from paretoopt.problem import LEGACY_DEFAULTS, InnerSettings, StudyDefinition
+
+#: The exact mode: one sample (two when the simulation cannot run on one), 200 calls at most,
+#: a projected gradient of 1e-6 (normalised loss per unit of the box) as convergence.
+EXACT_DEFAULTS: dict[str, Any] = {
+    "max_steps": 200,
+    "lr": 0.05,
+    "n_samples": 1,
+    "n_eval_samples": 1,
+    "patience": 20,
+    "tol": 1e-6,
+}
+#: The Monte Carlo modes: a first sample of 250 grown up to the final evaluation's 10,000,
+#: 300 calls at most, Adam's learning rate 0.05 in the logistic coordinates and windows of 20.
+MC_DEFAULTS: dict[str, Any] = {
+    "max_steps": 300,
+    "lr": 0.05,
+    "n_samples": 250,
+    "n_eval_samples": 10000,
+    "patience": 20,
+    "tol": 1e-6,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one inner loop runs: ``method`` (``"exact"``, ``"lbfgs"``, ``"adam"``, or
+    ``"legacy-adam"`` / ``"legacy-lbfgs"``), the settings with every number set, whether
+    evaluations take one sample as exact, whether the sample grows, the auto probe's calls and
+    account (empty without a probe)."""
+
+    method: str
+    settings: InnerSettings
+    exact: bool
+    grow: bool
+    probe_calls: int = 0
+    detail: str = ""
+
+    @property
+    def optimizer(self) -> str:
+        """The method's name as :class:`~paretoopt.inner.InnerResult` records it."""
+        return self.method.removeprefix("legacy-")
+
+
+def make_plan(
+    definition: StudyDefinition,
+    choices: Mapping[str, Any],
+    settings: InnerSettings,
+    device: torch.device,
+) -> Plan:
+    """Resolve ``settings`` for ``definition`` with ``choices`` (see the module docstring)."""
+    if settings.legacy:
+        return Plan(f"legacy-{settings.optimizer}", settings.with_defaults(LEGACY_DEFAULTS), False, False)
+    mode = settings.mode
+    calls, detail, single = 0, "", True
+    if mode == "auto":
+        probe = probe_simulation(definition, choices, settings, device)
+        calls, detail, single = probe.n_calls, probe.detail, probe.single_sample
+        mode = "exact" if probe.deterministic else "lbfgs" if probe.smooth else "adam"
+    if mode == "exact":
+        n = 1 if single else 2
+        resolved = settings.with_defaults({**EXACT_DEFAULTS, "n_samples": n, "n_eval_samples": n})
+        return Plan("exact", resolved, True, False, calls, detail)
+    resolved = settings.with_defaults(MC_DEFAULTS)
+    return Plan(mode, resolved, False, settings.n_samples is None, calls, detail)
