@@ -35,6 +35,9 @@ from paretoopt.trials import trial_seed
 #: weight stands for, which the outer engine's model has to absorb).
 RENORMALIZE_SHIFT = 0.1
 
+#: Most discrete combinations the anchors run on (each: one anchor per objective).
+ANCHOR_COMBINATIONS = 8
+
 #: Weight of the other objectives in an anchor's weighted sum (keeps it off weakly dominated points).
 ANCHOR_OFF_WEIGHT = 1e-3
 
@@ -47,6 +50,26 @@ def anchor_weights(m: int) -> list[tuple[float, ...]]:
         w[k] = 1.0
         out.append(tuple(w))
     return out
+
+
+def anchor_combinations(space: Any, limit: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The discrete combinations the anchors run on: the middle of the space first
+    (:meth:`DesignSpace.default_outer`), then up to ``limit - 1`` others (all of them when they
+    fit, else a seeded sample), so that a choice that moves an objective by orders of magnitude
+    (a sensor 1,000 times dearer, ten times sharper) has its extremes in the normalisation."""
+    first = space.default_outer()
+    others = [c for c in space.discrete_combinations() if c != first]
+    if len(others) > limit - 1:
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xA1C0])
+        keep = sorted(rng.choice(len(others), size=max(limit - 1, 0), replace=False).tolist())
+        others = [others[i] for i in keep]
+    return [first, *others]
+
+
+def anchor_limit(n_objectives: int, n_trials: int) -> int:
+    """How many combinations the anchors of a study of ``n_trials`` cover: at most
+    :data:`ANCHOR_COMBINATIONS`, and at most half the trials go to anchors."""
+    return max(1, min(ANCHOR_COMBINATIONS, n_trials // (2 * n_objectives)))
 
 
 def anchor_seed(study_seed: int, k: int) -> int:
@@ -115,6 +138,8 @@ def normalization_from_anchors(definition: StudyDefinition, points: np.ndarray |
         norm = Normalization.identity(signs)
     else:
         norm = Normalization.from_points(np.asarray(points, dtype=float), signs)
+        if len(points) > len(signs):  # anchors on several combinations: nadir over their front
+            norm = front_normalization(definition, np.asarray(points, dtype=float), norm)
     if definition.ideal is not None:
         norm = Normalization(definition.ideal, norm.nadir, signs)
     if definition.nadir is not None:
@@ -129,26 +154,31 @@ def resolve_normalization(
     settings: InnerSettings | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    combinations: int = 1,
 ) -> tuple[Normalization, list[InnerResult]]:
     """The normalisation a study of seed ``seed`` gets: the definition's own ``ideal`` / ``nadir``
     when given, else estimated from anchor runs on ``choices`` (default: the middle of the space,
-    :meth:`DesignSpace.default_outer`), with the runner's anchor weights and seeds. Returns the
-    anchor results too, so a caller can keep their simulator calls."""
+    :meth:`DesignSpace.default_outer`, or ``combinations`` of :func:`anchor_combinations`, as
+    the runner runs a study of ``2 * m * combinations`` trials), with the runner's anchor
+    weights and seeds. Returns the anchor results too, so a caller can keep their calls."""
     given = given_normalization(definition)
     if given is not None:
         return given, []
-    if choices is None:
-        choices = definition.space.default_outer()
+    combos = (
+        [dict(choices)] if choices is not None else anchor_combinations(definition.space, combinations, seed)
+    )
+    weights = anchor_weights(len(definition.objectives))
     anchors = [
         optimize_inner(
             definition,
-            choices,
+            combo,
             anchor_scalarization(w, definition.signs),
             settings=settings,
-            seed=anchor_seed(seed, k),
+            seed=anchor_seed(seed, i * len(weights) + k),
             device=device,
         )
-        for k, w in enumerate(anchor_weights(len(definition.objectives)))
+        for i, combo in enumerate(combos)
+        for k, w in enumerate(weights)
     ]
     points = np.array([a.objective_vector(definition.objective_names) for a in anchors])
     return normalization_from_anchors(definition, points), anchors

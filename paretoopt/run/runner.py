@@ -24,6 +24,8 @@ from paretoopt import pareto
 from paretoopt.exceptions import StudyDefinitionError
 from paretoopt.normalization import (
     NormalizationHistory,
+    anchor_combinations,
+    anchor_limit,
     anchor_seed,
     anchor_weights,
     given_normalization,
@@ -263,10 +265,14 @@ class Runner:
             return
         anchors = [t for t in self._trials() if t.source == ANCHOR]
         if not anchors:
-            choices = self.definition.space.default_outer()
+            m = len(self.definition.objectives)
+            seed = self.study.record.seed
+            combos = anchor_combinations(self.definition.space, anchor_limit(m, self.n_trials), seed)
+            weights = anchor_weights(m)
             props = [
-                TrialProposal(w, choices, anchor_seed(self.study.record.seed, k), source=ANCHOR)
-                for k, w in enumerate(anchor_weights(len(self.definition.objectives)))
+                TrialProposal(w, combo, anchor_seed(seed, i * m + k), source=ANCHOR)
+                for i, combo in enumerate(combos)
+                for k, w in enumerate(weights)
             ]
             anchors = self.storage.enqueue_trials(self.sid, props, batch=-1)
         pending = [t for t in anchors if not t.state.is_finished]
