@@ -71,6 +71,7 @@ from benchmarks._common import RESULTS, print_table, write_json
 from paretoopt import analytic, pareto
 from paretoopt.outer import ENGINES, Engine
 from paretoopt.problem import InnerSettings, StudyDefinition, evaluate, load_study_definition
+from paretoopt.problem.definition import LEGACY_DEFAULTS
 from paretoopt.scalarize import AugmentedChebyshev, Normalization
 from paretoopt.space import Choice, Integer, Real
 
@@ -145,6 +146,12 @@ class _Budget(Exception):
 
 
 # ----- helpers shared by the peers -----
+def _n_samples(definition: StudyDefinition) -> int:
+    """The peers' sample size: the study's ``n_samples``, else the long-standing default 1,000
+    (an untuned study leaves it to paretoopt's inner loop, which a peer does not have)."""
+    return int(definition.inner.n_samples or LEGACY_DEFAULTS["n_samples"])
+
+
 def _simulate_g(
     definition: StudyDefinition, params: dict[str, float], choices: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -152,10 +159,9 @@ def _simulate_g(
     ``g``, feasible where every ``g <= 0``: violation beyond the constraint's tolerance)."""
     gen = torch.Generator()
     gen.manual_seed(0)
-    s = definition.inner
     with torch.no_grad():
         tensors = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in params.items()}
-        ev = evaluate(definition, tensors, choices, s.n_samples, gen, dtype=torch.float64)
+        ev = evaluate(definition, tensors, choices, _n_samples(definition), gen, dtype=torch.float64)
     g = [
         float(c.violation(ev.constraints[i])) - c.tolerance * c.scale
         for i, c in enumerate(definition.constraints)
@@ -192,7 +198,7 @@ def _normalization(definition: StudyDefinition, run: Run | None = None) -> Norma
             params = {p.name: t[i] for i, p in enumerate(space.inner)}
             gen = torch.Generator()
             gen.manual_seed(0)
-            ev = evaluate(definition, params, choices, definition.inner.n_samples, gen)
+            ev = evaluate(definition, params, choices, _n_samples(definition), gen)
             loss = sign * ev.objectives[k]
             loss.backward()
             counter["n"] += 1
@@ -311,7 +317,7 @@ def _sweep(definition: StudyDefinition, weights: np.ndarray, run: Run, budget: i
                 params = {p.name: t[i] for i, p in enumerate(space.inner)}
                 gen = torch.Generator()
                 gen.manual_seed(0)
-                ev = evaluate(definition, params, choices, definition.inner.n_samples, gen)
+                ev = evaluate(definition, params, choices, _n_samples(definition), gen)
                 loss = scal(ev.objectives)
                 loss.backward()
                 counter["n"] += 1
