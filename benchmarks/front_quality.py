@@ -212,9 +212,11 @@ def _normalization(definition: StudyDefinition, run: Run | None = None) -> Norma
             bounds=list(zip(lo, hi)),
             options={"maxiter": 200},
         )
-        f = _simulate(definition, dict(zip(space.inner_names, np.clip(res.x, lo, hi))), choices)
+        # the payoff table takes the objectives even where a constraint is violated (the sweep
+        # below ignores constraints as well); the run records only feasible front points
+        f, g = _simulate_g(definition, dict(zip(space.inner_names, np.clip(res.x, lo, hi))), choices)
         if run is not None:
-            run.add(f, counter["n"] + 1, counter["n"])
+            run.add(f if np.all(g <= 0) else np.full_like(f, np.nan), counter["n"] + 1, counter["n"])
         points.append(f)
     return Normalization.from_points(np.array(points), definition.signs)
 
