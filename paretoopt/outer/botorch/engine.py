@@ -18,7 +18,7 @@ from paretoopt.exceptions import EngineError
 from paretoopt.outer.base import Engine, Proposal, TrialRecord
 from paretoopt.outer.botorch.fit import FitSchedule
 from paretoopt.outer.botorch.optimise import AcquisitionOptimiser
-from paretoopt.outer.botorch.seeding import DTYPE, seed_of
+from paretoopt.outer.botorch.seeding import DTYPE, seed_of, seeded_global_rngs
 from paretoopt.pareto import reference_point
 from paretoopt.scalarize import ScalarizationError, normalize_weights
 
@@ -283,8 +283,7 @@ class BotorchEngine(FitSchedule, AcquisitionOptimiser, Engine):
 
         X, Y, SE = data
         prepare_fused_kernel(self.fused_kernel)
-        with torch.random.fork_rng(), quiet_expected_warnings():
-            torch.manual_seed(seed_of(self.seed, self.n_asked, 5))
+        with seeded_global_rngs(seed_of(self.seed, self.n_asked, 5)), quiet_expected_warnings():
             try:
                 model = self._fitted_model(X, Y, SE)
                 pending = (
