@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import subprocess
 import zipfile
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from paretoopt.report.table import (
     sort_front,
     unescape_formula,
 )
+from tests.components import require_tex
 from tests.export_data import MATERIALS, make_data
 
 T1 = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -311,8 +311,8 @@ def test_latex_structure(data: ExportData, tmp_path: Path) -> None:
     assert sum(" & yes & " in r for r in rows) == 1
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_compiles(data: ExportData, tmp_path: Path) -> None:
+    require_tex()  # fails under CI without TeX, skips loudly elsewhere
     path = export_front(data, "latex", tmp_path / "front.tex", exported_at=T1)
     proc = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", path.name],

@@ -22,6 +22,7 @@ import torch
 from paretoopt import load_study_definition
 from paretoopt.run import optimize
 from paretoopt.study import load_study
+from tests.components import require_distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "tests" / "data" / "studies" / "catalogue.py"
@@ -95,7 +96,7 @@ def test_the_same_command_twice_gives_the_same_study(tmp_path, engine):
 def test_two_dask_workers_give_the_same_study_twice_and_the_sequential_one(tmp_path, engine):
     """The engines docs/cluster.md promises it for: grid and random, warm starts off. The
     sequential run with the same batch size (``--workers 2`` implies ``--batch-size 2``)."""
-    pytest.importorskip("distributed")
+    require_distributed()
     urls = [f"sqlite:///{tmp_path / f'{k}.db'}" for k in range(3)]
     _cli(urls[0], engine, 1, "--workers", "2", "--no-warm-start")
     _cli(urls[1], engine, 2, "--workers", "2", "--no-warm-start")

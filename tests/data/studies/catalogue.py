@@ -1,17 +1,15 @@
 """A detector tile from a 76-entry scintillator catalogue (one choice) and two thicknesses
 (inner reals): light-yield resolution (%) vs cost (EUR), Monte Carlo. More discrete options
 than the botorch engine enumerates (its ``max_enumerate`` is 16), for the same-seed and resume
-tests. With ``$PARETOOPT_TEST_HANG_AT_CALL=N`` the N-th simulation call of the process writes the
-file ``$PARETOOPT_TEST_HANG_MARKER`` and then waits to be killed: a kill lands mid-trial, at the
-same call every time, and the test synchronises on the file, not on a clock."""
+tests; ``$PARETOOPT_TEST_HANG_AT_CALL`` makes a run hang mid-trial at a fixed call
+(tests/studyhooks.py)."""
 
 import math
-import os
-import time
 
 import torch
 
 from paretoopt import Choice, DesignSpace, InnerSettings, Objective, Real, StudyDefinition
+from tests.studyhooks import hang_if_asked
 
 # catalogue entry k: light yield (photons/MeV) and price (EUR/cm) from a fixed formula, so the
 # options differ in both objectives and no one entry dominates all others
@@ -20,23 +18,8 @@ YIELD = {name: 6000.0 + 4000.0 * math.sin(0.37 * k) ** 2 + 60.0 * k for k, name 
 PRICE = {name: 2.0 + 0.05 * k + 1.5 * math.cos(0.21 * k) ** 2 for k, name in enumerate(CATALOGUE)}
 
 
-_CALLS = [0]
-
-
-def _hang_if_asked():
-    hang_at = os.environ.get("PARETOOPT_TEST_HANG_AT_CALL")
-    if not hang_at:
-        return
-    _CALLS[0] += 1
-    if _CALLS[0] == int(hang_at):
-        with open(os.environ["PARETOOPT_TEST_HANG_MARKER"], "w") as fh:
-            fh.write(str(os.getpid()))
-        while True:  # the test kills this process (SIGKILL) once it sees the marker
-            time.sleep(1.0)
-
-
 def simulate(params, choices, n_samples, generator):
-    _hang_if_asked()
+    hang_if_asked()
     t_cm = params["thickness_cm"]
     w_cm = params["wrap_mm"] / 10.0
     name = choices["scintillator"]
