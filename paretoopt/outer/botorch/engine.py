@@ -57,8 +57,9 @@ class BotorchEngine(FitSchedule, AcquisitionOptimiser, Engine):
     * **Cost control**: when hyperparameters are fitted, :class:`~.fit.FitSchedule`.
     * **Acquisition optimisation**: :class:`~.optimise.AcquisitionOptimiser`. Proposals handed
       out but not yet told are passed as ``X_pending``. The acquisition's random draws (raw
-      samples, MC samples) are seeded by ``(seed, proposal index)``; the global torch state and
-      ``torch.set_num_threads`` are left as they were.
+      samples, MC samples, and the categorical neighbours botorch's mixed search draws from
+      Python's ``random``) are seeded by ``(seed, proposal index)``; the global torch and
+      ``random`` states and ``torch.set_num_threads`` are left as they were.
     * **The acquisition function** is :class:`~.acquisition.BaselineCachedQLogNEHVI`:
       botorch's qLogNEHVI (same values) with the baseline's posterior block computed once per
       acquisition rather than at every call (2.5x less engine time per trial on the
