@@ -33,11 +33,13 @@ class RecordingFactory:
 
     def __init__(self) -> None:
         self.models: list = []
+        self.started = threading.Event()
         self.fitted = threading.Event()
 
     def __call__(self, study):
         from dashboard.whatif import default_surrogate_factory
 
+        self.started.set()
         model = default_surrogate_factory(study)
         self.models.append(model)
         self.fitted.set()
@@ -59,6 +61,9 @@ def review_server(review_db):
     server = Server(create_app(review_db, surrogate_factory=factory, prefetch=False, warm_surrogates=True))
     server.factory = factory  # type: ignore[attr-defined]
     yield server
+    # a fit thread still running when the process exits aborts it: let a started fit finish
+    if factory.started.is_set():
+        assert factory.fitted.wait(timeout=300)
     server.close()
 
 
