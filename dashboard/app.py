@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,22 @@ def _harden(server: flask.Flask, allowed_hosts: Iterable[str] | None) -> None:
         return response
 
 
-def serve(app: dash.Dash, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve ``app`` (threaded, debug off) until interrupted."""
+def serve(
+    app: dash.Dash,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
+    """Serve ``app`` (threaded, debug off) until interrupted. The socket is bound first, then
+    ``on_listening(port)`` is called with the port actually bound (``port=0``: a free port the
+    system picks), so a caller reports the address only once it accepts connections."""
+    from werkzeug.serving import make_server
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app.run(host=host, port=port, debug=False, threaded=True)
+    server = make_server(host, port, app.server, threaded=True)
+    try:
+        if on_listening is not None:
+            on_listening(server.server_port)
+        server.serve_forever()
+    finally:
+        server.server_close()

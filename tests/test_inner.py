@@ -172,9 +172,14 @@ def test_anchor_normalization_estimates_ideal_and_nadir():
     d = _noisy_quadratic()
     norm, anchors = resolve_normalization(d, seed=0)
     assert len(anchors) == 2
-    # anchor 0 minimises f: (x, y) ~ (1, 0) where g = 5; anchor 1 minimises g within y <= 0.5
+    # worked out by hand: anchor 0 minimises f = (x-1)^2 + y^2 at (1, 0), where g = (x+1)^2 +
+    # (y-1)^2 = 5; anchor 1 minimises g within y <= 0.5 at (-1, 0.5): g = 0.25, f = 4.25
     assert norm.ideal[0].item() == pytest.approx(0.0, abs=0.05)
     assert norm.nadir[1].item() == pytest.approx(5.0, abs=0.2)
+    assert norm.ideal[1].item() == pytest.approx(0.25, abs=0.05)
+    assert norm.nadir[0].item() == pytest.approx(4.25, abs=0.2)
+    np.testing.assert_allclose(anchors[0].params["x"], 1.0, atol=0.05)
+    np.testing.assert_allclose([anchors[1].params["x"], anchors[1].params["y"]], [-1.0, 0.5], atol=0.05)
 
 
 @pytest.mark.parametrize(

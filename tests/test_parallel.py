@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from paretoopt.cli import app
 from paretoopt.run import DaskExecutor, optimize
 from paretoopt.storage import TrialState
 from paretoopt.study import load_study
+from tests.components import require_distributed
 
 DATA = Path(__file__).parent / "data" / "studies"
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
@@ -22,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def dask_executor():
-    pytest.importorskip("distributed")
+    require_distributed()
     ex = DaskExecutor(workers=2)
     yield ex
     ex.close()
@@ -60,7 +63,7 @@ def test_with_warm_starts_the_parallel_front_matches_the_sequential_one(tmp_path
 
 
 _UNEVEN = """
-import os, time
+import os, sqlite3, time
 
 from paretoopt.analytic import zdt_study
 
@@ -68,12 +71,23 @@ _base = zdt_study("zdt1", n_var=6)
 _exact = _base.simulate
 
 
+def _finished():
+    con = sqlite3.connect("file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute("SELECT count(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+    finally:
+        con.close()
+
+
 def simulate(params, choices, n_samples, generator):
-    try:  # the first call anywhere in the cluster sleeps; every other call is instant
+    try:  # the first call anywhere in the cluster blocks until 5 other trials have finished
         os.close(os.open({marker!r}, os.O_CREAT | os.O_EXCL))
-        time.sleep(3.0)
     except FileExistsError:
         pass
+    else:
+        deadline = time.monotonic() + 600  # a fail-safe only: batches that wait never get there
+        while _finished() < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
     return _exact(params, choices, n_samples, generator)
 
 
@@ -85,19 +99,18 @@ study = _base
 
 @pytest.mark.slow
 def test_a_free_worker_is_refilled_without_waiting_for_the_batch(tmp_path, dask_executor):
+    """The first trial blocks until five others have finished (an event in the database, not a
+    clock): only an executor that refills the free worker gets there; with batches of 2 that
+    wait for each other, one trial at most could finish while it blocks."""
+    db = tmp_path / "u.db"
     source = tmp_path / "uneven.py"
-    source.write_text(_UNEVEN.format(marker=str(tmp_path / "slow-once")))
+    source.write_text(_UNEVEN.format(marker=str(tmp_path / "slow-once"), db=str(db)))
     d = load_study_definition(source)
-    study = optimize(
-        d, storage=f"sqlite:///{tmp_path / 'u.db'}", n_trials=10, batch_size=2, seed=0, executor=dask_executor
-    )
+    study = optimize(d, storage=f"sqlite:///{db}", n_trials=10, batch_size=2, seed=0, executor=dask_executor)
     trials = study.trials
     assert [t.number for t in trials] == list(range(10))
     assert all(t.state is TrialState.COMPLETE for t in trials)
     slow = max(trials, key=lambda t: t.wall_time_s)
-    assert slow.wall_time_s >= 3.0
-    # the other worker kept taking new trials while the slow one ran: with batches of 2 that
-    # waited for each other, at most one trial could have finished during those 3 s
     during = [t for t in trials if t is not slow and t.finished_at <= slow.finished_at]
     assert len(during) >= 5, [(t.number, t.finished_at) for t in trials]
 
@@ -122,7 +135,12 @@ def test_worker_killed_mid_trial_loses_nothing(tmp_path, dask_executor, monkeypa
 def test_two_run_processes_share_one_postgresql_study(request, tmp_path):
     from tests.storage.postgres import postgres_url
 
+    """Each process's first simulation waits until the other holds a trial too (files, not a
+    clock): both processes provably did work."""
     url = postgres_url(request)
+    meeting = tmp_path / "rendezvous"
+    meeting.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PARETOOPT_TEST_RENDEZVOUS": f"{meeting}:2"}
     cmd = [
         sys.executable,
         "-m",
@@ -140,7 +158,8 @@ def test_two_run_processes_share_one_postgresql_study(request, tmp_path):
         "random",
     ]
     procs = [
-        subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(2)
     ]
     for p in procs:
         _, err = p.communicate(timeout=600)
@@ -149,8 +168,8 @@ def test_two_run_processes_share_one_postgresql_study(request, tmp_path):
     numbers = [t.number for t in trials]
     assert numbers == list(range(20))
     assert all(t.state is TrialState.COMPLETE for t in trials)
-    workers = {t.worker for t in trials}
-    assert len(workers) == 2  # both processes did work
+    assert len(list(meeting.iterdir())) == 2  # both met ...
+    assert {t.worker for t in trials} == {f"{socket.gethostname()}:{p.pid}" for p in procs}  # ... and worked
 
 
 def test_scheduler_with_sqlite_is_refused(tmp_path):

@@ -16,7 +16,7 @@ def dashboard_cmd(
         str,
         typer.Option(help="Interface to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8050,
+    port: Annotated[int, typer.Option(help="TCP port (0: a free port, printed once bound).")] = 8050,
     allow_simulate: Annotated[
         bool,
         typer.Option(
@@ -37,8 +37,8 @@ def dashboard_cmd(
         from dashboard.app import LOOPBACK_NAMES
     except ImportError as exc:
         raise fail(f"the dashboard package is not installed: {exc}") from None
-    if not 0 < port < 65536:
-        raise fail(f"--port must be in 1..65535, got {port}")
+    if not 0 <= port < 65536:
+        raise fail(f"--port must be in 0..65535, got {port}")
     public = host in ("0.0.0.0", "::", "")  # noqa: S104 - only when the user asks for it
     allowed = None if public else (*LOOPBACK_NAMES, host)
     try:
@@ -53,16 +53,19 @@ def dashboard_cmd(
         raise fail(str(exc)) from None
     mode = "simulations allowed" if allow_simulate else "read-only"
     shown = "127.0.0.1" if public else host
-    typer.echo(
-        f"paretoopt dashboard on http://{shown}:{port}/ ({mode}, storage {storage_url(storage)}); "
-        "Ctrl-C stops it"
-    )
-    if public:
+
+    def listening(bound: int) -> None:  # printed once the socket accepts connections
         typer.echo(
-            "warning: listening on every interface; anyone who can reach this port can read the studies",
-            err=True,
+            f"paretoopt dashboard on http://{shown}:{bound}/ ({mode}, storage {storage_url(storage)}); "
+            "Ctrl-C stops it"
         )
+        if public:
+            typer.echo(
+                "warning: listening on every interface; anyone who can reach this port can read the studies",
+                err=True,
+            )
+
     try:
-        serve(dash_app, host, port)
+        serve(dash_app, host, port, on_listening=listening)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc}") from None

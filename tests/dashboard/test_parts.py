@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
+import threading
 
 import numpy as np
 import pandas as pd
@@ -175,56 +175,68 @@ def test_whatif_values_are_parsed_and_clamped():
 
 def test_surrogate_cache_fits_once_and_refits_when_the_study_grew():
     calls = []
+    refit_started = threading.Event()
+    release = threading.Event()
 
     def factory(study):
         calls.append(study)
+        if study == "study-b":  # the refit: hold it until the test has seen the old model served
+            refit_started.set()
+            assert release.wait(timeout=300)
         return object()
 
     cache = SurrogateCache(factory)
-    first = cache.request("s", "study-a", 20).result(timeout=5)
-    assert cache.request("s", "study-a", 21).result(timeout=5) is first and len(calls) == 1
-    cache.request("s", "study-b", 30)  # grew by 50 %: refit in the background, old model meanwhile
-    for _ in range(100):
-        if len(calls) == 2:
-            break
-        time.sleep(0.01)
-    time.sleep(0.05)
-    assert cache.request("s", "study-b", 30).result(timeout=5) is not first and len(calls) == 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    first = cache.request("s", "study-a", 20).result(timeout=300)
+    assert cache.request("s", "study-a", 21).result(timeout=300) is first and len(calls) == 1
+    # grew by 50 %: a refit starts in the background, and the old model answers meanwhile
+    assert cache.request("s", "study-b", 30).result(timeout=300) is first
+    assert refit_started.wait(timeout=300)
+    assert cache.request("s", "study-b", 30).result(timeout=300) is first and len(calls) == 2
+    release.set()
+    # once the refit is done, the next request gets the new model (and starts no third fit)
+    pending = cache._pending["s"][1]
+    new = pending.result(timeout=300)
+    assert cache.request("s", "study-b", 30).result(timeout=300) is new is not first and len(calls) == 2
 
 
 def test_cli_dashboard_binds_loopback_by_default(seeded_db):
+    """``--port 0``: the server binds a free port itself and prints it once it listens (no port
+    picked by the test and re-bound later, no start-up clock: the test waits for that line)."""
+    import queue
+    import threading
+    import urllib.request
+
     import psutil
 
-    port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from paretoopt.cli import main; main()", "dashboard", "--storage", seeded_db,
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+         "--port", "0", "--no-prefetch"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT, text=True,
     )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen: list[str] = []
     try:
-        addrs: list[tuple[str, int]] = []
-        for _ in range(150):
-            addrs = [
-                (c.laddr.ip, c.laddr.port)
-                for c in psutil.Process(proc.pid).net_connections(kind="inet")
-                if c.status == psutil.CONN_LISTEN
-            ]
-            if addrs or proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert addrs == [("127.0.0.1", port)], proc.stdout.read() if proc.poll() is not None else addrs
+        url = None
+        while url is None:
+            line = lines.get(timeout=300)  # a fail-safe only: the event is the printed line
+            seen.append(line)
+            m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            url = m and (m.group(0), int(m.group(1)))
+        address, port = url
+        assert port > 0 and "read-only" in line
+        listening = [
+            (c.laddr.ip, c.laddr.port)
+            for c in psutil.Process(proc.pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        ]
+        assert listening == [("127.0.0.1", port)], seen
+        with urllib.request.urlopen(address, timeout=60) as response:  # it serves on that port
+            assert response.status == 200 and "_dash-config" in response.read().decode()
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-    out = proc.stdout.read().decode()
-    assert f"http://127.0.0.1:{port}/" in out and "read-only" in out
+        proc.wait(timeout=60)
 
 
 def test_cli_dashboard_bad_storage_is_a_one_line_error(tmp_path):

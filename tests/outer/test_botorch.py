@@ -89,9 +89,15 @@ def test_noise_from_stored_standard_errors():
         model = engine._fitted_model(*engine._training_data())
         assert isinstance(model.likelihood, FixedNoiseGaussianLikelihood) is fixed
         if fixed:
-            # noise = stderr^2, standardised with the outputs
-            noise = model.likelihood.noise
-            assert torch.all(noise > 0)
+            # noise = stderr^2 in the standardised outputs: stderr^2 / (sample variance of the
+            # objective), recomputed here from the values _tell_grid tells
+            rng = np.random.default_rng(0)
+            w1 = np.array([float(rng.random()) for _ in range(6)])
+            cost = 10.0 * w1 + np.where(np.arange(6) % 2 == 0, 2.0, 0.0)
+            gain = 5.0 * np.sqrt(w1)
+            expected = [stderr**2 / np.var(y, ddof=1) for y in (cost, gain)]
+            noise = model.likelihood.noise.detach().numpy().reshape(2, 6)  # one row per objective
+            np.testing.assert_allclose(noise, np.repeat(np.array(expected)[:, None], 6, axis=1), rtol=1e-9)
 
 
 def test_pending_proposals_are_not_proposed_again():

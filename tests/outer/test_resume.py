@@ -17,8 +17,9 @@ OPTIONS = {
 
 
 def _signature(study) -> list:
+    """Everything a trial is: proposal, inner-loop optimum, objectives, cost, seed (exactly)."""
     return [
-        (t.number, tuple(round(w, 10) for w in t.weights), tuple(sorted(t.choices.items())), t.n_calls)
+        (t.number, t.source, t.weights, t.choices, t.params, t.objectives, t.stderr, t.n_calls, t.seed)
         for t in sorted(study.trials, key=lambda t: t.number)
     ]
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from paretoopt.storage import SQLStorage, TrialState, head_revision
 from paretoopt.storage.schema import current_revision, known_revisions
@@ -15,10 +16,16 @@ SCHEMAS = sorted((Path(__file__).parents[1] / "data" / "schemas").glob("*.db"))
 
 
 def test_every_revision_has_a_saved_database():
-    """A new Alembic revision must come with a .db saved at the revision before it."""
+    """A new Alembic revision must come with a .db saved at the revision before it: every
+    revision but the head has one (named after it), and each is really at that revision."""
     saved = {p.stem for p in SCHEMAS}
-    assert saved, "no saved schema databases"
-    assert saved <= known_revisions()
+    assert saved == known_revisions() - {head_revision()}
+    for db in SCHEMAS:
+        engine = create_engine(f"sqlite:///file:{db}?mode=ro&uri=true")  # read only
+        try:
+            assert current_revision(engine) == db.stem
+        finally:
+            engine.dispose()
 
 
 @pytest.mark.parametrize("db", SCHEMAS, ids=lambda p: p.stem)

@@ -18,7 +18,7 @@ from paretoopt.exceptions import EngineError
 from paretoopt.outer.base import Engine, Proposal, TrialRecord
 from paretoopt.outer.botorch.fit import FitSchedule
 from paretoopt.outer.botorch.optimise import AcquisitionOptimiser
-from paretoopt.outer.botorch.seeding import DTYPE, seed_of
+from paretoopt.outer.botorch.seeding import DTYPE, seed_of, seeded_global_rngs
 from paretoopt.pareto import reference_point
 from paretoopt.scalarize import ScalarizationError, normalize_weights
 
@@ -57,8 +57,9 @@ class BotorchEngine(FitSchedule, AcquisitionOptimiser, Engine):
     * **Cost control**: when hyperparameters are fitted, :class:`~.fit.FitSchedule`.
     * **Acquisition optimisation**: :class:`~.optimise.AcquisitionOptimiser`. Proposals handed
       out but not yet told are passed as ``X_pending``. The acquisition's random draws (raw
-      samples, MC samples) are seeded by ``(seed, proposal index)``; the global torch state and
-      ``torch.set_num_threads`` are left as they were.
+      samples, MC samples, and the categorical neighbours botorch's mixed search draws from
+      Python's ``random``) are seeded by ``(seed, proposal index)``; the global torch and
+      ``random`` states and ``torch.set_num_threads`` are left as they were.
     * **The acquisition function** is :class:`~.acquisition.BaselineCachedQLogNEHVI`:
       botorch's qLogNEHVI (same values) with the baseline's posterior block computed once per
       acquisition rather than at every call (2.5x less engine time per trial on the
@@ -283,8 +284,7 @@ class BotorchEngine(FitSchedule, AcquisitionOptimiser, Engine):
 
         X, Y, SE = data
         prepare_fused_kernel(self.fused_kernel)
-        with torch.random.fork_rng(), quiet_expected_warnings():
-            torch.manual_seed(seed_of(self.seed, self.n_asked, 5))
+        with seeded_global_rngs(seed_of(self.seed, self.n_asked, 5)), quiet_expected_warnings():
             try:
                 model = self._fitted_model(X, Y, SE)
                 pending = (
