@@ -68,8 +68,8 @@ def anchor_combinations(space: Any, limit: int, seed: int = 0) -> list[dict[str,
 
 def anchor_limit(n_objectives: int, n_trials: int) -> int:
     """How many combinations the anchors of a study of ``n_trials`` cover: at most
-    :data:`ANCHOR_COMBINATIONS`, and at most half the trials go to anchors."""
-    return max(1, min(ANCHOR_COMBINATIONS, n_trials // (2 * n_objectives)))
+    :data:`ANCHOR_COMBINATIONS`, and at most a quarter of the trials go to anchors."""
+    return max(1, min(ANCHOR_COMBINATIONS, n_trials // (4 * n_objectives)))
 
 
 def anchor_seed(study_seed: int, k: int) -> int:
@@ -159,7 +159,7 @@ def resolve_normalization(
     """The normalisation a study of seed ``seed`` gets: the definition's own ``ideal`` / ``nadir``
     when given, else estimated from anchor runs on ``choices`` (default: the middle of the space,
     :meth:`DesignSpace.default_outer`, or ``combinations`` of :func:`anchor_combinations`, as
-    the runner runs a study of ``2 * m * combinations`` trials), with the runner's anchor
+    the runner runs a study of ``4 * m * combinations`` trials), with the runner's anchor
     weights and seeds. Returns the anchor results too, so a caller can keep their calls."""
     given = given_normalization(definition)
     if given is not None:

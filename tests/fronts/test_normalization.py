@@ -34,8 +34,8 @@ def test_an_interrupted_run_resumes_with_the_stored_normalisations(tmp_path):
 
 def test_choices_that_change_an_objectives_range_are_covered_by_the_anchors_and_the_growing_front(tmp_path):
     """The "diamond" option costs ~1,000 times more than "silicon" and resolves ten times better
-    (best 0.02 at x = 0.7). With anchors on the default choice only (as in a study of 2 trials
-    per objective), the trials at that choice extend the stored normalisation as the front grows;
+    (best 0.02 at x = 0.7). With anchors on the default choice only (as in a study of fewer than 8
+    trials), the trials at that choice extend the stored normalisation as the front grows;
     with trials to spare, the anchors run on both choices and cover it from the start."""
     d = sensors_study()
     few = optimize(d, storage=f"sqlite:///{tmp_path / 'few.db'}", engine="grid", n_trials=7, seed=0)
@@ -46,7 +46,7 @@ def test_choices_that_change_an_objectives_range_are_covered_by_the_anchors_and_
     assert last.nadir[1] > 100 * first.nadir[1]  # diamond's cost on the front
     assert last.ideal[0] < first.ideal[0]  # diamond's resolution
 
-    many = optimize(d, storage=f"sqlite:///{tmp_path / 'many.db'}", engine="grid", n_trials=14, seed=0)
+    many = optimize(d, storage=f"sqlite:///{tmp_path / 'many.db'}", engine="grid", n_trials=16, seed=0)
     anchors = [t for t in many.trials if t.source == "anchor"]
     assert {t.choices["sensor"] for t in anchors} == {"silicon", "diamond"} and len(anchors) == 4
     first = NormalizationHistory.from_dict(many.record.normalization).epochs[0][1]

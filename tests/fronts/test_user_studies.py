@@ -79,6 +79,6 @@ def test_a_mixed_study_with_a_thousandfold_dearer_option_reaches_both_extremes(t
     price 1) or diamond (gain 0.1, price 1000): best resolution 0.02 (diamond, x = 0.7),
     lowest cost 1 (silicon, x = 0)."""
     study = optimize(
-        sensors_study(), storage=f"sqlite:///{tmp_path / 's.db'}", engine="grid", n_trials=14, seed=0
+        sensors_study(), storage=f"sqlite:///{tmp_path / 's.db'}", engine="grid", n_trials=16, seed=0
     )
     _extremes_reached(study, [0.02, 1.0])
