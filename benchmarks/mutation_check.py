@@ -7,7 +7,7 @@ of the checkout; the tests named with it then run there (``pytest -x``). A mutat
 mutations, each distinct test selection runs once on the unmutated copy (the baseline): a
 selection that fails there makes its mutations meaningless, and the table says so.
 
-Run from the repository root (takes 20-40 minutes on 2 cores; ``--only WORD`` runs the mutations
+Run from the repository root (takes 10-15 minutes on 2 cores; ``--only WORD`` runs the mutations
 whose name contains WORD; ``--no-baseline`` skips the baseline runs)::
 
     python benchmarks/mutation_check.py
