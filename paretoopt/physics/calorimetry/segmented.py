@@ -9,6 +9,7 @@ from typing import Any, Literal
 import torch
 
 from paretoopt.physics import materials
+from paretoopt.physics.calorimetry.calorimeter import CALORIMETER_INNER
 from paretoopt.physics.calorimetry.cost import CostModel
 from paretoopt.physics.calorimetry.montecarlo import MonteCarloOptions, StackResponse, simulate_stack
 from paretoopt.physics.calorimetry.readout import ACTIVE_MEDIA, CLUSTER_RADIUS_RM, ActiveMedium
@@ -199,17 +200,7 @@ class SegmentedCalorimeter(torch.nn.Module):
 #: Inner-loop settings of the segmented study: Adam on fresh samples (a Monte Carlo), 1,200
 #: events per step over the six default energies, 20,000+ for the final evaluation; the mild
 #: depth penalty of the uniform study (see CALORIMETER_INNER).
-SEGMENTED_INNER = InnerSettings(
-    optimizer="adam",
-    max_steps=150,
-    lr=0.08,
-    n_samples=1200,
-    n_eval_samples=24000,
-    patience=50,
-    tol=1e-4,
-    constraint_penalty=5.0,
-    record_every=5,
-)
+SEGMENTED_INNER = CALORIMETER_INNER.replace(max_steps=150, n_samples=1200, n_eval_samples=24000)
 
 #: The quick configuration (``make demo``, tests, benchmarks): 40 Adam steps on 600 events.
 SEGMENTED_QUICK_INNER = SEGMENTED_INNER.replace(
