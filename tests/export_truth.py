@@ -39,8 +39,10 @@ def header(name: str, unit: str | None) -> str:
 
 def front_trials(study) -> list:
     """The Pareto set of ``study`` from its stored trials, by brute force: completed, feasible,
-    finite trials that no other such trial dominates; ordered by the first objective (best
-    first), ties by trial number (the documented order of every export)."""
+    finite trials that no other such trial dominates, less those the study reports as local
+    optima (beaten on their own trade-off: that rule is tested in tests/fronts/test_global.py);
+    ordered by the first objective (best first), ties by trial number (the documented order of
+    every export)."""
     signs = [1.0 if o.direction == "minimize" else -1.0 for o in study.objectives]
     done = [
         t
@@ -58,6 +60,8 @@ def front_trials(study) -> list:
             x < y for x, y in zip(fa, fb, strict=True)
         )
 
+    local = study.locally_optimal_trials()
+    done = [t for t in done if t.number not in local]
     front = [t for t in done if not any(dominates(o, t) for o in done if o is not t)]
     return sorted(front, key=lambda t: (signs[0] * t.objectives[0], t.number))
 
@@ -70,14 +74,23 @@ def direction_tag(o) -> str:
     return "(min)" if o.direction == "minimize" else "(max)"
 
 
+def stop_cell(t) -> str:
+    """What the review tables' ``inner loop`` column says of a front point: why its inner loop
+    stopped, blank when it converged (or the trial predates stop reasons)."""
+    return "" if t.stop_reason in (None, "converged") else t.stop_reason
+
+
 def display_headers(study) -> list[str]:
-    """The columns Markdown, LaTeX and HTML show, in order."""
+    """The columns Markdown, LaTeX and HTML show, in order; ``inner loop`` only when a front
+    point's inner loop did not converge."""
+    unconverged = any(stop_cell(t) for t in front_trials(study))
     return [
         "trial",
         "knee",
         *param_headers(study),
         *[f"{header(o.name, o.unit)} {direction_tag(o)}" for o in study.objectives],
         *[header(c.name, c.unit) for c in study.constraints],
+        *(["inner loop"] if unconverged else []),
     ]
 
 
@@ -302,6 +315,8 @@ def check_display_table(table: Table, study) -> None:
     knees = knee_numbers(study)
     for rec, t in zip(table.records(), front, strict=True):
         assert rec["knee"] == ("yes" if t.number in knees else ""), t.number
+        if "inner loop" in table.headers:
+            assert rec["inner loop"] == stop_cell(t), t.number
         for p, h in zip(study.space, param_headers(study), strict=True):
             stored = design_value(t, p.name)
             kind = type(p).__name__
