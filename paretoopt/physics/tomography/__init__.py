@@ -59,7 +59,12 @@ from paretoopt.physics.tomography.momentum import MomentumModel
 from paretoopt.physics.tomography.scattering_model import InferenceGrid, LossModel, true_inv_x0
 from paretoopt.physics.tomography.simulation import MuonTomography, Response
 from paretoopt.physics.tomography.source import MuonBlock, MuonSource, concatenate
-from paretoopt.physics.tomography.study import TOMOGRAPHY_INNER, tomography_space, tomography_study
+from paretoopt.physics.tomography.study import (
+    LADLE_INNER,
+    TOMOGRAPHY_INNER,
+    tomography_space,
+    tomography_study,
+)
 from paretoopt.physics.tomography.tracks import (
     SideHits,
     TrackFit,
@@ -72,6 +77,7 @@ from paretoopt.physics.tomography.tracks import (
 from paretoopt.physics.tomography.volumes import ladle_grid, lead_block_grid, liquid_steel
 
 __all__ = [
+    "LADLE_INNER",
     "PANEL_FIELDS",
     "SIDES",
     "TECHNOLOGIES",
