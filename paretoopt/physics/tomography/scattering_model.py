@@ -357,7 +357,7 @@ def covariance_model(
     the same layer). ``dS/d ln p = p sum_e lambda_e f a_e dk_e/dp_e``. Neglected: the loss
     rate's momentum dependence in these derivatives (the rate changes by a few % per unit of
     ``ln p`` above minimum ionisation: a per-mille effect) and ``f``'s through ``beta``. Checked
-    against autograd in tests/physics/test_tomography_model.py."""
+    against autograd in tests/physics/test_tomography.py."""
     b = HIGHLAND_LOG_COEF
     lam_e = lam[design.idx]
     t_e = design.length_cm * lam_e
