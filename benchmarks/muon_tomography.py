@@ -1,25 +1,30 @@
-"""paretoopt's differentiable muon tomography against TomOpt 0.1.0 on the same scenario.
+"""paretoopt's muon tomography: the training pass at scale, the figure of merit, the inference,
+and TomOpt 0.1.0 on the same scenario.
 
-Scenario (both tools): a 1 m x 1 m x 1 m volume of 10 cm voxels of water at z = 0.5-1.5 m with a
-30 x 30 x 20 cm lead block; four drift-tube panels above (z = 1.70, 1.75, 1.80, 1.85 m) and four
-below (z = 0.30, 0.25, 0.20, 0.15 m), 1.1 m x 1.1 m, centred on the volume, resolution 0.3 mm,
-efficiency 0.95; muons from the Guan et al. 2015 flux (0.5-500 GeV, zenith < 70 deg, sampled
-momentum for both) generated at z = 2.0 m over x, y in [-0.5, 1.5] m.
+Scenario: a 1 m x 1 m x 1 m volume of 10 cm voxels of water at z = 0.5-1.5 m with a 30 x 30 x
+20 cm lead block; four drift-tube panels above (z = 1.70, 1.75, 1.80, 1.85 m) and four below
+(z = 0.30, 0.25, 0.20, 0.15 m), 1.1 m x 1.1 m, centred on the volume; muons from the Guan et
+al. 2015 flux (0.5-500 GeV, zenith < 70 deg) generated at z = 2.0 m over x, y in [-0.5, 1.5] m.
 
-Measured, per tool: wall time of one batch forward + backward (training mode; the loss is the
-mean squared error of ln X0 over the voxels) and peak resident memory, for several batch sizes,
-on one thread and on all threads; and the ln X0 error of the evaluation-mode inference after the
-same total number of muons (TomOpt in batches of its best size, paretoopt in one batch).
+Measured for paretoopt (``--ours``): wall time and memory of one training pass (forward and
+backward of the figure of merit, the block accumulation with recomputation in the backward
+pass), per batch size and thread count: peak resident memory (``ru_maxrss``) and its increase
+over the process after imports (``psutil``); with ``--device cuda`` the same code on the GPU
+(peak CUDA memory). ``--accuracy``: the evaluation-mode figure and the converged inference
+(momentum unknown and known): the block's estimate, its pull, iterations and time.
+``--figures``: the figure of merit per technology, panel count and span (mean and seed-to-seed
+spread over seeds).
 
-TomOpt runs in its own virtual environment, ``benchmarks/.venv-tomopt`` (created here if
-missing: ``pip install torch==2.13.0 tomopt==0.1.0 mypy_extensions``; tomopt pins numpy < 2 and
-pandas < 2 and imports mypy_extensions without declaring it), in a
-subprocess per measurement, so each peak-memory figure belongs to one configuration.
+TomOpt (``--tomopt``, skipped with ``--skip-tomopt``) runs in its own virtual environment,
+``benchmarks/.venv-tomopt`` (created here if missing: ``pip install torch==2.13.0 tomopt==0.1.0
+mypy_extensions``), one subprocess per measurement; its loss is its own (MSE of X0 per voxel
+from its PoCA estimator), so only its time and memory per batch compare.
 
 Usage::
 
-    python benchmarks/muon_tomography.py                      # defaults below
-    python benchmarks/muon_tomography.py --ours 1000,10000 --tomopt 100,300 --accuracy 10000
+    python benchmarks/muon_tomography.py --skip-tomopt                 # defaults below
+    python benchmarks/muon_tomography.py --ours 100000,1000000 --threads 1,2 --skip-tomopt
+    python benchmarks/muon_tomography.py --device cuda --ours 1000000,4000000 --skip-tomopt
 
 Prints a table and writes ``benchmarks/results/muon_tomography.json``.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -168,7 +174,7 @@ def tomopt_worker(mode: str, n: int, repeats: int, threads: int, seed: int) -> d
 # ============================================================================================
 
 
-def _ours_params():
+def _ours_params(device: str = "cpu"):
     import torch
 
     from paretoopt.physics.tomography import tomography_space
@@ -181,48 +187,112 @@ def _ours_params():
             params[f"{side}{k}_y"] = torch.tensor(CENTRE[1], dtype=torch.float64)
             params[f"{side}{k}_span_x"] = torch.tensor(SPAN_M, dtype=torch.float64)
             params[f"{side}{k}_span_y"] = torch.tensor(SPAN_M, dtype=torch.float64)
-    return params
+    return {k: v.to(device) for k, v in params.items()}
 
 
-def ours_worker(mode: str, n: int, repeats: int, threads: int, seed: int, method: str, dtype: str) -> dict:
+def ours_worker(mode: str, n: int, repeats: int, threads: int, seed: int, method: str, device: str) -> dict:
+    """``mode``: "timing" (training pass), "accuracy" (evaluation + inference, momentum mode
+    ``method``), "figures" (the figure per technology / panels / span)."""
+    import statistics as st
+
+    import psutil
     import torch
 
-    from paretoopt.physics.tomography import Geometry, InferenceSettings, MuonTomography, true_inv_x0
+    from paretoopt.physics.tomography import InferenceSettings, MomentumModel, MuonTomography
+    from paretoopt.physics.tomography.fisher import linear_sigma
+    from paretoopt.physics.tomography.simulation import cat_kinks
 
     torch.set_num_threads(threads)
-    geo = Geometry(margin_m=0.5)
-    sim = MuonTomography(geometry=geo, inference=InferenceSettings(method=method))
+    base_rss = psutil.Process().memory_info().rss / 2**20
     choices = {"n_above": 4, "n_below": 4, "technology": "drift_tubes"}
-    base = _ours_params()
-    tdt = torch.float64 if dtype == "float64" else torch.float32
-    out: dict = {"tool": "paretoopt", "mode": mode, "n": n, "threads": threads, "method": method}
-    out["dtype"] = dtype
-    truth = true_inv_x0(sim.grid, sim.inference_grid)
+    out: dict = {
+        "tool": "paretoopt",
+        "mode": mode,
+        "n": n,
+        "threads": threads,
+        "method": method,
+        "device": device,
+    }
+
+    def generator() -> torch.Generator:
+        return torch.Generator(device=device).manual_seed(seed)
+
     if mode == "timing":
+        sim = MuonTomography(block_size=16384 if device == "cpu" else 262144)
         sim.train()
-        times, errors = [], []
+        times, values = [], []
         for r in range(repeats):
-            params = {k: v.to(tdt).clone().requires_grad_(True) for k, v in base.items()}
+            params = {k: v.clone().requires_grad_(True) for k, v in _ours_params(device).items()}
+            if device != "cpu":
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
-            res = sim(params, choices, n, torch.Generator().manual_seed(seed + r))
-            loss = res["x0_error"].value
+            res = sim(params, choices, n, torch.Generator(device=device).manual_seed(seed + r))
+            loss = res["x0_precision"].value + res["cost"] / 100.0 + res["scan_time"].value / 600.0
             loss.backward()
+            if device != "cpu":
+                torch.cuda.synchronize()
+                out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
             times.append(time.perf_counter() - t0)
-            errors.append(float(loss.detach()))
-        out.update(time_s=times, loss=errors)
-    else:
+            values.append(float(res["x0_precision"].value.detach()))
+        out.update(time_s=times, loss=values)
+    elif mode == "accuracy":
+        sim = MuonTomography(momentum=MomentumModel(method))
         sim.eval()
-        params = {k: v.to(tdt) for k, v in base.items()}
+        kinks: list = []
         t0 = time.perf_counter()
         with torch.no_grad():
-            scan = sim.scan(sim.grid, params, choices, n, torch.Generator().manual_seed(seed))
-        x0_m = scan.estimate.x0_cm / 100.0
+            f, _, _, _ = sim.information(_ours_params(device), choices, n, generator(), kinks=kinks)
+        t_sample = n / sim.source.rate_hz()
+        sim.exposure_s = t_sample
+        asimov = float(sim.figure_of_merit(f, t_sample))
+        t1 = time.perf_counter()
+        data = cat_kinks(kinks)
+        trace: list = []
+        from paretoopt.physics.tomography import infer_x0
+
+        est = infer_x0(data, sim.inference_grid, loss=sim.loss, settings=InferenceSettings(), trace=trace)
+        lam = est.inv_x0_per_cm.reshape(-1)
+        m = sim.block_mask
+        c = torch.zeros(lam.numel() + 1, dtype=lam.dtype)
+        c[:-1] = m * lam / lam[m].sum()
+        sigma = float(linear_sigma(est.precision, c))
+        err = -(math.log(float(lam[m].mean())) - math.log(float(torch.exp(sim.true_u[m]).mean())))
+        truth = torch.exp(sim.true_u)
+        mse = float(((torch.log(lam) - torch.log(truth)) ** 2).mean())
         out.update(
-            time_s=[time.perf_counter() - t0],
-            x0_log_mse=_log_mse(x0_m, 1.0 / (100.0 * truth)),
-            n_reconstructed=scan.extras["n_reconstructed"],
-        )
+            time_s=[time.perf_counter() - t0], inference_s=time.perf_counter() - t1,
+            n_reconstructed=len(data),
+            exposure_s=t_sample, asimov_sigma=asimov, laplace_sigma=sigma, block_error=err, pull=err / sigma,
+            iterations=est.iterations, converged=est.converged, x0_log_mse=mse,
+        )  # fmt: skip
+    else:  # figures
+        sim = MuonTomography()
+        sim.eval()
+        rows = []
+        designs = [
+            (t, 4, SPAN_M)
+            for t in ("rpc", "rpc_fine", "drift_tubes", "scintillating_fibres", "silicon_strips")
+        ]
+        designs += [("drift_tubes", k, SPAN_M) for k in (2, 3)] + [("drift_tubes", 4, s) for s in (0.6, 1.8)]
+        t0 = time.perf_counter()
+        for tech, k, span in designs:
+            params = _ours_params(device)
+            for key in params:
+                if "span" in key:
+                    params[key] = torch.tensor(span, dtype=torch.float64, device=device)
+            ch = {"n_above": k, "n_below": k, "technology": tech}
+            vals, cost = [], 0.0
+            for s_ in range(repeats):
+                with torch.no_grad():
+                    res = sim(params, ch, n, torch.Generator(device=device).manual_seed(seed + s_))
+                vals.append(float(res["x0_precision"].value))
+                cost = float(res["cost"])
+            rows.append({"technology": tech, "panels": k, "span_m": span, "mean": st.mean(vals),
+                         "sd": st.stdev(vals) if len(vals) > 1 else 0.0, "cost_keur": cost})  # fmt: skip
+        out.update(time_s=[time.perf_counter() - t0], figures=rows)
     out["peak_rss_mb"] = _peak_rss_mb()
+    out["base_rss_mb"] = base_rss
     return out
 
 
@@ -274,21 +344,24 @@ def _ints(text: str) -> list[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ours", default="1000,3000,10000,30000,100000", help="paretoopt batch sizes")
+    ap.add_argument("--ours", default="10000,100000,300000,1000000", help="paretoopt training-pass sizes")
     ap.add_argument("--tomopt", default="100,300,1000", help="TomOpt batch sizes (it is slow)")
-    ap.add_argument("--accuracy", default="10000,100000", help="total muons for the X0 error")
+    ap.add_argument("--accuracy", default="50000", help="muons for the inference checks")
+    ap.add_argument(
+        "--figures", type=int, default=20000, help="muons per figure-of-merit evaluation (0: skip)"
+    )
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--tomopt-accuracy", default="10000", help="total muons TomOpt is run on for accuracy")
     ap.add_argument("--tomopt-batch", type=int, default=300, help="TomOpt's batch size in the accuracy runs")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--skip-tomopt", action="store_true")
     # worker mode (internal)
     ap.add_argument("--worker", choices=["tomopt", "ours"])
-    ap.add_argument("--mode", choices=["timing", "accuracy"], default="timing")
+    ap.add_argument("--mode", choices=["timing", "accuracy", "figures"], default="timing")
     ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--method", default="path")
-    ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--method", default="unknown")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -297,7 +370,7 @@ def main() -> None:
         return
     if args.worker == "ours":
         a = args
-        print(json.dumps(ours_worker(a.mode, a.n, a.repeats, int(a.threads), a.seed, a.method, a.dtype)))
+        print(json.dumps(ours_worker(a.mode, a.n, a.repeats, int(a.threads), a.seed, a.method, a.device)))
         return
 
     threads = _ints(args.threads)
@@ -307,25 +380,35 @@ def main() -> None:
     tom_py = None if args.skip_tomopt else str(ensure_tomopt_venv())
     for t in threads:
         for n in _ints(args.ours):
-            for method in ("path", "poca"):
-                cmd = _worker_cmd(ours_py, "ours", "timing", n, args.repeats, t, method=method)
-                r = _run(cmd, args.timeout, env)
-                rows.append({**r, "tool": "paretoopt", "mode": "timing", "n": n, "threads": t})
-                rows[-1]["method"] = method
-                print(_fmt(rows[-1]), flush=True)
+            cmd = _worker_cmd(ours_py, "ours", "timing", n, args.repeats, t, device=args.device)
+            r = _run(cmd, args.timeout, env)
+            rows.append({**r, "tool": "paretoopt", "mode": "timing", "n": n, "threads": t})
+            print(_fmt(rows[-1]), flush=True)
         if tom_py:
             for n in _ints(args.tomopt):
                 cmd = _worker_cmd(tom_py, "tomopt", "timing", n, max(1, args.repeats - 1), t)
                 r = _run(cmd, args.timeout)
                 rows.append({**r, "tool": "tomopt", "mode": "timing", "n": n, "threads": t})
                 print(_fmt(rows[-1]), flush=True)
-    t = threads[-1]
+    t = threads[0]
     for n in _ints(args.accuracy):
-        for method in ("path", "poca"):
-            r = _run(_worker_cmd(ours_py, "ours", "accuracy", n, 1, t, method=method), args.timeout, env)
-            rows.append({**r, "tool": "paretoopt", "mode": "accuracy", "n": n, "threads": t})
-            rows[-1]["method"] = method
+        for method in ("unknown", "perfect"):
+            cmd = _worker_cmd(ours_py, "ours", "accuracy", n, 1, t, method=method, device=args.device)
+            rows.append(
+                {
+                    **_run(cmd, args.timeout, env),
+                    "tool": "paretoopt",
+                    "mode": "accuracy",
+                    "n": n,
+                    "threads": t,
+                }
+            )
             print(_fmt(rows[-1]), flush=True)
+    if args.figures:
+        cmd = _worker_cmd(ours_py, "ours", "figures", args.figures, 4, t, device=args.device)
+        row = {**_run(cmd, args.timeout, env), "tool": "paretoopt", "mode": "figures", "n": args.figures}
+        rows.append({**row, "threads": t})
+        print(_fmt(rows[-1]), flush=True)
     if tom_py:
         for n in _ints(args.tomopt_accuracy):
             r = _run(_worker_cmd(tom_py, "tomopt", "accuracy", n, args.tomopt_batch, t), args.timeout)
@@ -342,22 +425,34 @@ def _fmt(r: dict) -> str:
     if "error" in r:
         return f"{r['tool']:>9} {r['mode']:>8} n={r['n']:>7} threads={r['threads']} ERROR {r['error']}"
     med = statistics.median(r["time_s"])
-    extra = f" method={r.get('method', '-'):>4}"
+    head = f"{r['tool']:>9} {r['mode']:>8} n={r['n']:>8} threads={r['threads']} time={med:8.2f} s"
+    if r["mode"] == "figures":
+        lines = [head]
+        for f in r["figures"]:
+            lines.append(
+                f"    {f['technology']:>20} panels={f['panels']} span={f['span_m']:.1f} m: "
+                f"x0_precision {f['mean']:.3f} +- {f['sd']:.3f} %  cost {f['cost_keur']:.1f} kEUR"
+            )
+        return "\n".join(lines)
+    mem = f"peak RSS={r['peak_rss_mb']:6.0f} MB (+{r['peak_rss_mb'] - r.get('base_rss_mb', 0):5.0f})"
+    if "cuda_peak_mb" in r:
+        mem += f" cuda={r['cuda_peak_mb']:.0f} MB"
+    if r["mode"] == "accuracy" and r["tool"] == "paretoopt":
+        return (
+            f"{head} momentum={r['method']} n_reco={r['n_reconstructed']} asimov={r['asimov_sigma']:.4f} "
+            f"laplace={r['laplace_sigma']:.4f} error={r['block_error']:+.4f} pull={r['pull']:+.2f} "
+            f"iters={r['iterations']} converged={r['converged']} inference={r['inference_s']:.1f}s {mem}"
+        )
     if r["mode"] == "accuracy":
-        extra += f" lnX0 MSE={r['x0_log_mse']:.3f}"
-    else:
-        extra += f" loss={statistics.median(r['loss']):.3f}"
-    return (
-        f"{r['tool']:>9} {r['mode']:>8} n={r['n']:>7} threads={r['threads']} time={med:8.3f} s "
-        f"({r['n'] / med:9.0f} muons/s) peak RSS={r['peak_rss_mb']:7.0f} MB{extra}"
-    )
+        return f"{head} lnX0 MSE={r['x0_log_mse']:.3f} {mem}"
+    return f"{head} ({r['n'] / med:9.0f} muons/s) {mem} loss={statistics.median(r['loss']):.4f}"
 
 
 def _summary(rows: list[dict]) -> None:
     ok = [r for r in rows if "error" not in r and r["mode"] == "timing"]
     for t in sorted({r["threads"] for r in ok}):
         tom = [r for r in ok if r["tool"] == "tomopt" and r["threads"] == t]
-        ours = [r for r in ok if r["tool"] == "paretoopt" and r["threads"] == t and r.get("method") == "path"]
+        ours = [r for r in ok if r["tool"] == "paretoopt" and r["threads"] == t]
         if not tom or not ours:
             continue
         best_tom = max(r["n"] / statistics.median(r["time_s"]) for r in tom)

@@ -100,8 +100,24 @@ def test_sampled_zenith_distribution_matches_the_formula(sample: muons.MuonSampl
     assert stats.chi2.sf(chi2, len(counts) - 1) > 1e-3
 
 
+def _hand_integral(power: int, e_range: tuple[float, float], max_zenith: float) -> float:
+    """int int E^power I(E, c) c dc dE with the hand-typed formula (scipy quadrature)."""
+    c_min = math.cos(math.radians(max_zenith))
+    lo, hi = math.log(e_range[0]), math.log(e_range[1])
+    val, _ = integrate.dblquad(
+        lambda u, c: math.exp(u) ** (power + 1) * _guan_by_hand(math.exp(u), c) * c,
+        c_min,
+        1.0,
+        lo,
+        hi,
+        epsrel=1e-7,
+    )
+    return val
+
+
 def test_sampled_mean_energy_equals_the_flux_weighted_mean(sample: muons.MuonSample) -> None:
-    expected = muons.mean_energy(E_RANGE, MAX_ZENITH)
+    expected = _hand_integral(1, E_RANGE, MAX_ZENITH) / _hand_integral(0, E_RANGE, MAX_ZENITH)
+    assert muons.mean_energy(E_RANGE, MAX_ZENITH) == pytest.approx(expected, rel=1e-5)
     e = sample.energy_gev
     stderr = float(e.std()) / math.sqrt(len(e))
     assert abs(float(e.mean()) - expected) < 4 * stderr
@@ -113,8 +129,12 @@ def test_sampled_mean_energy_equals_the_flux_weighted_mean(sample: muons.MuonSam
 
 
 def test_rate_matches_quadrature_and_scales_with_area(sample: muons.MuonSample) -> None:
-    per_cm2 = muons.horizontal_rate_density(E_RANGE, MAX_ZENITH)
+    per_cm2 = 2.0 * math.pi * _hand_integral(0, E_RANGE, MAX_ZENITH)  # rate through a horizontal cm2
+    assert muons.horizontal_rate_density(E_RANGE, MAX_ZENITH) == pytest.approx(per_cm2, rel=1e-5)
     assert sample.rate_hz == pytest.approx(per_cm2 * 1e4 * sample.area_m2, rel=1e-3)
+    # PDG "Cosmic rays" sec. 30.3.1: about 1 muon per cm2 per minute through a horizontal
+    # detector (all energies and angles); this range (0.5-500 GeV, < 70 deg) holds most of it
+    assert 0.5 < per_cm2 * 60.0 < 1.0
     assert muons.expected_rate_hz(2.0) == pytest.approx(2 * muons.expected_rate_hz(1.0))
     assert sample.exposure_s == pytest.approx(len(sample) / sample.rate_hz)
 
@@ -127,3 +147,30 @@ def test_sampling_is_seeded_and_validates_input() -> None:
         muons.sample_muons(5, generator=torch.Generator(), energy_range_gev=(0.05, 1.0))
     with pytest.raises(ValueError, match="max_zenith"):
         muons.sample_muons(5, generator=torch.Generator(), max_zenith_deg=95.0)
+
+
+def test_momentum_prior_weights_follow_the_spectrum() -> None:
+    """The inference's prior over momentum nodes: the flux per unit ln p, I(E) p^2 / E, at the
+    muon's zenith angle (hand-typed Guan formula), normalised; its width in ln p is about 1."""
+    from paretoopt.physics.tomography import MomentumModel
+
+    model = MomentumModel("unknown", n_nodes=12, range_gev=E_RANGE)
+    cos_t = torch.tensor([1.0, 0.6], dtype=torch.float64)
+    logw = model.log_weights(cos_t)
+    p = model.nodes()
+    for row, c in enumerate(cos_t.tolist()):
+        dens = np.array(
+            [
+                _guan_by_hand(math.hypot(q, muons.MUON_MASS_GEV), c)
+                * q
+                * q
+                / math.hypot(q, muons.MUON_MASS_GEV)
+                for q in p.tolist()
+            ]
+        )
+        assert np.allclose(torch.exp(logw[row]).numpy(), dens / dens.sum(), rtol=1e-9)
+    width = 1.0 / torch.sqrt(model.log_p_precision(cos_t))
+    assert bool(((width > 0.8) & (width < 1.5)).all())
+    measured = MomentumModel("measured", resolution=0.3)
+    assert bool((measured.log_p_precision(cos_t) > 1.0 / 0.3**2).all())
+    assert bool(torch.isinf(MomentumModel("perfect").log_p_precision(cos_t)).all())

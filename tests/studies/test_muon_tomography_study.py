@@ -21,7 +21,7 @@ STUDIES = Path(__file__).resolve().parents[2] / "studies"
 
 
 @pytest.mark.parametrize(
-    ("file", "physics"), [("muon_tomography.py", "x0_error"), ("ladle_furnace.py", "fill_level_error")]
+    ("file", "physics"), [("muon_tomography.py", "x0_precision"), ("ladle_furnace.py", "fill_level_error")]
 )
 def test_study_file_defines_the_tomography_study(file: str, physics: str) -> None:
     study = load_study_definition(STUDIES / file)
@@ -30,14 +30,19 @@ def test_study_file_defines_the_tomography_study(file: str, physics: str) -> Non
     assert isinstance(study.simulate, MuonTomography)
     assert set(study.space.outer_names) == {"n_above", "n_below", "technology"}
     assert len(study.space.inner) == 40 and all(p.unit == "m" for p in study.space.inner)
+    assert set(study.space["technology"].options) >= {"rpc", "rpc_fine", "drift_tubes", "silicon_strips"}
     clone = pickle.loads(pickle.dumps(study))
     assert clone.objective_names == study.objective_names
+    # the figure is evaluated at the exposure the scan-time constraint allows
+    if physics == "x0_precision":
+        assert study.simulate.exposure_s == study.constraints[0].upper == 600.0
+        assert study.simulate.momentum.mode == "unknown"  # scanners rarely measure momenta
 
 
 def test_inner_loop_moves_the_panels_and_reports() -> None:
     study = load_study_definition(STUDIES / "muon_tomography.py")
     norm = Normalization(study.ideal, study.nadir, study.signs)
-    settings = study.inner.replace(max_steps=4, n_samples=3000, n_eval_samples=6000)
+    settings = study.inner.replace(max_steps=4, n_samples=4000, n_eval_samples=8000)
     choices = {"n_above": 3, "n_below": 2, "technology": "rpc"}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. "got no gradient" for the inactive slots

@@ -46,27 +46,38 @@ from paretoopt.physics.tomography.detector import (
     panel_param_name,
     panel_parameters,
 )
+from paretoopt.physics.tomography.fisher import RobustPrior, chunked_sum, muon_fisher
 from paretoopt.physics.tomography.inference import (
     InferenceSettings,
+    KinkData,
     X0Estimate,
     infer_x0,
     log_x0_mse,
 )
 from paretoopt.physics.tomography.ladle import LadleFurnace
-from paretoopt.physics.tomography.scattering_model import InferenceGrid, true_inv_x0
-from paretoopt.physics.tomography.simulation import MuonTomography, Reconstruction, ScanResult
-from paretoopt.physics.tomography.study import TOMOGRAPHY_INNER, tomography_space, tomography_study
+from paretoopt.physics.tomography.momentum import MomentumModel
+from paretoopt.physics.tomography.scattering_model import InferenceGrid, LossModel, true_inv_x0
+from paretoopt.physics.tomography.simulation import MuonTomography, Response
+from paretoopt.physics.tomography.source import MuonBlock, MuonSource, concatenate
+from paretoopt.physics.tomography.study import (
+    LADLE_INNER,
+    TOMOGRAPHY_INNER,
+    tomography_space,
+    tomography_study,
+)
 from paretoopt.physics.tomography.tracks import (
     SideHits,
     TrackFit,
     detector_hits,
     fit_tracks,
+    panel_kick_variance,
     poca,
     soft_box,
 )
 from paretoopt.physics.tomography.volumes import ladle_grid, lead_block_grid, liquid_steel
 
 __all__ = [
+    "LADLE_INNER",
     "PANEL_FIELDS",
     "SIDES",
     "TECHNOLOGIES",
@@ -74,15 +85,22 @@ __all__ = [
     "Geometry",
     "InferenceGrid",
     "InferenceSettings",
+    "KinkData",
     "LadleFurnace",
+    "LossModel",
+    "MomentumModel",
+    "MuonBlock",
+    "MuonSource",
     "MuonTomography",
     "Panels",
-    "Reconstruction",
-    "ScanResult",
+    "Response",
+    "RobustPrior",
     "SideHits",
     "Technology",
     "TrackFit",
     "X0Estimate",
+    "chunked_sum",
+    "concatenate",
     "detector_hits",
     "fit_tracks",
     "infer_x0",
@@ -90,6 +108,8 @@ __all__ = [
     "lead_block_grid",
     "liquid_steel",
     "log_x0_mse",
+    "muon_fisher",
+    "panel_kick_variance",
     "panel_param_name",
     "panel_parameters",
     "poca",
