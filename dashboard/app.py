@@ -19,6 +19,7 @@ framed by other sites; Dash's debug mode (tracebacks in the browser) is off.
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -162,3 +163,10 @@ def serve(
         server.serve_forever()
     finally:
         server.server_close()
+        context = app.server.config.get("PARETOOPT_CONTEXT")
+        fitting = context.surrogates.running() if context is not None else []
+        if fitting:  # the process exits once they end (see SurrogateCache._start)
+            print(
+                f"stopping: waiting for the surrogate fit of {', '.join(fitting)} to finish",
+                file=sys.stderr,
+            )

@@ -131,6 +131,12 @@ class SurrogateCache:
         self._lock = threading.Lock()
         self._current: dict[str, tuple[int, Future[Predictor]]] = {}
         self._pending: dict[str, tuple[int, Future[Predictor]]] = {}
+        self._threads: dict[str, threading.Thread] = {}
+
+    def running(self) -> list[str]:
+        """Names of the studies whose surrogate fit is still running."""
+        with self._lock:
+            return sorted(name for name, t in self._threads.items() if t.is_alive())
 
     def _start(self, name: str, study: Study, n_complete: int) -> tuple[int, Future[Predictor]]:
         fut: Future[Predictor] = Future()
@@ -142,7 +148,11 @@ class SurrogateCache:
                 log.warning("surrogate of %s: %s", name, exc)
                 fut.set_exception(exc)
 
-        threading.Thread(target=fit, name=f"surrogate-{name}", daemon=True).start()
+        # Not a daemon: a daemon thread inside torch when the interpreter exits aborts the whole
+        # process ("terminate called without an active exception"); the exit waits for the fit.
+        thread = threading.Thread(target=fit, name=f"surrogate-{name}", daemon=False)
+        self._threads[name] = thread
+        thread.start()
         return n_complete, fut
 
     @staticmethod
