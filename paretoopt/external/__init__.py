@@ -1,0 +1,21 @@
+"""Any program as a study's simulation: the file contract (:mod:`~paretoopt.external.contract`),
+containers (:mod:`~paretoopt.external.containers`), :class:`ExternalSimulator` with its cache
+(:mod:`~paretoopt.external.simulator`) and torch studies run as black boxes
+(:mod:`~paretoopt.external.blackbox`). The inner loop for them is
+:mod:`paretoopt.inner.local` (a local surrogate); docs/external.md describes the contract.
+"""
+
+from paretoopt.external.containers import container_command, resolve_runtime
+from paretoopt.external.contract import make_input, read_outputs, reduce_events, reduce_figure
+from paretoopt.external.simulator import Counters, ExternalSimulator
+
+__all__ = [
+    "Counters",
+    "ExternalSimulator",
+    "container_command",
+    "make_input",
+    "read_outputs",
+    "reduce_events",
+    "reduce_figure",
+    "resolve_runtime",
+]
