@@ -42,7 +42,10 @@ def test_a_contained_shower_has_the_sampling_resolution(built):
     definition = load_study_definition(built / "study.py")
     gen = torch.Generator()
     gen.manual_seed(7)
-    params = {"absorber_mm": torch.tensor(8.0, dtype=torch.float64), "active_mm": torch.tensor(5.0, dtype=torch.float64)}
+    params = {
+        "absorber_mm": torch.tensor(8.0, dtype=torch.float64),
+        "active_mm": torch.tensor(5.0, dtype=torch.float64),
+    }
     ev = evaluate(definition, params, {"absorber": "Pb", "n_layers": 40}, 20000, gen)
     # 57 X0 of lead: no leakage; Wigmans' sampling term 2.7 % sqrt(d / f_samp) / sqrt(E), with
     # f_samp from minimum-ionisation dE/dx (PDG: Pb 12.74 MeV/cm, polystyrene 2.052 MeV/cm)
@@ -57,9 +60,7 @@ def test_a_contained_shower_has_the_sampling_resolution(built):
 def test_a_study_runs_on_the_compiled_simulator(built):
     definition = load_study_definition(built / "study.py")
     definition.inner = definition.inner.replace(max_steps=25, n_samples=1000, n_eval_samples=2000)
-    study = optimize(
-        definition, storage=f"sqlite:///{built / 's.db'}", n_trials=3, engine="random", seed=1
-    )
+    study = optimize(definition, storage=f"sqlite:///{built / 's.db'}", n_trials=3, engine="random", seed=1)
     done = [t for t in study.trials if t.state is TrialState.COMPLETE]
     assert len(done) == len(study.trials) >= 3
     assert all(t.n_calls > 1 for t in done)  # inner loops ran on the compiled program
