@@ -5,7 +5,12 @@ containers (:mod:`~paretoopt.external.containers`), :class:`ExternalSimulator` w
 :mod:`paretoopt.inner.local` (a local surrogate); docs/external.md describes the contract.
 """
 
-from paretoopt.external.containers import container_command, resolve_runtime
+from paretoopt.external.containers import (
+    container_command,
+    jobqueue_python,
+    resolve_runtime,
+    worker_command,
+)
 from paretoopt.external.contract import make_input, read_outputs, reduce_events, reduce_figure
 from paretoopt.external.simulator import Counters, ExternalSimulator
 
@@ -13,9 +18,11 @@ __all__ = [
     "Counters",
     "ExternalSimulator",
     "container_command",
+    "jobqueue_python",
     "make_input",
     "read_outputs",
     "reduce_events",
     "reduce_figure",
     "resolve_runtime",
+    "worker_command",
 ]

@@ -57,3 +57,31 @@ def container_command(
     if runtime in ("apptainer", "singularity"):
         return [runtime, "exec", "--bind", f"{d}:{d}", "--pwd", d, image, *argv]
     raise SimulationError(f"unknown container runtime {runtime!r}; known: {list(RUNTIMES)}")
+
+
+def worker_command(runtime: str, image: str, scheduler: str, *, binds: Sequence[str] = ()) -> list[str]:
+    """The command line that starts one Dask worker (one thread: each trial is one process's
+    work) from paretoopt's own image (containers/), connected to ``scheduler``; ``binds``:
+    directories the worker needs (the study file's, the external simulators' ``workdir``).
+    The image's entry point (containers/entrypoint.sh) turns ``worker ADDRESS`` into
+    ``dask worker ADDRESS --nthreads 1``."""
+    if runtime == "docker":
+        mounts = [arg for b in binds for arg in ("-v", f"{b}:{b}")]
+        return ["docker", "run", "--rm", "--network", "host", *mounts, image, "worker", scheduler]
+    if runtime in ("apptainer", "singularity"):
+        mounts = [arg for b in binds for arg in ("--bind", f"{b}:{b}")]
+        return [runtime, "run", *mounts, image, "worker", scheduler]
+    raise SimulationError(f"unknown container runtime {runtime!r}; known: {list(RUNTIMES)}")
+
+
+def jobqueue_python(runtime: str, image: str, *, binds: Sequence[str] = ()) -> str:
+    """The ``python=`` of a dask-jobqueue cluster whose workers run inside ``image``: the batch
+    job then runs ``<this> -m distributed.cli.dask_worker ...`` in the container."""
+    if runtime in ("apptainer", "singularity"):
+        mounts = " ".join(f"--bind {b}:{b}" for b in binds)
+        return " ".join(p for p in (runtime, "exec", mounts, image, "python") if p)
+    if runtime == "docker":
+        mounts = " ".join(f"-v {b}:{b}" for b in binds)
+        parts = ("docker", "run", "--rm", "--network", "host", mounts, "--entrypoint", "python", image)
+        return " ".join(p for p in parts if p)
+    raise SimulationError(f"unknown container runtime {runtime!r}; known: {list(RUNTIMES)}")
