@@ -70,6 +70,41 @@ def run_file(study_file: str | Path, input_path: str | Path) -> dict[str, Any]:
     return result
 
 
+class NoGradient:
+    """A torch simulation called without gradients in this process (evaluation mode), marked
+    ``black_box`` so the inner loop runs the local surrogate: the same algorithm and call count
+    as the subprocess command, without a process start per call (the benchmark uses it)."""
+
+    black_box = True
+    max_parallel = 1
+
+    def __init__(self, simulate: Any) -> None:
+        self.simulate = simulate
+
+    def __call__(
+        self,
+        params: dict[str, torch.Tensor],
+        choices: dict[str, Any],
+        n_samples: int,
+        generator: torch.Generator,
+    ) -> dict[str, Any]:
+        if isinstance(self.simulate, torch.nn.Module):
+            self.simulate.eval()
+        with torch.no_grad():
+            out = self.simulate({k: v.detach() for k, v in params.items()}, choices, n_samples, generator)
+        result: dict[str, Any] = {}
+        for key, value in out.items():
+            try:
+                fig = _figure(value)
+            except (TypeError, ValueError, RuntimeError):
+                continue
+            if isinstance(fig, dict):
+                result[key] = Estimate(torch.tensor(fig["value"], dtype=torch.float64), fig["stderr"])
+            else:
+                result[key] = fig
+        return result
+
+
 def black_box_study(
     study_file: str | Path,
     *,
@@ -77,19 +112,23 @@ def black_box_study(
     workdir: str | Path | None = None,
     max_parallel: int = 1,
     name: str | None = None,
+    in_process: bool = False,
 ) -> StudyDefinition:
     """The study of ``study_file`` with its simulation replaced by the black-box command above
     (same space, objectives, constraints, normalisation; the study's sample sizes kept, its
-    optimiser dropped: the inner loop is the local surrogate)."""
+    optimiser dropped: the inner loop is the local surrogate). ``in_process``: the same physics
+    through :class:`NoGradient` instead of a process per evaluation."""
     study_path = Path(study_file).resolve()
     original = load_study_definition(study_path)
     command = [sys.executable, "-m", "paretoopt.external.blackbox", str(study_path)]
     # the child imports the same paretoopt as this process, wherever it is installed
     package_root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-    sim = ExternalSimulator(
+    sim: Any = ExternalSimulator(
         command, timeout_s=timeout_s, workdir=workdir, max_parallel=max_parallel, env={"PYTHONPATH": path}
     )
+    if in_process:
+        sim = NoGradient(original.simulate)
     inner = original.inner
     return StudyDefinition(
         name or f"{original.name}_blackbox",
