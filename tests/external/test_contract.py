@@ -215,3 +215,18 @@ def test_a_resumed_run_does_not_rerun_finished_evaluations(tmp_path):
     )
     assert third.returncode == 0, third.stderr
     assert len(_calls(tmp_path)) == before
+
+
+def test_per_event_columns_in_output_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    g = [10.0, 12.0, 11.0, 13.0]
+    pd.DataFrame({"f": [0.1, 0.4, 0.2, 0.9], "g": g}).to_parquet(tmp_path / "output.parquet")
+    figures, _ = read_outputs(tmp_path, ["f", "g"])
+    assert figures["g"] == pytest.approx((statistics.fmean(g), statistics.stdev(g) / 2.0), rel=1e-12)
+
+
+def test_no_output_at_all_is_a_reason(tmp_path):
+    with pytest.raises(SimulationError, match=r"wrote no output\.json"):
+        read_outputs(tmp_path, ["f"])
