@@ -12,6 +12,7 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
+from paretoopt.external import ExternalSimulator
 from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner
 from paretoopt.normalization import resolve_normalization
 from paretoopt.problem import (
@@ -45,6 +46,7 @@ __all__ = [
     "DesignSpace",
     "Estimate",
     "ExportData",
+    "ExternalSimulator",
     "InnerResult",
     "InnerSettings",
     "Integer",

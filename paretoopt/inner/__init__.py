@@ -4,7 +4,9 @@
 evaluation (:func:`evaluate_design`): :mod:`~paretoopt.inner.plan` resolves ``InnerSettings``
 (the auto mode's probe is :mod:`~paretoopt.inner.probe`), then :mod:`~paretoopt.inner.stages`
 (exact and lbfgs modes, on :mod:`~paretoopt.inner.trust` and :mod:`~paretoopt.inner.sample`),
-:mod:`~paretoopt.inner.sgd` (adam mode) or the legacy :mod:`~paretoopt.inner.adam` and
+:mod:`~paretoopt.inner.sgd` (adam mode), :mod:`~paretoopt.inner.local` (surrogate mode, for
+simulations without gradients, on :mod:`~paretoopt.inner.quadratic`) or the legacy
+:mod:`~paretoopt.inner.adam` and
 :mod:`~paretoopt.inner.lbfgs` run; :mod:`~paretoopt.inner.result` holds what a loop returns and
 why it stopped. The anchor runs that fix a study's normalisation are in
 :mod:`paretoopt.normalization`.

@@ -6,6 +6,8 @@ the auto probe, the method, the numbers) and runs one of
 * ``"exact"`` / ``"lbfgs"``: trust-region L-BFGS-B on fixed samples
   (:mod:`paretoopt.inner.stages`, :mod:`paretoopt.inner.trust`);
 * ``"adam"``: Adam on fresh samples (:mod:`paretoopt.inner.sgd`);
+* ``"surrogate"``: a trust region on a local surrogate, for simulations without gradients
+  (:mod:`paretoopt.inner.local`);
 * the legacy methods of ``InnerSettings(optimizer=...)`` (:mod:`paretoopt.inner.adam`,
   :mod:`paretoopt.inner.lbfgs`), exactly as before ``mode`` existed.
 
@@ -29,6 +31,7 @@ import torch
 from paretoopt.exceptions import NonFiniteError
 from paretoopt.inner.adam import run_adam
 from paretoopt.inner.lbfgs import run_lbfgs
+from paretoopt.inner.local import run_local
 from paretoopt.inner.loss import penalty, set_mode, step_seed
 from paretoopt.inner.plan import Plan, make_plan
 from paretoopt.inner.result import (
@@ -166,6 +169,11 @@ def _optimise(
         return OptimizerOutcome({}, [], 0, 0, CONVERGED)
     run = Run(definition, choices, scalarization, settings, dev, exact=plan.exact)
     t_start = run.unit(start)
+    if plan.method == "surrogate":
+        parallel = int(getattr(definition.simulate, "max_parallel", 1))
+        n, tol = int(settings.n_samples or 1), float(settings.tol or 1e-3)
+        t, reason = run_local(run, t_start, seed, n_samples=n, tol=tol, parallel=parallel)
+        return OptimizerOutcome(run.values(t), run.trajectory, run.calls, 0, reason)
     n, n_max = int(settings.n_samples or 1), int(settings.n_eval_samples or 1)
     set_mode(definition, training=True)
     try:

@@ -6,6 +6,8 @@ study and one set of discrete choices.
 * ``mode="auto"``: the probe of :mod:`paretoopt.inner.probe` picks ``exact`` (deterministic),
   ``lbfgs`` (Monte Carlo, smooth fixed-sample loss) or ``adam`` (Monte Carlo, rough).
 * ``mode="exact" | "lbfgs" | "adam"``: that method, no probe.
+* a simulation without gradients (``simulate.black_box``, an ``ExternalSimulator``) with
+  ``mode="auto"``, or ``mode="surrogate"``: the local surrogate of :mod:`paretoopt.inner.local`.
 
 Numbers a study sets are kept; unset ones take :data:`EXACT_DEFAULTS` or :data:`MC_DEFAULTS`.
 """
@@ -42,6 +44,19 @@ MC_DEFAULTS: dict[str, Any] = {
     "tol": 1e-6,
 }
 
+#: The surrogate mode (simulations without gradients, :mod:`paretoopt.inner.local`): 1,000
+#: events per simulation and 10,000 for the final evaluation (as the Monte Carlo modes), 200
+#: simulations at most, and a trust region of ``tol`` (unit box; 10x for noisy outputs) as
+#: convergence.
+SURROGATE_DEFAULTS: dict[str, Any] = {
+    "max_steps": 200,
+    "lr": 0.05,
+    "n_samples": 1000,
+    "n_eval_samples": 10000,
+    "patience": 20,
+    "tol": 1e-3,
+}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -70,9 +85,12 @@ def make_plan(
     device: torch.device,
 ) -> Plan:
     """Resolve ``settings`` for ``definition`` with ``choices`` (see the module docstring)."""
-    if settings.legacy:
+    if settings.legacy and not getattr(definition.simulate, "black_box", False):
         return Plan(f"legacy-{settings.optimizer}", settings.with_defaults(LEGACY_DEFAULTS), False, False)
     mode = settings.mode
+    if mode == "surrogate" or (getattr(definition.simulate, "black_box", False) and mode == "auto"):
+        resolved = settings.replace(optimizer=None).with_defaults(SURROGATE_DEFAULTS)
+        return Plan("surrogate", resolved, False, False, 0, "no gradients: local surrogate")
     calls, detail, single = 0, "", True
     if mode == "auto":
         probe = probe_simulation(definition, choices, settings, device)

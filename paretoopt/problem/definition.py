@@ -117,7 +117,7 @@ class Estimate:
     stderr: torch.Tensor | float = 0.0
 
 
-InnerMode = Literal["auto", "exact", "adam", "lbfgs"]
+InnerMode = Literal["auto", "exact", "adam", "lbfgs", "surrogate"]
 
 #: What an unset setting means for a study that names its ``optimizer`` (the behaviour of every
 #: study written before ``mode`` existed, kept exactly).
@@ -145,6 +145,10 @@ class InnerSettings:
     convergence test (projected gradient or step size in the unit box of the inner parameters,
     relative to the Monte Carlo noise of the loss) with ``max_steps`` simulator calls as a cap,
     and record why they stopped.
+
+    ``"surrogate"`` (chosen by ``"auto"`` for a simulation without gradients, an
+    :class:`~paretoopt.ExternalSimulator`) is a trust region on a local quadratic surrogate fitted
+    to simulations around the design (:mod:`paretoopt.inner.local`).
 
     ``optimizer="adam" | "lbfgs"`` without ``mode`` is the method of studies written before
     ``mode`` existed, kept exactly: Adam with a cosine learning-rate decay and a plateau stop
@@ -177,9 +181,10 @@ class InnerSettings:
             raise StudyDefinitionError(
                 f"InnerSettings.optimizer must be 'adam' or 'lbfgs', got {self.optimizer!r}"
             )
-        if self.mode not in ("auto", "exact", "adam", "lbfgs"):
+        if self.mode not in ("auto", "exact", "adam", "lbfgs", "surrogate"):
             raise StudyDefinitionError(
-                f"InnerSettings.mode must be 'auto', 'exact', 'adam' or 'lbfgs', got {self.mode!r}"
+                "InnerSettings.mode must be 'auto', 'exact', 'adam', 'lbfgs' or 'surrogate', "
+                f"got {self.mode!r}"
             )
         if self.optimizer is not None and self.mode != "auto":
             if (self.mode == "adam") != (self.optimizer == "adam"):
@@ -276,6 +281,9 @@ class StudyDefinition:
         self.space = space
         self.objectives: tuple[Objective, ...] = objectives
         self.constraints: tuple[Constraint, ...] = constraints
+        bind = getattr(simulate, "bind_study", None)
+        if callable(bind):  # an ExternalSimulator learns the units and the outputs to read
+            simulate = bind(space, names)
         self.simulate = simulate
         self.inner = inner if inner is not None else InnerSettings()
         self.description = description

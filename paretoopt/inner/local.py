@@ -1,0 +1,236 @@
+"""The ``surrogate`` inner mode, for simulations that give no gradients (an
+:class:`~paretoopt.ExternalSimulator`, chosen automatically for one): a trust-region method on
+a local surrogate (Conn, Scheinberg & Vicente 2009, "Introduction to derivative-free
+optimization", ch. 10; the local-surrogate idea of L-GSO, arXiv:2002.04632).
+
+Around the current design ``c`` (unit box), inside a box of half-width ``r``:
+
+1. keep enough simulations in the region (earlier ones inside ``2 r`` are reused; new ones are
+   scrambled-Sobol points of the region, run as one batch, ``max_parallel`` at a time);
+2. fit :class:`~paretoopt.inner.quadratic.LocalModel` (a quadratic per output) and minimise
+   the scalarised, penalised loss of the model in the region (autograd gradient, L-BFGS-B from
+   the best of 64 random points, the centre and the best simulation);
+3. simulate the step; ``rho`` = achieved / predicted decrease (achieved from the simulations
+   for exact outputs, from the refitted model when they carry Monte Carlo noise); accept when
+   ``rho > 0.1``, halve ``r`` when ``rho < 0.25``, double it (up to 0.5) when ``rho > 0.75``
+   and the step reached the region's edge;
+4. stop when the region has shrunk below ``tol`` (exact) or ``10 tol`` (noisy), or the model's
+   predicted decrease is below 1e-9 of the loss (exact outputs); with Monte Carlo noise, a
+   predicted decrease below the model's own error at the centre doubles the region's sample
+   (at most ``MAX_LEVEL`` times, Smith et al. 2018's larger batch in place of a smaller step)
+   and stops after the last doubling.
+Every simulation is one call of the trial's budget (``max_steps``).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+
+from paretoopt.inner.loss import penalty, step_seed
+from paretoopt.inner.quadratic import LocalModel, fit_local_model, n_features
+from paretoopt.inner.result import CONVERGED, MAX_STEPS
+from paretoopt.inner.sample import Run
+from paretoopt.problem import Evaluation, evaluate
+
+#: Initial half-width of the trust region (unit box).
+RADIUS0 = 0.1
+RADIUS_MAX = 0.5
+#: Simulations kept for a fit: exact outputs need the model's coefficients plus one, noisy ones
+#: twice that (a regression that averages the noise, not an interpolation of it).
+OVERSAMPLE_NOISY = 2
+#: Noisy outputs: the region's sample is doubled at most this many times.
+MAX_LEVEL = 2
+#: Reused simulations lie within this many radii of the centre.
+REUSE = 2.0
+
+
+@dataclass
+class Sample:
+    """The simulations of one inner loop: points (unit box), outputs and their standard errors."""
+
+    t: list[np.ndarray]
+    y: list[np.ndarray]
+    se: list[np.ndarray]
+
+    def near(self, centre: np.ndarray, radius: float) -> np.ndarray:
+        if not self.t:
+            return np.zeros(0, dtype=int)
+        dist = np.max(np.abs(np.array(self.t) - centre), axis=1)
+        return np.flatnonzero(dist <= REUSE * radius + 1e-12)
+
+    @property
+    def noisy(self) -> bool:
+        return any(bool(np.any(s > 0)) for s in self.se)
+
+
+def model_loss(run: Run, y: torch.Tensor) -> torch.Tensor:
+    """The scalarised, penalised loss of outputs ``y`` (objectives then constraints)."""
+    m = len(run.definition.objectives)
+    zeros = torch.zeros_like(y)
+    ev = Evaluation(y[:m], zeros[:m], y[m:], zeros[m:])
+    return run.scalarization(y[:m]) + penalty(run.definition, ev, run.settings.constraint_penalty)
+
+
+def surrogate_gradient(run: Run, model: LocalModel, t: np.ndarray) -> tuple[float, np.ndarray]:
+    """The model's loss and its gradient (unit box) at ``t``."""
+    tt = torch.tensor(t, dtype=torch.float64, requires_grad=True)
+    loss = model_loss(run, model.predict(tt))
+    (g,) = torch.autograd.grad(loss, tt)
+    return float(loss.detach()), g.numpy().astype(float)
+
+
+class LocalSurrogate:
+    """One ``surrogate``-mode inner loop (see the module docstring) over ``run``."""
+
+    def __init__(self, run: Run, seed: int, n_samples: int, tol: float, parallel: int = 1) -> None:
+        self.run, self.seed, self.n, self.tol = run, seed, n_samples, tol
+        self.parallel = max(1, int(parallel))
+        self.data = Sample([], [], [])
+        #: noisy outputs: the region's sample is doubled each time a step drowns in the noise
+        self.level = 0
+        self.d = len(run.definition.space.inner)
+        self._sobol = torch.quasirandom.SobolEngine(self.d, scramble=True, seed=seed % 2**31)
+
+    def simulate(self, points: list[np.ndarray]) -> None:
+        """Simulate ``points`` (a batch, ``parallel`` at a time), each on its own seed."""
+        run = self.run
+        points = points[: max(run.budget_left, 0)]
+        seeds = [step_seed(self.seed, run.calls + 1 + i) for i in range(len(points))]
+        run.calls += len(points)
+
+        def one(args: tuple[np.ndarray, int]) -> Evaluation:
+            t, s = args
+            gen = torch.Generator()
+            gen.manual_seed(s)
+            params = {k: torch.tensor(v, dtype=torch.float64) for k, v in run.values(t).items()}
+            with torch.no_grad():
+                return evaluate(run.definition, params, run.choices, self.n, gen, dtype=torch.float64)
+
+        if self.parallel > 1 and len(points) > 1:
+            with ThreadPoolExecutor(self.parallel) as pool:
+                evs = list(pool.map(one, zip(points, seeds, strict=True)))
+        else:
+            evs = [one(a) for a in zip(points, seeds, strict=True)]
+        for t, ev in zip(points, evs, strict=True):
+            y = torch.cat([ev.objectives, ev.constraints]).detach()
+            self.data.t.append(np.asarray(t, dtype=float))
+            self.data.y.append(y.numpy().astype(float))
+            self.data.se.append(torch.cat([ev.objective_stderr, ev.constraint_stderr]).numpy().astype(float))
+            run.last_t = np.asarray(t, dtype=float)
+            run.record(float(model_loss(run, y)), ev.objectives, np.asarray(t, dtype=float))
+
+    def needed(self) -> int:
+        p = n_features(self.d) + 1
+        return OVERSAMPLE_NOISY * p * 2**self.level if self.data.noisy else p
+
+    def fill(self, c: np.ndarray, r: float) -> bool:
+        """Top the region up to :meth:`needed` simulations; False when the budget is spent."""
+        missing = self.needed() - len(self.data.near(c, r))
+        if missing > 0:
+            if self.run.budget_left < 1:
+                return False
+            lo, hi = np.clip(c - r, 0, 1), np.clip(c + r, 0, 1)
+            u = self._sobol.draw(missing, dtype=torch.float64).numpy()
+            self.simulate([lo + (hi - lo) * ui for ui in u])
+        return True
+
+    def fit(self, c: np.ndarray, r: float) -> LocalModel:
+        idx = self.data.near(c, r)
+        if len(idx) < n_features(self.d):  # budget-starved: the nearest simulations
+            dist = np.max(np.abs(np.array(self.data.t) - c), axis=1)
+            idx = np.argsort(dist)[: max(n_features(self.d), 1)]
+        t = np.array(self.data.t)[idx]
+        return fit_local_model(t, np.array(self.data.y)[idx], np.array(self.data.se)[idx], c, r)
+
+    def step(self, model: LocalModel, c: np.ndarray, r: float) -> np.ndarray:
+        """The model's minimiser in the region ``[c - r, c + r]`` cut to the unit box."""
+        lo, hi = np.clip(c - r, 0, 1), np.clip(c + r, 0, 1)
+        rng = np.random.default_rng(self.run.calls)
+        cands = [lo + (hi - lo) * rng.random((64, self.d)), c[None, :]]
+        with torch.no_grad():
+            pts = torch.tensor(np.vstack(cands))
+            losses = [float(model_loss(self.run, model.predict(p))) for p in pts]
+        x0 = np.vstack(cands)[int(np.argmin(losses))]
+
+        def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+            return surrogate_gradient(self.run, model, x)
+
+        res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)))
+        return np.clip(res.x, lo, hi)
+
+    def noise(self, c: np.ndarray) -> float:
+        """The loss's Monte Carlo standard error for one simulation near ``c`` (linearised)."""
+        if not self.data.noisy:
+            return 0.0
+        idx = self.data.near(c, RADIUS0)
+        se = np.mean(np.array(self.data.se)[idx if len(idx) else slice(None)], axis=0)
+        y = torch.tensor(np.mean(np.array(self.data.y), axis=0), requires_grad=True)
+        (g,) = torch.autograd.grad(model_loss(self.run, y), y)
+        return float(np.sqrt(np.sum((g.numpy() * se) ** 2)))
+
+    def optimise(self, start: np.ndarray) -> tuple[np.ndarray, str]:
+        """Run from ``start``: the final centre and why the loop stopped."""
+        c, r = np.asarray(start, dtype=float), RADIUS0
+        self.simulate([c])
+        while True:
+            if not self.fill(c, r):
+                return c, MAX_STEPS
+            noisy = self.data.noisy
+            r_min = self.tol * (10.0 if noisy else 1.0)
+            model = self.fit(c, r)
+            cand = self.step(model, c, r)
+            with torch.no_grad():
+                m_c = float(model_loss(self.run, model.predict(torch.tensor(c))))
+                m_x = float(model_loss(self.run, model.predict(torch.tensor(cand))))
+            pred = m_c - m_x
+            if noisy:  # the model's own error at the centre: one simulation's over sqrt(n / p)
+                floor = self.noise(c) * math.sqrt(n_features(self.d) / model.n_points)
+            else:
+                floor = 1e-9 * max(abs(m_c), 1e-12)
+            size = float(np.max(np.abs(cand - c), initial=0.0))
+            if pred <= floor or size < r_min:
+                if not noisy or size < r_min or self.level >= MAX_LEVEL:
+                    return c, CONVERGED
+                self.level += 1  # the step drowns in the noise: a larger sample resolves it
+                continue
+            if self.run.budget_left < 1:
+                return c, MAX_STEPS
+            self.simulate([cand])
+            if noisy:
+                after = self.fit(c, r)
+                with torch.no_grad():
+                    ared = float(model_loss(self.run, after.predict(torch.tensor(c)))) - float(
+                        model_loss(self.run, after.predict(torch.tensor(cand)))
+                    )
+            else:
+                ared = self._actual(c) - self._actual(cand)
+            rho = ared / pred if pred > 0 else -math.inf
+            if rho > 0.1:
+                c = cand
+            if rho < 0.25:
+                r *= 0.5
+            elif rho > 0.75 and size >= 0.9 * r:
+                r = min(2.0 * r, RADIUS_MAX)
+            if r < r_min:
+                return c, CONVERGED
+
+    def _actual(self, t: np.ndarray) -> float:
+        """The simulated loss at ``t`` (exact outputs: the last simulation there)."""
+        for ti, yi in zip(reversed(self.data.t), reversed(self.data.y), strict=True):
+            if np.array_equal(ti, t):
+                with torch.no_grad():
+                    return float(model_loss(self.run, torch.tensor(yi)))
+        raise KeyError("no simulation at this point")
+
+
+def run_local(
+    run: Run, start: np.ndarray, seed: int, *, n_samples: int, tol: float, parallel: int = 1
+) -> tuple[np.ndarray, str]:
+    """The ``surrogate`` mode from ``start`` (unit box): the final design and the stop reason."""
+    return LocalSurrogate(run, seed, n_samples, tol, parallel).optimise(start)
