@@ -125,7 +125,8 @@ def moliere_by_hand(layers):
 def test_silicon_tungsten_moliere_radius_with_support():
     # Real Si-W calorimeters (CALICE physics prototype, ILD SiW-ECAL, CMS HGCAL's CE-E) quote
     # effective Moliere radii of about 1.5-2 cm, far above tungsten's 0.93 cm: boards, glue and
-    # gaps dilute the stack (figures from the collaborations' papers, quoted from memory).
+    # gaps dilute the stack (figures from the collaborations' papers, quoted from memory and not
+    # found again in issue 18's follow-up; SiD quotes ~1 mm gaps, so 2 mm of support is generous).
     layers = {"W": 2.8, "Si": 0.525, "FR4": 1.2, "epoxy": 0.1, "air": 0.7}
     expected = moliere_by_hand(layers)
     s = stack_properties("W", "Si", t(2.8), t(0.525), calorimetry.SILICON_SUPPORT)

@@ -343,3 +343,43 @@ def test_ladle_level_gradient_agrees_with_finite_differences() -> None:
         with torch.no_grad():
             fd = float(loss(plus) - loss(minus)) / (2 * h)
         assert float(params[name].grad) == pytest.approx(fd, rel=1e-4, abs=1e-7), name
+
+
+def test_profiled_fisher_is_the_marginal_precision_computed_by_hand() -> None:
+    """muon_fisher's Schur complement against a computation written here: the full Fisher matrix
+    of (u_1..u_E, ln p) of a zero-mean Gaussian, F_jk = 1/2 sum_views tr(S^-1 D_j S^-1 D_k)
+    with explicit 2 x 2 matrices, plus the prior precision tau on ln p, inverted; the inverse of
+    its u block is the information left on u once the momentum is marginalised."""
+    from paretoopt.physics.tomography.fisher import muon_fisher
+
+    g = torch.Generator().manual_seed(3)
+    n, e = 4, 3
+
+    def spd(k: int) -> torch.Tensor:  # (k, 2, 3) random symmetric 2 x 2 (tt, tx, xx), positive
+        a = torch.randn((k, 2, 2, 2), generator=g, dtype=torch.float64)
+        m = a @ a.transpose(-1, -2) + 0.1 * torch.eye(2, dtype=torch.float64)
+        return torch.stack([m[..., 0, 0], m[..., 0, 1], m[..., 1, 1]], -1)
+
+    s = spd(n)
+    d = spd(n * e).reshape(n, e, 2, 3)
+    nu = spd(n)
+    tau = torch.tensor([0.7, 2.0, 0.1, math.inf], dtype=torch.float64)
+    got = muon_fisher(d, nu, s, tau)
+
+    def mat(v: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([[float(v[0]), float(v[1])], [float(v[1]), float(v[2])]], dtype=torch.float64)
+
+    for i in range(n):
+        derivs = [[mat(d[i, j, v]) for v in range(2)] for j in range(e)] + [[mat(nu[i, v]) for v in range(2)]]
+        full = torch.zeros((e + 1, e + 1), dtype=torch.float64)
+        for j in range(e + 1):
+            for k in range(e + 1):
+                for v in range(2):
+                    sinv = torch.linalg.inv(mat(s[i, v]))
+                    full[j, k] += 0.5 * torch.trace(sinv @ derivs[j][v] @ sinv @ derivs[k][v])
+        if math.isinf(float(tau[i])):
+            expected = full[:e, :e]
+        else:
+            full[e, e] += tau[i]
+            expected = torch.linalg.inv(torch.linalg.inv(full)[:e, :e])
+        assert torch.allclose(got[i], expected, rtol=1e-9, atol=1e-12), i
