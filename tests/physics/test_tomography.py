@@ -247,6 +247,13 @@ def test_loss_model_is_bethe_at_the_reference_materials() -> None:
         mat = get(name)
         got = loss.per_cm(torch.full_like(p, 1.0 / mat.x0_cm), p)
         assert torch.allclose(got, material_dedx_mev_cm(mat, p) * 1e-3, rtol=1e-3), name
+    # against published numbers, not the code: the PDG's minimum ionisation (MeV cm2/g, material
+    # pages at pdg.lbl.gov/AtomicNuclearProperties) times the density (g/cm3), typed here
+    pdg = {"water": (1.992, 1.000), "Pb": (1.122, 11.35), "Fe": (1.451, 7.874)}
+    grid = torch.exp(torch.linspace(math.log(0.2), math.log(1.0), 400, dtype=torch.float64))
+    for name, (per_g, rho) in pdg.items():
+        lam0 = torch.full_like(grid, 1.0 / get(name).x0_cm)
+        assert float(loss.per_cm(lam0, grid).min()) * 1e3 == pytest.approx(per_g * rho, rel=3e-3), name
     lam = torch.exp(torch.linspace(math.log(1e-4), math.log(3.0), 200, dtype=torch.float64))
     rate = loss.per_cm(lam, torch.full_like(lam, 3.0))
     assert bool((rate[1:] > rate[:-1]).all())  # denser voxels lose more per cm
