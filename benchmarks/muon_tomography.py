@@ -199,7 +199,6 @@ def ours_worker(mode: str, n: int, repeats: int, threads: int, seed: int, method
     import torch
 
     from paretoopt.physics.tomography import InferenceSettings, MomentumModel, MuonTomography
-    from paretoopt.physics.tomography.fisher import linear_sigma
     from paretoopt.physics.tomography.simulation import cat_kinks
 
     torch.set_num_threads(threads)
@@ -249,21 +248,21 @@ def ours_worker(mode: str, n: int, repeats: int, threads: int, seed: int, method
         t1 = time.perf_counter()
         data = cat_kinks(kinks)
         trace: list = []
-        from paretoopt.physics.tomography import infer_x0
+        from paretoopt.physics.tomography import block_log_density, infer_x0
 
         est = infer_x0(data, sim.inference_grid, loss=sim.loss, settings=InferenceSettings(), trace=trace)
         lam = est.inv_x0_per_cm.reshape(-1)
         m = sim.block_mask
-        c = torch.zeros(lam.numel() + 1, dtype=lam.dtype)
-        c[:-1] = m * lam / lam[m].sum()
-        sigma = float(linear_sigma(est.precision, c))
-        err = -(math.log(float(lam[m].mean())) - math.log(float(torch.exp(sim.true_u[m]).mean())))
+        value, mean_u, sigma = block_log_density(est, m)
+        truth_block = math.log(float(torch.exp(sim.true_u[m]).mean()))
+        err, err_mean_u = -(value - truth_block), -(mean_u - truth_block)
         truth = torch.exp(sim.true_u)
         mse = float(((torch.log(lam) - torch.log(truth)) ** 2).mean())
         out.update(
             time_s=[time.perf_counter() - t0], inference_s=time.perf_counter() - t1,
             n_reconstructed=len(data),
             exposure_s=t_sample, asimov_sigma=asimov, laplace_sigma=sigma, block_error=err, pull=err / sigma,
+            block_error_mean_u=err_mean_u,
             iterations=est.iterations, converged=est.converged, x0_log_mse=mse,
         )  # fmt: skip
     else:  # figures

@@ -144,8 +144,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "        if key in done or t.number % 2:\n",
         ("tests/test_surrogate.py::test_simulator_surrogate_traces_then_resimulates_and_resumes",),
     ),
-    # ---- physics: one sign flip per physics module (tests/physics/ is being rewritten in
-    # parallel with the physics fixes; rerun this check after that merge)
+    # ---- physics: one sign flip per physics module (the tomography package: one per module
+    # with its own physics)
     Mutation(
         "physics/materials: E_s sign flipped",
         "paretoopt/physics/materials.py",
@@ -156,8 +156,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "physics/showers: sign of the ln y slope of the ln T-ln alpha correlation flipped",
         "paretoopt/physics/showers.py",
-        "GP_RHO = (0.705, 0.023)",
         "GP_RHO = (0.705, -0.023)",
+        "GP_RHO = (0.705, 0.023)",
         ("tests/physics/test_showers.py",),
     ),
     Mutation(
@@ -182,11 +182,50 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/physics/test_calorimetry.py",),
     ),
     Mutation(
-        "physics/tomography: muons gain energy in matter (energy-loss sign flipped)",
+        "physics/energy_loss: sign of the density-effect correction flipped",
+        "paretoopt/physics/energy_loss.py",
+        "(log_term - beta2 - 0.5 * delta)",
+        "(log_term - beta2 + 0.5 * delta)",
+        ("tests/physics/test_energy_loss.py",),
+    ),
+    Mutation(
+        "physics/tomography/scattering_model: muons gain energy in matter (energy-loss sign flipped)",
         "paretoopt/physics/tomography/scattering_model.py",
-        "(p[:, None] - eloss_gev_per_x0 * t_above)",
-        "(p[:, None] + eloss_gev_per_x0 * t_above)",
-        ("tests/physics/test_tomography.py", "tests/studies/"),
+        "        top = top - de",
+        "        top = top + de",
+        ("tests/physics/test_tomography.py::test_kink_model_is_calibrated_against_the_simulation",),
+    ),
+    Mutation(
+        "physics/tomography/fisher: sign of the momentum profiling (Schur complement) flipped",
+        "paretoopt/physics/tomography/fisher.py",
+        "return f_uu - shrink[:, None, None]",
+        "return f_uu + shrink[:, None, None]",
+        (
+            "tests/physics/test_tomography.py::test_profiled_fisher_is_the_marginal_precision_computed_by_hand",
+        ),
+    ),
+    Mutation(
+        "physics/tomography/momentum: sign of the spectrum's Jacobian p^2/E flipped",
+        "paretoopt/physics/tomography/momentum.py",
+        "+ torch.log(p * p / e)[None, :]",
+        "- torch.log(p * p / e)[None, :]",
+        ("tests/physics/test_muons.py::test_momentum_prior_weights_follow_the_spectrum",),
+    ),
+    Mutation(
+        "physics/tomography/inference: sign of the kinks' quadratic form in the likelihood flipped",
+        "paretoopt/physics/tomography/inference.py",
+        "return (-0.5 * (torch.log(det) + quad)",
+        "return (-0.5 * (torch.log(det) - quad)",
+        (
+            "tests/physics/test_tomography_fom.py::test_block_estimate_is_unbiased_where_the_map_of_a_log_scale_is_not",
+        ),
+    ),
+    Mutation(
+        "physics/tomography/tracks: sign of the panels' scattering in the fits' covariance flipped",
+        "paretoopt/physics/tomography/tracks.py",
+        'slope_var = slope_var + torch.einsum("np,npv->nv", v1 * v1, hits.ms_var)',
+        'slope_var = slope_var - torch.einsum("np,npv->nv", v1 * v1, hits.ms_var)',
+        ("tests/physics/test_tomography.py::test_fit_covariance_with_panel_scattering_matches_monte_carlo",),
     ),
 )
 

@@ -62,7 +62,7 @@ GP_RHO = (0.705, -0.023)
 #: PDG's "90 % within R_M, 99 % within 3.5 R_M" in the tests.)
 GP_LATERAL = {
     "rc": (0.0251, 0.00319, 0.1162, -0.000381),
-    "rt": (0.659, -0.00309, 0.645, -2.59, 0.3585, 0.0421),
+    "rt": (0.659, -0.00309, 0.645, -2.59, 0.3585, 0.0412),
     "wc": (2.632, -0.00094, 0.401, 0.00187, 1.313, -0.0686),
 }
 #: PDG constants for t_max = ln y + C_j (EM cascades); only their difference (the photon's

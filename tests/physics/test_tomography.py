@@ -247,6 +247,13 @@ def test_loss_model_is_bethe_at_the_reference_materials() -> None:
         mat = get(name)
         got = loss.per_cm(torch.full_like(p, 1.0 / mat.x0_cm), p)
         assert torch.allclose(got, material_dedx_mev_cm(mat, p) * 1e-3, rtol=1e-3), name
+    # against published numbers, not the code: the PDG's minimum ionisation (MeV cm2/g, material
+    # pages at pdg.lbl.gov/AtomicNuclearProperties) times the density (g/cm3), typed here
+    pdg = {"water": (1.992, 1.000), "Pb": (1.122, 11.35), "Fe": (1.451, 7.874)}
+    grid = torch.exp(torch.linspace(math.log(0.2), math.log(1.0), 400, dtype=torch.float64))
+    for name, (per_g, rho) in pdg.items():
+        lam0 = torch.full_like(grid, 1.0 / get(name).x0_cm)
+        assert float(loss.per_cm(lam0, grid).min()) * 1e3 == pytest.approx(per_g * rho, rel=3e-3), name
     lam = torch.exp(torch.linspace(math.log(1e-4), math.log(3.0), 200, dtype=torch.float64))
     rate = loss.per_cm(lam, torch.full_like(lam, 3.0))
     assert bool((rate[1:] > rate[:-1]).all())  # denser voxels lose more per cm
@@ -343,3 +350,43 @@ def test_ladle_level_gradient_agrees_with_finite_differences() -> None:
         with torch.no_grad():
             fd = float(loss(plus) - loss(minus)) / (2 * h)
         assert float(params[name].grad) == pytest.approx(fd, rel=1e-4, abs=1e-7), name
+
+
+def test_profiled_fisher_is_the_marginal_precision_computed_by_hand() -> None:
+    """muon_fisher's Schur complement against a computation written here: the full Fisher matrix
+    of (u_1..u_E, ln p) of a zero-mean Gaussian, F_jk = 1/2 sum_views tr(S^-1 D_j S^-1 D_k)
+    with explicit 2 x 2 matrices, plus the prior precision tau on ln p, inverted; the inverse of
+    its u block is the information left on u once the momentum is marginalised."""
+    from paretoopt.physics.tomography.fisher import muon_fisher
+
+    g = torch.Generator().manual_seed(3)
+    n, e = 4, 3
+
+    def spd(k: int) -> torch.Tensor:  # (k, 2, 3) random symmetric 2 x 2 (tt, tx, xx), positive
+        a = torch.randn((k, 2, 2, 2), generator=g, dtype=torch.float64)
+        m = a @ a.transpose(-1, -2) + 0.1 * torch.eye(2, dtype=torch.float64)
+        return torch.stack([m[..., 0, 0], m[..., 0, 1], m[..., 1, 1]], -1)
+
+    s = spd(n)
+    d = spd(n * e).reshape(n, e, 2, 3)
+    nu = spd(n)
+    tau = torch.tensor([0.7, 2.0, 0.1, math.inf], dtype=torch.float64)
+    got = muon_fisher(d, nu, s, tau)
+
+    def mat(v: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([[float(v[0]), float(v[1])], [float(v[1]), float(v[2])]], dtype=torch.float64)
+
+    for i in range(n):
+        derivs = [[mat(d[i, j, v]) for v in range(2)] for j in range(e)] + [[mat(nu[i, v]) for v in range(2)]]
+        full = torch.zeros((e + 1, e + 1), dtype=torch.float64)
+        for j in range(e + 1):
+            for k in range(e + 1):
+                for v in range(2):
+                    sinv = torch.linalg.inv(mat(s[i, v]))
+                    full[j, k] += 0.5 * torch.trace(sinv @ derivs[j][v] @ sinv @ derivs[k][v])
+        if math.isinf(float(tau[i])):
+            expected = full[:e, :e]
+        else:
+            full[e, e] += tau[i]
+            expected = torch.linalg.inv(torch.linalg.inv(full)[:e, :e])
+        assert torch.allclose(got[i], expected, rtol=1e-9, atol=1e-12), i

@@ -51,6 +51,7 @@ from paretoopt.physics.tomography.inference import (
     InferenceSettings,
     KinkData,
     X0Estimate,
+    block_log_density,
     infer_x0,
     log_x0_mse,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "Technology",
     "TrackFit",
     "X0Estimate",
+    "block_log_density",
     "chunked_sum",
     "concatenate",
     "detector_hits",

@@ -40,6 +40,7 @@ from paretoopt.physics.tomography.inference import (
     InferenceSettings,
     KinkData,
     X0Estimate,
+    block_log_density,
     infer_x0,
     log_x0_mse,
 )
@@ -90,9 +91,12 @@ class MuonTomography(nn.Module):
     ``exposure_s``), ``cost`` (kEUR), ``scan_time`` (s to reconstruct ``target_muons``), and
     diagnostics: ``block_significance`` (the block's contrast to the matrix in sigmas),
     ``accepted_fraction``, ``exposure_s`` of the sample, and in evaluation with ``infer=True``:
-    ``block_error`` (inferred minus true block mean ln X0), ``block_pull`` (that over the
-    inference's own sigma), ``inferred_precision`` (%: that sigma scaled to ``exposure_s``),
-    ``x0_map_mse`` (diagnostic only), ``inference_iterations``, ``inference_converged``.
+    ``block_error`` (inferred minus true ln X0 of the block's mean density,
+    :func:`~paretoopt.physics.tomography.inference.block_log_density`), ``block_pull`` (that
+    over the inference's own sigma), ``block_error_mean_u`` (the error of the mean of the
+    voxels' MAP ln X0, biased high), ``inferred_precision`` (%: that sigma scaled to
+    ``exposure_s``), ``x0_map_mse`` (diagnostic only), ``inference_iterations``,
+    ``inference_converged``.
     """
 
     def __init__(
@@ -364,14 +368,16 @@ class MuonTomography(nn.Module):
         if len(data) < 2:
             return {"inference_converged": 0.0, "inference_iterations": 0.0}
         est = self.infer_map(data)
-        c = block_vector(self.block_mask, est.precision.dtype)
-        sigma = float(linear_sigma(est.precision, c))
-        u_hat = torch.log(est.inv_x0_per_cm.reshape(-1))
-        err = float(-(u_hat[self.block_mask].mean() - self.true_u[self.block_mask].mean()))
+        # ln of the block's mean scattering density (block_log_density); its Asimov sigma is
+        # the figure's (same weights at the truth)
+        mean, mean_u, sigma = block_log_density(est, self.block_mask)
+        truth_block = math.log(float(torch.exp(self.true_u[self.block_mask]).mean()))
+        err = -(mean - truth_block)
         truth = torch.exp(self.true_u).reshape(self.inference_grid.shape)
         return {
             "block_error": err,
             "block_pull": err / sigma,
+            "block_error_mean_u": -(mean_u - truth_block),
             "inferred_precision": 100.0 * sigma * math.sqrt(sample_exposure / self.exposure_s),
             "x0_map_mse": float(log_x0_mse(est, truth).value),
             "inference_iterations": float(est.iterations),
