@@ -1,0 +1,104 @@
+"""The archive (issue #19): every evaluated design with its sample size and errors; a front built
+from it never shows a trajectory point as review-grade; infeasible points never enter it.
+References: the noise model's standard error sigma / sqrt(n) and the study's closed-form
+objectives, computed here; dominance checked by a brute-force loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from paretoopt.run import optimize
+from tests.archive.studies import CONSTRAINED, MONTE_CARLO, write_study
+
+
+@pytest.fixture(scope="module")
+def mc_study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mc")
+    _, d = write_study(folder, MONTE_CARLO, "mc")
+    calls = d.simulate.__globals__["CALLS"]
+    calls.clear()
+    study = optimize(d, storage=f"sqlite:///{folder / 'mc.db'}", engine="grid", n_trials=6, seed=3)
+    return study, list(calls)
+
+
+@pytest.fixture(scope="module")
+def constrained_study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("con")
+    _, d = write_study(folder, CONSTRAINED, "con")
+    return optimize(d, storage=f"sqlite:///{folder / 'con.db'}", engine="grid", n_trials=8, seed=0)
+
+
+def test_monte_carlo_archive_points_carry_their_sample_size_and_errors(mc_study):
+    study, _ = mc_study
+    a = study.archive()
+    traj, trials = a[a.source == "trajectory"], a[a.source == "trial"]
+    assert len(traj) > 10 and len(trials) == len(study.completed_trials)
+    sigma = 0.5  # the study's per-event noise: the standard error on n events is sigma / sqrt(n)
+    assert set(traj.n_samples) == {200} and set(trials.n_samples) == {5000}
+    for frame, n, slack in ((traj, 200, 0.2), (trials, 5000, 0.06)):
+        ratio = frame[["f1 stderr", "f2 stderr"]].to_numpy() * math.sqrt(n) / sigma
+        assert np.all(np.abs(ratio - 1) < slack), ratio
+    # smaller samples, larger errors: about sqrt(5000 / 200) = 5 times
+    assert traj["f1 stderr"].median() / trials["f1 stderr"].median() == pytest.approx(5.0, rel=0.15)
+    assert not traj.review_grade.any() and trials.review_grade.all()
+
+
+def test_exact_archive_points_are_exact_single_samples(constrained_study):
+    a = constrained_study.archive()
+    traj = a[a.source == "trajectory"]
+    assert len(traj) > 10 and set(traj.n_samples) == {1}
+    assert (traj["f1 stderr"] == 0).all() and (traj["gain stderr"] == 0).all()
+
+
+def _gain(x, y):
+    g = 1 + 9 * y
+    return -g * (1 - np.sqrt(x / g))
+
+
+def test_archive_front_is_feasible_non_dominated_and_marks_trajectory_points(constrained_study):
+    study = constrained_study
+    a = study.archive()
+    infeasible = a[a.feasible == False]  # noqa: E712 - None means unknown
+    assert len(infeasible) > 0  # the loops start at x = 0.5 > 0.4: some points violate it
+    front = study.pareto_front(include_archive=True)
+    assert (front.source == "trajectory").any()
+    # never review-grade before refine; the flag follows the source, nothing else
+    assert list(front.review_grade) == [s in ("trial", "refined") for s in front.source]
+    # figures are the study's closed form at the stored design; every point is feasible
+    assert np.allclose(front["f1"], front["x"]) and np.allclose(front["gain"], _gain(front["x"], front["y"]))
+    assert (front["xcap"] <= 0.4).all()
+    # brute force: no feasible archive point dominates a front point (min f1, max gain)
+    ok = a[(a.feasible == True) & a["f1"].notna()]  # noqa: E712
+    pts = ok[["f1", "gain"]].to_numpy() * [1, -1]
+    for f1, gain in front[["f1", "gain"]].to_numpy() * [1, -1]:
+        dominated = np.all(pts <= [f1, gain], axis=1) & np.any(pts < [f1, gain], axis=1)
+        assert not dominated.any()
+    # the archive front is at least as good as the trials' front: it holds every design they hold
+    assert len(front) >= len(study.pareto_front())
+
+
+def test_hypervolume_history_counts_calls_backward_and_events(mc_study):
+    study, calls = mc_study
+    # independent count: the simulation recorded every call's sample size
+    assert study.n_calls == len(calls) and study.n_events == sum(calls)
+    df = study.trials_dataframe()
+    assert df.n_events.sum() == sum(calls) and (df.n_events >= df.n_calls).all()
+    hv = study.hypervolume_history(by="events")
+    assert hv.index[-1] == sum(calls) and hv["calls"].iloc[-1] == len(calls)
+    assert hv["backward"].iloc[-1] == study.n_backward
+    with_archive = study.hypervolume_history(by="calls", include_archive=True)
+    assert list(with_archive.index) == list(study.hypervolume_history(by="calls").index)
+    with pytest.raises(ValueError, match="events"):
+        study.hypervolume_history(by="time")
+
+
+def test_the_health_line_states_calls_and_events(mc_study):
+    from paretoopt.cli.run import health_lines
+
+    study, calls = mc_study
+    first = health_lines(study.trials).splitlines()[0]
+    assert first.startswith(f"{len(calls):,} simulator calls (+ {study.n_backward:,} backward passes)")
+    assert f"{sum(calls):,} simulated events" in first
