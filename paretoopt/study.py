@@ -330,8 +330,9 @@ class Study:
 
         return get_surrogate(self, refit, seed=seed, kind=kind)  # type: ignore[arg-type]
 
-    def export_data(self) -> Any:
-        """Everything an export needs (:class:`paretoopt.report.table.ExportData`)."""
+    def export_data(self, include_archive: bool = False) -> Any:
+        """Everything an export needs (:class:`paretoopt.report.table.ExportData`); with
+        ``include_archive`` the front is built from the archive (:meth:`pareto_front`)."""
         from paretoopt.report.table import ExportData
         from paretoopt.version import __version__
 
@@ -341,7 +342,7 @@ class Study:
             objectives=self.objectives,
             constraints=self.constraints,
             space=self.space,
-            front=self.pareto_front(),
+            front=self.pareto_front(include_archive=include_archive),
             trials=self.trials_dataframe(),
             metadata={
                 "study": self.name,
@@ -368,11 +369,12 @@ class Study:
         max_steps (trials 4, 9, 17); 37 converged"`` (see :func:`convergence_summary`)."""
         return convergence_summary(self.trials)
 
-    def export(self, fmt: str, path: str) -> Any:
-        """Write the Pareto table for a design review (csv, md, latex, xlsx, html)."""
+    def export(self, fmt: str, path: str, include_archive: bool = False) -> Any:
+        """Write the Pareto table for a design review (csv, md, latex, xlsx, html); with
+        ``include_archive`` from the archive's front, its trajectory points marked."""
         from paretoopt.report.export import export_front
 
-        return export_front(self.export_data(), fmt, path)
+        return export_front(self.export_data(include_archive), fmt, path)
 
 
 #: How the summary names each stop reason, and what to change when it shows up.

@@ -102,3 +102,44 @@ def test_the_health_line_states_calls_and_events(mc_study):
     first = health_lines(study.trials).splitlines()[0]
     assert first.startswith(f"{len(calls):,} simulator calls (+ {study.n_backward:,} backward passes)")
     assert f"{sum(calls):,} simulated events" in first
+
+
+def test_a_step_without_constraint_values_is_of_unknown_feasibility_and_stays_off_the_front():
+    """Steps stored before schema 0005 carry no constraint values: in a constrained study their
+    feasibility is unknown (None), and the archive front leaves them out even when they would
+    dominate everything; in an unconstrained study they are feasible."""
+    from paretoopt.archive import archive_front, build_archive
+    from paretoopt.problem import Constraint
+    from paretoopt.storage import FrozenTrial, StoredStep, TrialState
+    from paretoopt.study import _empty_trial
+
+    t = FrozenTrial(**{**_empty_trial().__dict__, "id": 1, "state": TrialState.COMPLETE})
+    t = FrozenTrial(**{**t.__dict__, "objectives": (1.0, 1.0), "stderr": (0.1, 0.1), "constraints": (0.0,)})
+    old = StoredStep(0, 0.1, [0.0, 0.0], {"x": 0.3})  # dominates the trial, constraints unknown
+    known = StoredStep(1, 0.1, [0.5, 0.5], {"x": 0.4}, [0.0, 0.0], [2.0], [0.0], 1, exact=True)
+    cons = [Constraint("c", upper=1.0)]
+    points = build_archive([t], {1: [old, known]}, [], cons)
+    assert [p.feasible for p in points] == [True, None, False]  # trial, unknown, c = 2 > 1
+    assert [p.source for p in archive_front(points, ["minimize", "minimize"])] == ["trial"]
+    free = build_archive([t], {1: [old]}, [], [])
+    assert [(p.source, p.step) for p in archive_front(free, ["minimize", "minimize"])] == [("trajectory", 0)]
+
+
+def test_exports_of_the_archive_front_mark_every_trajectory_point(constrained_study, tmp_path):
+    """CSV keeps ``source`` / ``review_grade`` / ``n_samples`` per row; Markdown says "not
+    review-grade" on exactly the trajectory rows (counted from the database's archive front)."""
+    import pandas as pd
+
+    study = constrained_study
+    front = study.archive_front_points()
+    n_traj = sum(p.source == "trajectory" for p in front)
+    assert n_traj > 0
+    study.export("csv", str(tmp_path / "f.csv"), include_archive=True)
+    csv = pd.read_csv(tmp_path / "f.csv", comment="#")
+    assert len(csv) == len(front) and (csv["source"] == "trajectory").sum() == n_traj
+    assert list(csv["review_grade"]) == [s != "trajectory" for s in csv["source"]]
+    study.export("md", str(tmp_path / "f.md"), include_archive=True)
+    md = (tmp_path / "f.md").read_text()
+    assert md.count("trajectory, n = 1, not review-grade") == n_traj
+    study.export("md", str(tmp_path / "plain.md"))
+    assert "review-grade" not in (tmp_path / "plain.md").read_text()
