@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--engines", default="grid,random,nsga2,botorch")
     parser.add_argument("--studies", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="calls_per_trial", help="name of the JSON under benchmarks/results/")
     args = parser.parse_args()
     defs = definitions()
     chosen = [s for s in args.studies.split(",") if s] or list(defs)
@@ -107,7 +108,7 @@ def main() -> None:
         [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
         f"calls per trial, median (min-max), {args.trials} trials per study",
     )
-    path = write_json("calls_per_trial", {"trials": args.trials, "seed": args.seed, "rows": rows})
+    path = write_json(args.out, {"trials": args.trials, "seed": args.seed, "rows": rows})
     print(f"\nwrote {path}")
 
 
