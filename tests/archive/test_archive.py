@@ -143,3 +143,23 @@ def test_exports_of_the_archive_front_mark_every_trajectory_point(constrained_st
     assert md.count("trajectory, n = 1, not review-grade") == n_traj
     study.export("md", str(tmp_path / "plain.md"))
     assert "review-grade" not in (tmp_path / "plain.md").read_text()
+
+
+def test_archive_hypervolume_history_ends_at_the_archive_front_s_hypervolume(constrained_study):
+    """Brute force in the test: the 2-D dominated area of the feasible archive points (min f1,
+    max gain) by a sweep over f1, against the history's last value."""
+    study = constrained_study
+    ref = study.reference_point()
+    a = study.archive()
+    ok = a[(a.feasible == True) & a["f1"].notna()]  # noqa: E712
+    pts = sorted(zip(ok["f1"], -ok["gain"], strict=True))  # both minimised now
+    r1, r2 = ref[0], -ref[1]
+    area, best = 0.0, r2
+    for i, (x, y) in enumerate(pts):
+        best = min(best, y)
+        nxt = pts[i + 1][0] if i + 1 < len(pts) else r1
+        if x < r1 and best < r2:
+            area += (min(nxt, r1) - x) * (r2 - best)
+    hist = study.hypervolume_history(include_archive=True)
+    assert hist["hypervolume"].iloc[-1] == pytest.approx(area, rel=1e-9)
+    assert hist["hypervolume"].iloc[-1] >= study.hypervolume_history()["hypervolume"].iloc[-1]
