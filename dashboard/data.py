@@ -22,11 +22,13 @@ import numpy as np
 import pandas as pd
 
 from paretoopt import pareto
+from paretoopt.archive import ArchivePoint
 from paretoopt.exceptions import StorageError, StudyNotFoundError
 from paretoopt.report.columns import objective_column, stderr_column
 from paretoopt.storage import (
     BaseStorage,
     FrozenTrial,
+    RefinedPoint,
     StoredStep,
     StudyRecord,
     StudySpec,
@@ -113,6 +115,12 @@ class SnapshotStorage(BaseStorage):
 
     def get_surrogate(self, study_id: int) -> Any:
         return self.inner.get_surrogate(study_id)
+
+    def get_study_trajectories(self, study_id: int) -> dict[int, list[StoredStep]]:
+        return self.inner.get_study_trajectories(study_id)
+
+    def get_refinements(self, study_id: int) -> list[RefinedPoint]:
+        return self.inner.get_refinements(study_id)
 
     def save_surrogate(self, study_id: int, **kwargs: Any) -> Any:
         return self._read_only()
@@ -254,6 +262,10 @@ class Snapshot:
 
     def trajectory(self, number: int) -> pd.DataFrame:
         return self.memo(("trajectory", number), lambda: self.study.trajectory(number))
+
+    def archive_front(self) -> list[ArchivePoint]:
+        """The front built from every evaluated design (``Study.archive_front_points``)."""
+        return self.memo("archive_front", self.study.archive_front_points)
 
 
 class StudyCache:

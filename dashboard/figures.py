@@ -22,7 +22,11 @@ from paretoopt.report import plots
 from paretoopt.report.columns import objective_column
 
 TRACE_SELECTED, TRACE_WHATIF = 3, 4
+#: With "include archive" on, two more traces: the archive front's trajectory points (grey: not
+#: review-grade until ``paretoopt refine``) and its refined points.
+TRACE_ARCHIVE, TRACE_REFINED = 5, 6
 WHATIF_COLOR = "#2ca02c"
+ARCHIVE_COLOR, REFINED_COLOR = "#9a9a9a", "#1f3b73"
 #: Above this many points the front is WebGL. Lower than plots' default (1000): every patch of an
 #: overlay makes plotly redraw the figure, and 1,000 SVG points take ~120 ms to redraw in
 #: software-rendered Chromium, WebGL ~60 ms, which keeps a what-if under 100 ms.
@@ -79,6 +83,7 @@ def front(
     error_bars: bool = True,
     selected: int | None = None,
     prediction: dict[str, Any] | None = None,
+    archive: bool = False,
 ) -> dict[str, Any]:
     """The study's front (2-D or 3-D) from :mod:`paretoopt.report.plots`, with the selection and
     what-if overlays, as a figure dict. The plots figure is built once per snapshot and options
@@ -133,7 +138,39 @@ def front(
         **pred,
     }
     layout = {**base["layout"], "uirevision": f"{snap.name}|{'|'.join(names)}"}
-    return {"data": [*base["data"], selected_trace, whatif_trace], "layout": layout}
+    extra = archive_traces(snap, axes, kind) if archive else []
+    return {"data": [*base["data"], selected_trace, whatif_trace, *extra], "layout": layout}
+
+
+def archive_traces(snap: Snapshot, axes: Sequence[int], kind: str) -> list[dict[str, Any]]:
+    """The archive front's points that are not trials' evaluations: trajectory points in grey
+    (estimated on their step's sample, not review-grade) and refined points, each with its
+    trial, step and sample size on hover."""
+    points = [p for p in snap.archive_front() if p.source != "trial"]
+    traces = []
+    for source, colour, name in (
+        ("trajectory", ARCHIVE_COLOR, "archive: inner-loop steps (not review-grade)"),
+        ("refined", REFINED_COLOR, "archive: refined"),
+    ):
+        chosen = [p for p in points if p.source == source]
+        xyz = {
+            k: [float(p.objectives[i]) for p in chosen] for k, i in zip(("x", "y", "z"), axes, strict=False)
+        }
+        traces.append(
+            {
+                "type": kind,
+                "mode": "markers",
+                "name": name,
+                "customdata": [p.number for p in chosen],
+                "text": [
+                    f"trial {p.number}, step {p.step}, n = {p.n_samples} events, {source}" for p in chosen
+                ],
+                "hoverinfo": "text",
+                "marker": {"color": colour, "size": 5 if kind == "scatter3d" else 7, "symbol": "circle-open"},
+                **xyz,
+            }
+        )
+    return traces
 
 
 def hypervolume(snap: Snapshot, by: str) -> go.Figure:

@@ -371,6 +371,12 @@ def front_controls(snap: Snapshot) -> html.Div:
                 dcc.Checklist([{"label": "error bars", "value": "on"}], ["on"], id="error-bars", inline=True),
                 className="ctl",
             ),
+            html.Div(  # every evaluated design (docs/archive.md): grey = not review-grade
+                dcc.Checklist(
+                    [{"label": "include archive", "value": "on"}], [], id="include-archive", inline=True
+                ),
+                className="ctl",
+            ),
         ],
         className="front-controls",
     )

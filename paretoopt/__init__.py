@@ -4,6 +4,7 @@ A study (``studies/*.py``) defines a design space, objectives and a differentiab
 paretoopt traces its Pareto front of physics performance against cost.
 """
 
+from paretoopt.archive import ARCHIVE_SOURCES, ArchivePoint
 from paretoopt.exceptions import (
     ParetoOptError,
     SimulationError,
@@ -23,6 +24,7 @@ from paretoopt.problem import (
     StudyDefinition,
     load_study_definition,
 )
+from paretoopt.refine import RefineReport, refine_study
 from paretoopt.report.export import export_front
 from paretoopt.report.table import ExportData
 from paretoopt.run import optimize
@@ -39,6 +41,8 @@ from paretoopt.version import __version__
 from paretoopt.workflows import optimize_on_surrogate
 
 __all__ = [
+    "ARCHIVE_SOURCES",
+    "ArchivePoint",
     "AugmentedChebyshev",
     "BudgetConstraint",
     "Choice",
@@ -54,6 +58,7 @@ __all__ = [
     "Objective",
     "ParetoOptError",
     "Real",
+    "RefineReport",
     "SimulationError",
     "SpaceError",
     "StorageError",
@@ -73,5 +78,6 @@ __all__ = [
     "optimize",
     "optimize_inner",
     "optimize_on_surrogate",
+    "refine_study",
     "resolve_normalization",
 ]

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from paretoopt import pareto
+from paretoopt import archive_views, pareto
+from paretoopt.archive import ArchivePoint, archive_front, build_archive
 from paretoopt.normalization import NormalizationHistory
 from paretoopt.optimality import beaten_trials
 from paretoopt.problem import Constraint, Objective, StudyDefinition
@@ -111,6 +112,13 @@ class Study:
         """Backward passes through the simulator spent by all finished trials."""
         return sum(t.n_backward for t in self.trials)
 
+    @property
+    def n_events(self) -> int | None:
+        """Simulated events (each forward call's sample size, summed) of all finished trials;
+        ``None`` when a finished trial was stored before events were counted (schema 0005)."""
+        done = [t for t in self.trials if t.state.is_finished]
+        return None if any(t.n_events is None for t in done) else sum(t.n_events or 0 for t in done)
+
     def trajectory(self, number: int) -> pd.DataFrame:
         """The inner-loop trajectory of trial ``number``: step, loss, objectives, parameters."""
         import pandas as pd
@@ -152,6 +160,8 @@ class Study:
             stop_reason=t.stop_reason,
             n_calls=t.n_calls,
             n_backward=t.n_backward,
+            n_events=t.n_events,
+            n_samples=t.n_samples,
             n_steps=t.n_steps,
             wall_time_s=t.wall_time_s,
             seed=t.seed,
@@ -169,6 +179,36 @@ class Study:
         trials = self.get_trials(states)
         columns = list(self._row(_empty_trial()).keys())
         return pd.DataFrame([self._row(t) for t in trials], columns=columns)
+
+    # ----- the archive (paretoopt.archive) -----
+    def archive_points(self) -> list[ArchivePoint]:
+        """Every design the study evaluated: trials' final evaluations, trajectory steps and
+        their re-evaluations (:mod:`paretoopt.archive`), one point per design."""
+        sid = self.record.id
+        return build_archive(
+            self.trials,
+            self.storage.get_study_trajectories(sid),
+            self.storage.get_refinements(sid),
+            self.constraints,
+        )
+
+    def archive(self) -> pd.DataFrame:
+        """The archive as a table: a trial row's columns (``source``: ``"trial"``,
+        ``"trajectory"`` or ``"refined"``) plus ``trial_source``, ``step``, ``n_samples`` (the
+        events each estimate rests on) and ``review_grade``."""
+        return self._archive_table(self.archive_points())
+
+    def archive_front_points(self) -> list[ArchivePoint]:
+        """The non-dominated feasible archive points, less the trials beaten on their own
+        trade-off (:meth:`locally_optimal_trials`)."""
+        points = self.archive_points()
+        return archive_front(points, self.directions, list(self.locally_optimal_trials()))
+
+    def _archive_table(self, points: Sequence[ArchivePoint]) -> pd.DataFrame:
+        columns = list(self._row(_empty_trial()).keys())
+        return archive_views.archive_dataframe(
+            points, self.trials, self._row, columns, self.space, self.objectives, self.constraints
+        )
 
     def _front_trials(self) -> tuple[list[FrozenTrial], np.ndarray]:
         done = completed_feasible(self.trials)
@@ -214,20 +254,28 @@ class Study:
         those another trial beats on their own trade-off (:meth:`locally_optimal_trials`)."""
         return self._front_trials()[0]
 
-    def pareto_front(self) -> pd.DataFrame:
+    def pareto_front(self, include_archive: bool = False) -> pd.DataFrame:
         """The Pareto front as a table (same columns as :meth:`trials_dataframe`, plus ``knee``),
-        sorted by the first objective."""
+        sorted by the first objective. ``include_archive``: built from every evaluated design
+        (:meth:`archive`'s columns; trajectory points have ``review_grade`` False until
+        ``paretoopt refine`` re-evaluates them)."""
         import pandas as pd
 
-        trials, f = self._front_trials()
-        df = pd.DataFrame([self._row(t) for t in trials], columns=list(self._row(_empty_trial()).keys()))
-        knee = np.zeros(len(trials), dtype=bool)
-        if len(trials) >= 3:
+        if include_archive:
+            points = self.archive_front_points()
+            df = self._archive_table(points)
+            f = np.array([p.objectives for p in points], dtype=float).reshape(-1, len(self.objectives))
+        else:
+            trials, f = self._front_trials()
+            df = pd.DataFrame([self._row(t) for t in trials], columns=list(self._row(_empty_trial()).keys()))
+        knee = np.zeros(len(df), dtype=bool)
+        if len(df) >= 3:
             knee[pareto.knee_point(f, self.directions)] = True
         df["knee"] = knee
         first = objective_column(self.objectives[0])
         ascending = self.objectives[0].direction == "minimize"
-        return df.sort_values([first, "number"], ascending=[ascending, True]).reset_index(drop=True)
+        keys = [first, "number", "step"] if include_archive else [first, "number"]
+        return df.sort_values(keys, ascending=[ascending, *[True] * (len(keys) - 1)]).reset_index(drop=True)
 
     def reference_point(self) -> np.ndarray | None:
         """Hypervolume reference: the stored nadir pushed 10 % of the ideal-nadir range outward,
@@ -241,33 +289,27 @@ class Study:
         return pareto.reference_point(np.array([t.objectives for t in done]), self.directions)
 
     def hypervolume_history(
-        self, by: str = "trials", ref_point: Sequence[float] | None = None
+        self, by: str = "trials", ref_point: Sequence[float] | None = None, include_archive: bool = False
     ) -> pd.DataFrame:
         """Hypervolume of the front after each finished trial (in trial-number order), with the
-        cumulative simulator calls. ``by="trials"`` indexes by finished-trial count,
-        ``by="calls"`` by cumulative forward calls."""
-        import pandas as pd
-
-        if by not in ("trials", "calls"):
-            raise ValueError(f"by must be 'trials' or 'calls', got {by!r}")
-        finished = [t for t in self.trials if t.state.is_finished]
+        cumulative forward ``calls``, ``backward`` passes and simulated ``events`` (calls x
+        sample size; NaN once a trial predates their count). ``by``: ``"trials"``, ``"calls"``
+        or ``"events"``. ``include_archive``: each trial adds its feasible trajectory points
+        (refined where refined) besides its final evaluation."""
         ref = np.asarray(ref_point, dtype=float) if ref_point is not None else self.reference_point()
-        rows: list[dict[str, int]] = []
-        points: list[tuple[float, ...]] = []
-        calls = 0
-        hv_values: list[int] = []
-        for t in finished:
-            calls += t.n_calls
-            if t.state is TrialState.COMPLETE and t.feasible and _finite(t):
-                points.append(t.objectives)  # type: ignore[arg-type]
-            rows.append({"trials": len(rows) + 1, "number": t.number, "calls": calls})
-            hv_values.append(len(points))
-        hv_by_count = np.zeros(0)
-        if ref is not None and points:
-            hv_by_count = pareto.hypervolume_history(np.array(points, dtype=float), self.directions, ref)
-        df = pd.DataFrame(rows, columns=["trials", "number", "calls"])
-        df["hypervolume"] = [float(hv_by_count[k - 1]) if k > 0 else 0.0 for k in hv_values]
-        return df.set_index(by)
+        if include_archive:
+            by_trial: dict[int, list[tuple[float, ...]]] = {}
+            for p in self.archive_points():
+                if p.feasible is True and p.finite:
+                    by_trial.setdefault(p.trial_id, []).append(p.objectives)
+            return archive_views.hypervolume_history(
+                self.trials, lambda t: by_trial.get(t.id, []), self.directions, ref, by
+            )
+
+        def own(t: FrozenTrial) -> list[tuple[float, ...]]:
+            return [t.objectives] if t.feasible and _finite(t) else []  # type: ignore[list-item]
+
+        return archive_views.hypervolume_history(self.trials, own, self.directions, ref, by)
 
     # ----- surrogate -----
     def surrogate(self, refit: str = "auto", *, seed: int = 0, kind: str = "auto") -> Any:
@@ -288,8 +330,9 @@ class Study:
 
         return get_surrogate(self, refit, seed=seed, kind=kind)  # type: ignore[arg-type]
 
-    def export_data(self) -> Any:
-        """Everything an export needs (:class:`paretoopt.report.table.ExportData`)."""
+    def export_data(self, include_archive: bool = False) -> Any:
+        """Everything an export needs (:class:`paretoopt.report.table.ExportData`); with
+        ``include_archive`` the front is built from the archive (:meth:`pareto_front`)."""
         from paretoopt.report.table import ExportData
         from paretoopt.version import __version__
 
@@ -299,7 +342,7 @@ class Study:
             objectives=self.objectives,
             constraints=self.constraints,
             space=self.space,
-            front=self.pareto_front(),
+            front=self.pareto_front(include_archive=include_archive),
             trials=self.trials_dataframe(),
             metadata={
                 "study": self.name,
@@ -310,6 +353,8 @@ class Study:
                 "seed": rec.seed,
                 "trials": len(self.trials),
                 "simulator calls": self.n_calls,
+                "backward passes": self.n_backward,
+                "simulated events": self.n_events,
                 "inner loops": convergence_summary(self.trials),
                 "created": rec.created_at.isoformat(timespec="seconds") if rec.created_at else None,
                 "storage": self.storage.url,
@@ -324,11 +369,12 @@ class Study:
         max_steps (trials 4, 9, 17); 37 converged"`` (see :func:`convergence_summary`)."""
         return convergence_summary(self.trials)
 
-    def export(self, fmt: str, path: str) -> Any:
-        """Write the Pareto table for a design review (csv, md, latex, xlsx, html)."""
+    def export(self, fmt: str, path: str, include_archive: bool = False) -> Any:
+        """Write the Pareto table for a design review (csv, md, latex, xlsx, html); with
+        ``include_archive`` from the archive's front, its trajectory points marked."""
         from paretoopt.report.export import export_front
 
-        return export_front(self.export_data(), fmt, path)
+        return export_front(self.export_data(include_archive), fmt, path)
 
 
 #: How the summary names each stop reason, and what to change when it shows up.
@@ -377,6 +423,21 @@ def convergence_summary(trials: Sequence[FrozenTrial]) -> str:
     missing = len(done) - len(recorded)
     if missing:
         text += f"; {missing} without a record (no inner loop, or stored before it was kept)"
+    return text
+
+
+def calls_summary(trials: Sequence[FrozenTrial]) -> str:
+    """One line on what the finished ``trials`` cost: forward calls and backward passes through
+    the simulator, and simulated events (each call's sample size, summed), e.g.
+    ``"1,234 simulator calls (+ 1,100 backward passes), 2,468,000 simulated events"``; the
+    events are a lower bound, said so, when some trials predate their count (schema 0005)."""
+    done = [t for t in trials if t.state.is_finished]
+    calls, backward = sum(t.n_calls for t in done), sum(t.n_backward for t in done)
+    events = sum(t.n_events or 0 for t in done)
+    unknown = sum(t.n_events is None for t in done)
+    text = f"{calls:,} simulator calls (+ {backward:,} backward passes), {events:,} simulated events"
+    if unknown:
+        text += f" (at least: {unknown} trial(s) stored before events were counted)"
     return text
 
 

@@ -44,13 +44,16 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
         Input("view", "value"),
         Input("color-by", "value"),
         Input("error-bars", "value"),
+        Input("include-archive", "value"),
         Input("version", "data"),
         State("selected", "data"),
         State("whatif-pred", "data"),
         State("study-name", "data"),
         prevent_initial_call=True,
     )
-    def redraw_front(x, y, z, view, color_by, error_bars, _version, selected, prediction, name) -> Any:
+    def redraw_front(
+        x, y, z, view, color_by, error_bars, archive, _version, selected, prediction, name
+    ) -> Any:
         snap = c.cache.get(name)
         pred = prediction if prediction and prediction.get("study") == name else None
         return figures.front(
@@ -63,6 +66,7 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
             error_bars=bool(error_bars),
             selected=selected,
             prediction=pred,
+            archive=bool(archive),
         )
 
     @app.callback(

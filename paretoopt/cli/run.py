@@ -150,8 +150,9 @@ def run(
 
 
 def health_lines(trials: list[Any]) -> str:
-    """The run's closing health summary: how its inner loops stopped, and what to change."""
-    from paretoopt.study import convergence_advice, convergence_summary
+    """The run's closing health summary: what the finished trials cost (calls forward and
+    backward, simulated events), how their inner loops stopped, and what to change."""
+    from paretoopt.study import calls_summary, convergence_advice, convergence_summary
 
     advice = convergence_advice(trials)
-    return convergence_summary(trials) + (f"\n{advice}" if advice else "")
+    return "\n".join([calls_summary(trials), convergence_summary(trials), *([advice] if advice else [])])

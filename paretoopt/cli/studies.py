@@ -54,7 +54,7 @@ def show(
     rows: Annotated[int, typer.Option(help="Front rows to print.")] = 40,
 ) -> None:
     """Show a study's summary and its Pareto front as a table."""
-    from paretoopt.study import load_study
+    from paretoopt.study import calls_summary, load_study
 
     try:
         s = load_study(study_name=study, storage=open_existing(storage))
@@ -75,7 +75,7 @@ def show(
     typer.echo(
         f"trials      {len(trials)}  " + "  ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
     )
-    typer.echo(f"calls       {s.n_calls} forward, {s.n_backward} backward")
+    typer.echo(f"calls       {calls_summary(trials)}")
     typer.echo(f"inner loops {s.convergence_summary()}")
     if len(hv):
         typer.echo(f"hypervolume {hv['hypervolume'].iloc[-1]:.6g} (reference: nadir + 10 %)")
@@ -96,6 +96,10 @@ def export(
         Path | None, typer.Option("--output", "-o", help="Output file [default: STUDY-front.EXT].")
     ] = None,
     storage: StorageOpt = None,
+    include_archive: Annotated[
+        bool,
+        typer.Option(help="Build the front from every evaluated design (trajectory points marked)."),
+    ] = False,
 ) -> None:
     """Export a study's Pareto table for a design review."""
     from paretoopt.study import load_study
@@ -110,7 +114,7 @@ def export(
         s = load_study(study_name=study, storage=open_existing(storage))
         if not s.completed_trials:
             raise fail(f"study {study!r} has no completed trials to export", EXIT_FAILED)
-        path = s.export(format, str(out))
+        path = s.export(format, str(out), include_archive=include_archive)
     except ParetoOptError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"wrote {path}")

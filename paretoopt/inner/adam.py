@@ -21,6 +21,7 @@ from paretoopt.inner.loss import (
     penalty,
     required,
     set_mode,
+    step_figures,
     step_seed,
 )
 from paretoopt.inner.result import CONVERGED, MAX_STEPS, OptimizerOutcome, TrajectoryStep
@@ -88,6 +89,7 @@ def run_adam(
                     loss=value,
                     objectives=objective_list(ev),
                     params={k: float(v.detach()) for k, v in params.items()},
+                    **step_figures(ev, n_samples),
                 )
             )
         opt.step()
@@ -108,4 +110,6 @@ def run_adam(
         final = {k: float(v) for k, v in space.from_unconstrained(best_u).items()}
     # the logistic map can round onto a bound in floating point; keep values inside
     final = {p.name: min(max(final[p.name], p.low), p.high) for p in space.inner}
-    return OptimizerOutcome(final, traj, n_calls, n_backward, CONVERGED if converged else MAX_STEPS)
+    return OptimizerOutcome(
+        final, traj, n_calls, n_backward, CONVERGED if converged else MAX_STEPS, n_calls * n_samples
+    )

@@ -26,6 +26,7 @@ from paretoopt.inner.loss import (
     penalty,
     required,
     set_mode,
+    step_figures,
     step_seed,
 )
 from paretoopt.inner.result import CONVERGED, MAX_STEPS, NO_PROGRESS, OptimizerOutcome, TrajectoryStep
@@ -103,6 +104,7 @@ def run_lbfgs(
                 loss=value,
                 objectives=objective_list(ev),
                 params={k: float(v.detach()) for k, v in params.items()},
+                **step_figures(ev, n_samples),
             )
         )
         return value, grad
@@ -143,4 +145,6 @@ def run_lbfgs(
         p.name: min(max(float(p.from_unit(torch.tensor(t_cur[i], dtype=torch.float64))), p.low), p.high)
         for i, p in enumerate(space.inner)
     }
-    return OptimizerOutcome(final, traj, counters["calls"], counters["backward"], reason)
+    return OptimizerOutcome(
+        final, traj, counters["calls"], counters["backward"], reason, counters["calls"] * n_samples
+    )

@@ -140,6 +140,8 @@ def optimize_inner(
         loss,
         n_calls=outcome.n_calls + plan.probe_calls + 1,
         n_backward=outcome.n_backward,
+        n_events=outcome.n_events + plan.probe_events + int(plan.settings.n_eval_samples or 1),
+        n_samples=int(plan.settings.n_eval_samples or 1),
         stop_reason=outcome.stop_reason,
         optimizer=plan.optimizer,
         t0=t0,
@@ -191,7 +193,7 @@ def _optimise(
         if run.last_t is None:
             raise  # nothing finite to return: the trial fails, as it always did
         t, reason = run.last_t, NAN
-    return OptimizerOutcome(run.values(t), run.trajectory, run.calls, run.backward, reason)
+    return OptimizerOutcome(run.values(t), run.trajectory, run.calls, run.backward, reason, run.events)
 
 
 def _result(
@@ -203,6 +205,8 @@ def _result(
     *,
     n_calls: int,
     n_backward: int,
+    n_events: int = 0,
+    n_samples: int = 0,
     stop_reason: str | None,
     optimizer: str,
     t0: float,
@@ -235,6 +239,8 @@ def _result(
         trajectory=traj,
         extras=ev.extras,
         stop_reason=stop_reason,
+        n_events=n_events,
+        n_samples=n_samples,
     )
 
 
@@ -277,6 +283,8 @@ def evaluate_design(
         loss,
         n_calls=1 + plan.probe_calls,
         n_backward=0,
+        n_events=plan.probe_events + int(plan.settings.n_eval_samples or 1),
+        n_samples=int(plan.settings.n_eval_samples or 1),
         stop_reason=None,
         optimizer="none",
         t0=t0,

@@ -9,7 +9,7 @@ differentiable relaxations) and ``.eval()`` (hard physical behaviour).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -51,6 +51,18 @@ def penalty(definition: StudyDefinition, ev: Evaluation, weight: float) -> torch
 def objective_list(ev: Evaluation) -> list[float]:
     """The objective means of ``ev`` as floats (for a trajectory step)."""
     return [float(v) for v in ev.objectives.detach().cpu()]
+
+
+def step_figures(ev: Evaluation, n_samples: int, exact: bool = False) -> dict[str, Any]:
+    """What a trajectory step records of ``ev`` besides its objective means: the standard errors,
+    constraint values and errors (floats), the sample size and whether it was exact."""
+    return {
+        "stderr": [float(v) for v in ev.objective_stderr.detach().cpu()],
+        "constraints": [float(v) for v in ev.constraints.detach().cpu()],
+        "constraint_stderr": [float(v) for v in ev.constraint_stderr.detach().cpu()],
+        "n_samples": int(n_samples),
+        "exact": bool(exact),
+    }
 
 
 def check_first_gradient(

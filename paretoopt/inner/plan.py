@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from paretoopt.inner.probe import probe_simulation
+from paretoopt.inner.probe import probe_events, probe_simulation
 from paretoopt.problem import LEGACY_DEFAULTS, InnerSettings, StudyDefinition
 
 #: The exact mode: one sample (two when the simulation cannot run on one), 200 calls at most,
@@ -71,6 +71,8 @@ class Plan:
     grow: bool
     probe_calls: int = 0
     detail: str = ""
+    #: events the probe simulated (0 when memoised)
+    probe_events: int = 0
 
     @property
     def optimizer(self) -> str:
@@ -91,14 +93,14 @@ def make_plan(
     if mode == "surrogate" or (getattr(definition.simulate, "black_box", False) and mode == "auto"):
         resolved = settings.replace(optimizer=None).with_defaults(SURROGATE_DEFAULTS)
         return Plan("surrogate", resolved, False, False, 0, "no gradients: local surrogate")
-    calls, detail, single = 0, "", True
+    calls, detail, single, events = 0, "", True, 0
     if mode == "auto":
         probe = probe_simulation(definition, choices, settings, device)
-        calls, detail, single = probe.n_calls, probe.detail, probe.single_sample
+        calls, detail, single, events = probe.n_calls, probe.detail, probe.single_sample, probe_events(probe)
         mode = "exact" if probe.deterministic else "lbfgs" if probe.smooth else "adam"
     if mode == "exact":
         n = 1 if single else 2
         resolved = settings.with_defaults({**EXACT_DEFAULTS, "n_samples": n, "n_eval_samples": n})
-        return Plan("exact", resolved, True, False, calls, detail)
+        return Plan("exact", resolved, True, False, calls, detail, events)
     resolved = settings.with_defaults(MC_DEFAULTS)
-    return Plan(mode, resolved, False, settings.n_samples is None, calls, detail)
+    return Plan(mode, resolved, False, settings.n_samples is None, calls, detail, events)

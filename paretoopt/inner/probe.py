@@ -63,6 +63,16 @@ class Probe:
     detail: str
 
 
+def probe_events(probe: Probe) -> int:
+    """Events the probe's calls simulated: ``N_PROBE`` at the centre, one (two) on another
+    sample, and ``2 N_PROBE`` for the smoothness test when it ran; 0 when memoised."""
+    if probe.n_calls == 0:
+        return 0
+    first_two = 1 + (2 - probe.single_sample)
+    events = N_PROBE + (1 if probe.single_sample else 2)
+    return events + (2 * N_PROBE if probe.n_calls > first_two else 0)
+
+
 def _outputs(ev: Evaluation) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([ev.objectives, ev.constraints]), torch.cat([ev.objective_stderr, ev.constraint_stderr])
 

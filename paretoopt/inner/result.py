@@ -26,12 +26,22 @@ STOP_REASONS = (CONVERGED, MAX_STEPS, NO_PROGRESS, NAN, CONSTRAINT_INFEASIBLE)
 @dataclass
 class TrajectoryStep:
     """One inner-loop step: the scalarised loss, the objective means (natural units) and the
-    parameters (their units) at which the simulation was evaluated."""
+    parameters (their units) at which the simulation was evaluated; with the step's standard
+    errors, constraint values and the sample size it was estimated on (``None`` where a step
+    was recorded without them), so every evaluated design can join the archive
+    (:mod:`paretoopt.archive`)."""
 
     step: int
     loss: float
     objectives: list[float]
     params: dict[str, float]
+    stderr: list[float] | None = None
+    constraints: list[float] | None = None
+    constraint_stderr: list[float] | None = None
+    #: events simulated for this step's estimate (1 for an exact evaluation)
+    n_samples: int | None = None
+    #: whether the step's estimate came from an exact (deterministic) evaluation
+    exact: bool = False
 
 
 @dataclass
@@ -64,6 +74,11 @@ class InnerResult:
     trajectory: list[TrajectoryStep] = field(default_factory=list)
     extras: dict[str, float] = field(default_factory=dict)
     stop_reason: str | None = None
+    #: simulated events: the sample size of every forward call, summed (probe and final
+    #: evaluation included)
+    n_events: int = 0
+    #: events of the final evaluation (its sample size; 1 for an exact one)
+    n_samples: int = 0
 
     def objective_vector(self, names: list[str] | None = None) -> np.ndarray:
         """Objective means as an ``m`` array (in ``names`` order, default insertion order)."""
@@ -84,3 +99,5 @@ class OptimizerOutcome:
     n_calls: int
     n_backward: int
     stop_reason: str
+    #: events simulated by the optimiser's calls (sum of their sample sizes)
+    n_events: int = 0

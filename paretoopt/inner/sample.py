@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from paretoopt.exceptions import NonFiniteError
-from paretoopt.inner.loss import check_first_gradient, loss_stderr, penalty
+from paretoopt.inner.loss import check_first_gradient, loss_stderr, penalty, step_figures
 from paretoopt.inner.result import TrajectoryStep
-from paretoopt.problem import InnerSettings, StudyDefinition, evaluate
+from paretoopt.problem import Evaluation, InnerSettings, StudyDefinition, evaluate
 from paretoopt.scalarize import Scalarization
 
 
@@ -62,6 +62,8 @@ class Run:
     exact: bool = False
     calls: int = 0
     backward: int = 0
+    #: simulated events (the sample sizes of the calls, summed)
+    events: int = 0
     trajectory: list[TrajectoryStep] = field(default_factory=list)
     #: the last point evaluated with a finite loss and gradient
     last_t: np.ndarray | None = None
@@ -114,6 +116,7 @@ class Run:
         if self.calls == 0:
             check_first_gradient(self.definition, params, loss)
         self.calls += 1
+        self.events += int(n_samples)
         extra: dict[str, Any] = {}
         if parts:
             z = self.scalarization.normalization.transform(ev.objectives)
@@ -139,7 +142,7 @@ class Run:
             raise NonFiniteError(f"non-finite loss or gradient (parameters {bad}) at {self.values(t_np)}")
         self.last_t = t_np
         if (self.calls - 1) % settings.record_every == 0:
-            self.record(value, ev.objectives, t_np)
+            self.record(value, ev, t_np, n_samples)
         se = loss_stderr(self.definition, self.scalarization, ev, settings.constraint_penalty)
         return Point(t_np, value, grad, se, **extra)
 
@@ -151,13 +154,14 @@ class Run:
         self.backward += 1
         return np.zeros(t.shape[0]) if g is None else g.detach().cpu().numpy().astype(float)
 
-    def record(self, value: float, objectives: torch.Tensor, t_np: np.ndarray) -> None:
-        """Append a trajectory step."""
+    def record(self, value: float, ev: Evaluation, t_np: np.ndarray, n_samples: int) -> None:
+        """Append a trajectory step (with its errors, constraints and sample size)."""
         self.trajectory.append(
             TrajectoryStep(
                 step=len(self.trajectory),
                 loss=value,
-                objectives=[float(v) for v in objectives.detach().cpu()],
+                objectives=[float(v) for v in ev.objectives.detach().cpu()],
                 params=self.values(t_np),
+                **step_figures(ev, n_samples, self.exact),
             )
         )

@@ -99,6 +99,24 @@ def float_or_none(v: Any) -> float | None:
         return None
 
 
+#: Header of the review table's column saying what an archive point is (a front built from the
+#: archive: ``Study.pareto_front(include_archive=True)``; see docs/archive.md).
+ARCHIVE_HEADER = "point"
+
+
+def archive_cell(row: Any) -> str:
+    """``""`` for a trial's evaluation, ``"refined"``, or ``"trajectory, n = 250, not
+    review-grade"`` for an inner-loop step estimated on its own (smaller) sample."""
+    source = "" if is_missing(row.get("source")) else str(row.get("source"))
+    if source == "trial":
+        return ""
+    if bool(row.get("review_grade")):
+        return source
+    n = row.get("n_samples")
+    size = "" if is_missing(n) else f", n = {int(n)}"
+    return f"{source}{size}, not review-grade"
+
+
 #: Header of the review table's column naming why a front point's inner loop stopped short
 #: (shown only when one did; blank cells converged).
 INNER_LOOP_HEADER = "inner loop"
@@ -152,6 +170,10 @@ def display_columns(data: ExportData, exact_digits: int = EXACT_DIGITS) -> list[
             constraint_column(c),
             find_column(front, constraint_column(c), c.name),
             find_column(front, stderr_column(c), f"{c.name} stderr"),
+        )
+    if "review_grade" in front.columns:  # a front built from the archive: say what each point is
+        cols.append(
+            DisplayColumn(ARCHIVE_HEADER, "text", [archive_cell(r) for _, r in front.iterrows()], False)
         )
     reasons = ["" if is_missing(v) else str(v) for v in front.get("stop_reason", [])]
     if any(r not in ("", "converged") for r in reasons):  # say which front points did not converge
@@ -282,10 +304,18 @@ def summary(data: ExportData) -> str:
             if any(c.header == INNER_LOOP_HEADER for c in display_columns(data))
             else "."
         )
+        + (
+            " The front includes the archive: the point column marks inner-loop steps estimated on "
+            "their own smaller sample (n events; not review-grade until `paretoopt refine`) and "
+            "refined ones."
+            if "review_grade" in data.front.columns
+            else ""
+        )
     )
 
 
 __all__ = [
+    "ARCHIVE_HEADER",
     "INNER_LOOP_HEADER",
     "DisplayColumn",
     "ExportData",

@@ -125,6 +125,7 @@ def _resolve_from_witness(
         best,
         n_calls=sum(r.n_calls for r in runs),
         n_backward=sum(r.n_backward for r in runs),
+        n_events=sum(r.n_events for r in runs),
         wall_time_s=sum(r.wall_time_s for r in runs),
     )
 
@@ -202,6 +203,8 @@ def execute_trial(
         n_calls=res.n_calls,
         n_backward=res.n_backward,
         n_steps=res.n_steps,
+        n_events=res.n_events,
+        n_samples=res.n_samples,
         feasible=res.feasible,
         converged=res.converged,
         stop_reason=res.stop_reason,

@@ -103,16 +103,48 @@ class TrialResult:
     trajectory: Sequence[Any] = ()  # paretoopt.inner.TrajectoryStep
     #: why the inner loop stopped (:data:`STOP_REASONS`); ``None`` when none ran
     stop_reason: str | None = None
+    #: simulated events (each forward call's sample size, summed); ``None`` when not counted
+    n_events: int | None = None
+    #: the final evaluation's sample size (1 for an exact one); ``None`` when not known
+    n_samples: int | None = None
 
 
 @dataclass(frozen=True)
 class StoredStep:
-    """One stored trajectory step."""
+    """One stored trajectory step; the errors, constraints and sample size are ``None`` for
+    steps stored before schema 0005 (or by a method that did not record them)."""
 
     step: int
     loss: float
     objectives: list[float]
     params: dict[str, float]
+    stderr: list[float] | None = None
+    constraints: list[float] | None = None
+    constraint_stderr: list[float] | None = None
+    n_samples: int | None = None
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class RefinedPoint:
+    """An archive point (trajectory step ``step`` of trial ``trial_id``) re-evaluated on the full
+    evaluation sample in evaluation mode (``paretoopt refine``): its figures, what it cost, or
+    the error that made it fail (then the figures are empty)."""
+
+    trial_id: int
+    step: int
+    params: dict[str, float]
+    objectives: Sequence[float] = ()
+    stderr: Sequence[float] = ()
+    constraints: Sequence[float] = ()
+    constraint_stderr: Sequence[float] = ()
+    feasible: bool = True
+    n_samples: int = 0
+    n_calls: int = 0
+    n_backward: int = 0
+    n_events: int = 0
+    error: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +197,11 @@ class FrozenTrial:
     #: why the inner loop stopped (:data:`STOP_REASONS`); ``None`` for trials stored before
     #: schema 0003, WAITING/RUNNING ones, and trials that ran no inner loop (re-simulations)
     stop_reason: str | None = None
+    #: simulated events (each forward call's sample size, summed); ``None`` for trials stored
+    #: before schema 0005
+    n_events: int | None = None
+    #: the final evaluation's sample size (1 for an exact one); ``None`` before schema 0005
+    n_samples: int | None = None
 
 
 class BaseStorage(ABC):
@@ -249,6 +286,22 @@ class BaseStorage(ABC):
     def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
         """The newest stored surrogate of a study, or ``None``."""
         raise NotImplementedError(f"{type(self).__name__} does not store surrogate models")
+
+    # ----- the archive (optional for a backend: default raises NotImplementedError) -----
+    def get_study_trajectories(self, study_id: int) -> dict[int, list[StoredStep]]:
+        """Every stored trajectory of a study, ``{trial id: steps in step order}``, in a fixed
+        number of queries (what the archive reads)."""
+        raise NotImplementedError(f"{type(self).__name__} does not read whole archives")
+
+    def save_refinement(self, study_id: int, point: RefinedPoint) -> bool:
+        """Store the re-evaluation of one archive point in its own transaction; ``False`` (and
+        nothing written) when that point is already stored, so a repeated or concurrent refine
+        never stores a point twice."""
+        raise NotImplementedError(f"{type(self).__name__} does not store refinements")
+
+    def get_refinements(self, study_id: int) -> list[RefinedPoint]:
+        """The stored re-evaluations of a study's archive points, by trial id and step."""
+        raise NotImplementedError(f"{type(self).__name__} does not store refinements")
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""

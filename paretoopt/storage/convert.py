@@ -12,6 +12,7 @@ from typing import Any
 
 from paretoopt.storage.base import (
     FrozenTrial,
+    RefinedPoint,
     StoredStep,
     StoredSurrogate,
     StudyRecord,
@@ -20,9 +21,9 @@ from paretoopt.storage.base import (
     TrialResult,
 )
 from paretoopt.storage.models import (
+    RefinementRow,
     StudyModel,
     SurrogateModelRow,
-    TrajectoryStepModel,
     TrialState,
     decode_float,
     encode_float,
@@ -109,6 +110,8 @@ def result_columns(result: TrialResult) -> dict[str, Any]:
         "feasible": bool(result.feasible),
         "converged": bool(result.converged),
         "stop_reason": result.stop_reason,
+        "n_events": int(result.n_events) if result.n_events is not None else None,
+        "n_samples": int(result.n_samples) if result.n_samples is not None else None,
         "loss": encode_float(result.loss)[0],
         "wall_time_s": result.wall_time_s,
         "error": result.error,
@@ -153,9 +156,22 @@ def trajectory_rows(trial_id: int, result: TrialResult) -> list[dict[str, Any]]:
                 "loss_type": lt,
                 "objectives_json": dumps_plain(t.objectives),
                 "params_json": dumps_plain(t.params),
+                "figures_json": step_figures_json(t),
             }
         )
     return steps
+
+
+#: The figures a trajectory step may carry besides its objective means (``figures_json``).
+STEP_FIGURES = ("stderr", "constraints", "constraint_stderr", "n_samples", "exact")
+
+
+def step_figures_json(step: Any) -> str | None:
+    """The ``figures_json`` of a trajectory step: its errors, constraints and sample size, or
+    ``None`` when the step recorded none of them."""
+    if getattr(step, "n_samples", None) is None and getattr(step, "stderr", None) is None:
+        return None
+    return dumps({k: getattr(step, k, None) for k in STEP_FIGURES})
 
 
 def frozen_trial(m: Any, objs: Sequence[Any], cons: Sequence[Any]) -> FrozenTrial:
@@ -192,6 +208,8 @@ def frozen_trial(m: Any, objs: Sequence[Any], cons: Sequence[Any]) -> FrozenTria
         heartbeat_at=m.heartbeat_at,
         finished_at=m.finished_at,
         stop_reason=m.stop_reason,
+        n_events=getattr(m, "n_events", None),
+        n_samples=getattr(m, "n_samples", None),
     )
 
 
@@ -202,13 +220,64 @@ def split_values(m: Any, values: Sequence[Any]) -> FrozenTrial:
     )
 
 
-def stored_step(r: TrajectoryStepModel) -> StoredStep:
-    """A trajectory step from its row."""
+def stored_step(r: Any) -> StoredStep:
+    """A trajectory step from its row (ORM entity or Core row)."""
+    raw = getattr(r, "figures_json", None)
+    figures = json.loads(raw) if raw else {}
     return StoredStep(
         step=r.step,
         loss=decode_float(r.loss, r.loss_type),
         objectives=json.loads(r.objectives_json),
         params=json.loads(r.params_json),
+        stderr=figures.get("stderr"),
+        constraints=figures.get("constraints"),
+        constraint_stderr=figures.get("constraint_stderr"),
+        n_samples=figures.get("n_samples"),
+        exact=bool(figures.get("exact", False)),
+    )
+
+
+def refinement_columns(study_id: int, p: RefinedPoint) -> dict[str, Any]:
+    """The ``archive_refinements`` row of a re-evaluated archive point."""
+    figures = {
+        "objectives": [float(v) for v in p.objectives],
+        "stderr": [float(v) for v in p.stderr],
+        "constraints": [float(v) for v in p.constraints],
+        "constraint_stderr": [float(v) for v in p.constraint_stderr],
+    }
+    return {
+        "study_id": study_id,
+        "trial_id": int(p.trial_id),
+        "step": int(p.step),
+        "params_json": dumps(p.params),
+        "figures_json": dumps(figures),
+        "feasible": bool(p.feasible),
+        "n_samples": int(p.n_samples),
+        "n_calls": int(p.n_calls),
+        "n_backward": int(p.n_backward),
+        "n_events": int(p.n_events),
+        "error": p.error,
+    }
+
+
+def refined_point(r: RefinementRow) -> RefinedPoint:
+    """A re-evaluated archive point from its row."""
+    figures = json.loads(r.figures_json)
+    return RefinedPoint(
+        trial_id=r.trial_id,
+        step=r.step,
+        params=json.loads(r.params_json),
+        objectives=tuple(figures["objectives"]),
+        stderr=tuple(figures["stderr"]),
+        constraints=tuple(figures["constraints"]),
+        constraint_stderr=tuple(figures["constraint_stderr"]),
+        feasible=bool(r.feasible),
+        n_samples=r.n_samples,
+        n_calls=r.n_calls,
+        n_backward=r.n_backward,
+        n_events=r.n_events,
+        error=r.error,
+        created_at=r.created_at,
     )
 
 

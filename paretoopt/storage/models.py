@@ -13,6 +13,7 @@ import math
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -134,6 +135,10 @@ class TrialModel(Base):
     feasible: Mapped[bool] = mapped_column(Boolean, default=True)
     converged: Mapped[bool] = mapped_column(Boolean, default=False)
     stop_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: simulated events (sample sizes of the forward calls, summed); NULL before schema 0005
+    n_events: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: the final evaluation's sample size; NULL before schema 0005
+    n_samples: Mapped[int | None] = mapped_column(Integer, nullable=True)
     loss: Mapped[float | None] = mapped_column(Float, nullable=True)
     wall_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -173,6 +178,8 @@ class TrajectoryStepModel(Base):
     loss_type: Mapped[FloatType] = mapped_column(_float_type)
     objectives_json: Mapped[str] = mapped_column(Text)
     params_json: Mapped[str] = mapped_column(Text)
+    #: the step's standard errors, constraints and sample size (JSON); NULL before schema 0005
+    figures_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SurrogateModelRow(Base):
@@ -191,4 +198,27 @@ class SurrogateModelRow(Base):
     n_points: Mapped[int] = mapped_column(Integer)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     digest: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RefinementRow(Base):
+    """An archive point (trajectory step ``step`` of trial ``trial_id``) re-evaluated on the full
+    evaluation sample (``paretoopt refine``): figures as JSON lists (non-finite values allowed),
+    the calls and events it cost, or the error that made it fail. One row per point."""
+
+    __tablename__ = "archive_refinements"
+    __table_args__ = (UniqueConstraint("trial_id", "step", name="uq_archive_refinements_point"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    params_json: Mapped[str] = mapped_column(Text)
+    figures_json: Mapped[str] = mapped_column(Text)
+    feasible: Mapped[bool] = mapped_column(Boolean, default=True)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    n_calls: Mapped[int] = mapped_column(Integer, default=0)
+    n_backward: Mapped[int] = mapped_column(Integer, default=0)
+    n_events: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -28,6 +28,7 @@ from paretoopt.exceptions import (
 from paretoopt.storage.base import (
     BaseStorage,
     FrozenTrial,
+    RefinedPoint,
     StoredStep,
     StoredSurrogate,
     StudyRecord,
@@ -40,6 +41,8 @@ from paretoopt.storage.connect import create_storage_engine
 from paretoopt.storage.convert import (
     dumps,
     frozen_trial,
+    refined_point,
+    refinement_columns,
     result_columns,
     split_values,
     stored_step,
@@ -51,6 +54,7 @@ from paretoopt.storage.convert import (
     waiting_trial_columns,
 )
 from paretoopt.storage.models import (
+    RefinementRow,
     StudyModel,
     SurrogateModelRow,
     TrajectoryStepModel,
@@ -364,6 +368,40 @@ class SQLStorage(BaseStorage):
                 .order_by(TrajectoryStepModel.step)
             ).all()
             return [stored_step(r) for r in rows]
+
+    # ----- the archive -----
+    def get_study_trajectories(self, study_id: int) -> dict[int, list[StoredStep]]:
+        steps_t, trial_t = TRAJECTORY_STEPS, TRIALS
+        with self.session_scope() as s:
+            q = (
+                select(steps_t)
+                .join(trial_t, trial_t.c.id == steps_t.c.trial_id)
+                .where(trial_t.c.study_id == study_id)
+                .order_by(steps_t.c.trial_id, steps_t.c.step)
+            )
+            out: dict[int, list[StoredStep]] = defaultdict(list)
+            for r in s.execute(q).all():
+                out[r.trial_id].append(stored_step(r))
+            return dict(out)
+
+    def save_refinement(self, study_id: int, point: RefinedPoint) -> bool:
+        try:
+            with self.session_scope() as s:
+                s.add(RefinementRow(**refinement_columns(study_id, point), created_at=utcnow()))
+        except StorageError as exc:
+            if isinstance(exc.__cause__, IntegrityError):  # stored already (a rerun, a race)
+                return False
+            raise
+        return True
+
+    def get_refinements(self, study_id: int) -> list[RefinedPoint]:
+        with self.session_scope() as s:
+            rows = s.scalars(
+                select(RefinementRow)
+                .where(RefinementRow.study_id == study_id)
+                .order_by(RefinementRow.trial_id, RefinementRow.step)
+            ).all()
+            return [refined_point(r) for r in rows]
 
     # ----- surrogate models -----
     def save_surrogate(

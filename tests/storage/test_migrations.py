@@ -72,3 +72,20 @@ def test_upgrade_from_an_empty_database(tmp_path):
     assert current_revision(st.engine) == head_revision()
     assert st.list_studies() == []
     st.close()
+
+
+def test_schema_0005_archive_reads_old_trajectories_as_unknown(tmp_path):
+    """The database saved at 0003 gains the archive's columns and table: its trajectory points
+    read with unknown errors and sample size (NaN / None, never a made-up 0), its trials with
+    unknown events."""
+    import math
+
+    copy = tmp_path / "0003.db"
+    shutil.copy(SCHEMAS[[p.stem for p in SCHEMAS].index("0003")], copy)
+    st = SQLStorage(f"sqlite:///{copy}")
+    study = load_study(study_name="mixed_zdt", storage=st)
+    assert study.n_events is None and all(t.n_samples is None for t in study.trials)
+    traj = [p for p in study.archive_points() if p.source == "trajectory"]
+    assert traj and all(p.n_samples is None and all(math.isnan(s) for s in p.stderr) for p in traj)
+    assert st.get_refinements(study.record.id) == []
+    st.close()
