@@ -123,7 +123,8 @@ class LocalSurrogate:
             self.data.y.append(y.numpy().astype(float))
             self.data.se.append(torch.cat([ev.objective_stderr, ev.constraint_stderr]).numpy().astype(float))
             run.last_t = np.asarray(t, dtype=float)
-            run.record(float(model_loss(run, y)), ev.objectives, np.asarray(t, dtype=float))
+            run.events += self.n
+            run.record(float(model_loss(run, y)), ev, np.asarray(t, dtype=float), self.n)
 
     def needed(self) -> int:
         p = n_features(self.d) + 1

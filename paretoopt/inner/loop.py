@@ -175,7 +175,7 @@ def _optimise(
         parallel = int(getattr(definition.simulate, "max_parallel", 1))
         n, tol = int(settings.n_samples or 1), float(settings.tol or 1e-3)
         t, reason = run_local(run, t_start, seed, n_samples=n, tol=tol, parallel=parallel)
-        return OptimizerOutcome(run.values(t), run.trajectory, run.calls, 0, reason)
+        return OptimizerOutcome(run.values(t), run.trajectory, run.calls, 0, reason, run.events)
     n, n_max = int(settings.n_samples or 1), int(settings.n_eval_samples or 1)
     set_mode(definition, training=True)
     try:

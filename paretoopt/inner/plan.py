@@ -60,7 +60,7 @@ SURROGATE_DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Plan:
-    """How one inner loop runs: ``method`` (``"exact"``, ``"lbfgs"``, ``"adam"``, or
+    """How one inner loop runs: ``method`` (``"exact"``, ``"lbfgs"``, ``"adam"``, ``"surrogate"``, or
     ``"legacy-adam"`` / ``"legacy-lbfgs"``), the settings with every number set, whether
     evaluations take one sample as exact, whether the sample grows, the auto probe's calls and
     account (empty without a probe)."""
