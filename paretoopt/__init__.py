@@ -4,6 +4,7 @@ A study (``studies/*.py``) defines a design space, objectives and a differentiab
 paretoopt traces its Pareto front of physics performance against cost.
 """
 
+from paretoopt import decide
 from paretoopt.exceptions import (
     ParetoOptError,
     SimulationError,
@@ -63,6 +64,7 @@ __all__ = [
     "TrajectoryStep",
     "WeightedSum",
     "__version__",
+    "decide",
     "export_front",
     "fit_surrogate",
     "load_study",
