@@ -20,6 +20,7 @@ from paretoopt.decide.front import (
     front_from_trials,
     front_of,
 )
+from paretoopt.decide.log import default_author, log_decision, log_navigation
 from paretoopt.decide.navigate import Navigation, NavigationStep, navigate
 from paretoopt.decide.rates import TradeoffRates, tradeoff_rates
 
@@ -37,9 +38,12 @@ __all__ = [
     "UnknownObjectiveError",
     "achievement",
     "budget",
+    "default_author",
     "front_from_arrays",
     "front_from_trials",
     "front_of",
+    "log_decision",
+    "log_navigation",
     "navigate",
     "parse_bounds",
     "reference_point",

@@ -12,6 +12,7 @@ from typing import Any
 
 from paretoopt.storage.base import (
     FrozenTrial,
+    StoredDecision,
     StoredStep,
     StoredSurrogate,
     StudyRecord,
@@ -20,6 +21,7 @@ from paretoopt.storage.base import (
     TrialResult,
 )
 from paretoopt.storage.models import (
+    DecisionLogModel,
     StudyModel,
     SurrogateModelRow,
     TrajectoryStepModel,
@@ -226,5 +228,19 @@ def stored_surrogate(row: SurrogateModelRow) -> StoredSurrogate:
         n_points=row.n_points,
         blob=bytes(row.blob),
         digest=row.digest,
+        created_at=row.created_at,
+    )
+
+
+def stored_decision(row: DecisionLogModel) -> StoredDecision:
+    """A decision-log step from its row."""
+    return StoredDecision(
+        study_id=row.study_id,
+        step=row.step,
+        parent=row.parent,
+        method=row.method,
+        inputs=json.loads(row.inputs_json or "{}"),
+        outputs=json.loads(row.outputs_json or "{}"),
+        author=row.author,
         created_at=row.created_at,
     )
