@@ -14,6 +14,7 @@ import numpy as np
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 
 from dashboard import figures
+from dashboard.controls import sync_log_control
 from dashboard.data import Snapshot
 from dashboard.whatif import design_from_controls, design_of_trial, predict
 from paretoopt.report.columns import objective_column
@@ -73,7 +74,34 @@ def overlay(axes: list[int], mean: np.ndarray | None, std: np.ndarray | None) ->
 
 
 def register(app: dash.Dash, c: DashboardContext) -> None:
-    """Attach the what-if prediction."""
+    """Attach the what-if prediction and the physical-unit boxes of log-scaled reals."""
+
+    @app.callback(
+        Output({"type": "whatif", "name": ALL}, "value"),
+        Output({"type": "whatif-physical", "name": ALL}, "value"),
+        Input({"type": "whatif", "name": ALL}, "value"),
+        Input({"type": "whatif-physical", "name": ALL}, "value"),
+        State("study-name", "data"),
+        prevent_initial_call=True,
+    )
+    def sync_physical(positions: list[Any], values: list[Any], name: str) -> Any:
+        """Keep each log-scaled real's slider and its physical-unit box in step."""
+        sliders = [i["id"]["name"] for i in ctx.outputs_list[0]]
+        boxes = [i["id"]["name"] for i in ctx.outputs_list[1]]
+        out_s: list[Any] = [no_update] * len(sliders)
+        out_b: list[Any] = [no_update] * len(boxes)
+        trig = ctx.triggered_id
+        if not isinstance(trig, dict) or trig.get("name") not in boxes or trig["name"] not in sliders:
+            return out_s, out_b
+        snap = c.cache.peek(name) or c.cache.get(name)
+        i, k = sliders.index(trig["name"]), boxes.index(trig["name"])
+        kind = "slider" if trig.get("type") == "whatif" else "box"
+        pos, val = sync_log_control(snap.space[trig["name"]], kind, positions[i], values[k])
+        if kind == "box":
+            out_s[i] = pos
+        if val != values[k]:
+            out_b[k] = val
+        return out_s, out_b
 
     @app.callback(
         Output("front", "figure", allow_duplicate=True),

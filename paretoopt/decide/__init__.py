@@ -22,6 +22,8 @@ from paretoopt.decide.front import (
 )
 from paretoopt.decide.log import default_author, log_decision, log_navigation
 from paretoopt.decide.navigate import Navigation, NavigationStep, navigate
+from paretoopt.decide.navigate import options as navigate_options
+from paretoopt.decide.navigate import start as navigate_start
 from paretoopt.decide.rates import TradeoffRates, tradeoff_rates
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "log_decision",
     "log_navigation",
     "navigate",
+    "navigate_options",
+    "navigate_start",
     "parse_bounds",
     "reference_point",
     "tradeoff_rates",
