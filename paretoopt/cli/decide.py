@@ -61,6 +61,17 @@ def decision_table(front: Any, decision: Any) -> str:
     return pd.DataFrame(rows).to_string(index=False)
 
 
+def _refine(path: str, study: Any, front: Any, decision: Any) -> Any:
+    """Refine ``decision`` with the study file at ``path`` (its hash must be the stored one)."""
+    from paretoopt import decide
+    from paretoopt.problem import load_study_definition
+
+    definition = load_study_definition(path)
+    if definition.source_hash != study.record.definition_hash:
+        raise ValueError(f"{path} is not the definition this study was run with (its SHA-256 differs)")
+    return decide.refine_budget(definition, study, front, decision)
+
+
 def decide_cmd(
     study: Annotated[str, typer.Argument(help="Study name.")],
     budget: Annotated[
@@ -84,6 +95,14 @@ def decide_cmd(
     navigate: Annotated[
         int | None,
         typer.Option("--navigate", help="Walk STEPS E-NAUTILUS steps from the nadir (towards --reference)."),
+    ] = None,
+    refine: Annotated[
+        str | None,
+        typer.Option(
+            "--refine",
+            help="With --budget: the study file; refine the answer by one epsilon-constraint inner "
+            "loop from the chosen design (runs the simulation; the file must match the stored hash).",
+        ),
     ] = None,
     neighbours: Annotated[int, typer.Option(help="How many neighbours / runner-ups to name.")] = 3,
     json_out: Annotated[
@@ -122,6 +141,11 @@ def decide_cmd(
             decision = nav.decision
         else:
             decision = decide.reference_point(front, aspiration, n_neighbours=neighbours)
+        refined = None
+        if refine is not None:
+            if not bounds:
+                raise ValueError("--refine refines a --budget answer")
+            refined = _refine(refine, s, front, decision)
         logged = None
         if log:
             if nav is not None:
@@ -134,10 +158,24 @@ def decide_cmd(
         out = decision.to_json()
         if logged is not None:
             out["log_step"] = logged.step
+        if refined is not None:
+            out["refined"] = {
+                "objectives": refined.objectives,
+                "stderr": refined.stderr,
+                "rates": refined.rates,
+            }
         typer.echo(json.dumps(out, sort_keys=False))
         return
     typer.echo(decision_table(front, decision))
     for note in decision.notes:
         typer.echo(f"note: {note}")
+    if refined is not None:
+        vals = ", ".join(
+            f"{k} = {_value(v, refined.stderr.get(k, 0.0))}" for k, v in refined.objectives.items()
+        )
+        typer.echo(f"refined from trial {decision.trial} ({refined.result.n_calls} calls): {vals}")
+        goal = decision.inputs["objective"]
+        for name, rate in refined.rates.items():
+            typer.echo(f"trade-off from the {name} bound's multiplier: d {goal} / d {name} = {rate:.4g}")
     if logged is not None:
         typer.echo(f"logged as step {logged.step} of the decision log of {study!r}")

@@ -25,6 +25,7 @@ from paretoopt.decide.navigate import Navigation, NavigationStep, navigate
 from paretoopt.decide.navigate import options as navigate_options
 from paretoopt.decide.navigate import start as navigate_start
 from paretoopt.decide.rates import TradeoffRates, tradeoff_rates
+from paretoopt.decide.refine import RefinedBudget, refine_budget
 
 __all__ = [
     "Criterion",
@@ -36,6 +37,7 @@ __all__ = [
     "InfeasibleBudgetError",
     "Navigation",
     "NavigationStep",
+    "RefinedBudget",
     "TradeoffRates",
     "UnknownObjectiveError",
     "achievement",
@@ -51,5 +53,6 @@ __all__ = [
     "navigate_start",
     "parse_bounds",
     "reference_point",
+    "refine_budget",
     "tradeoff_rates",
 ]
