@@ -9,6 +9,8 @@ choices, Monte Carlo errors; written through the Storage API by
 * per question, the median over seeded questions: ``budget_ms``, ``reference_ms``, one
   navigation step (``nav_step_ms``), all trade-off rates (``rates_ms``), and the Decide page's
   server work for one slider move (``page_ms``: the answer, its figure patch and its table),
+* in headless Chromium, a key press on the Decide page's cost slider until the answer is redrawn
+  (``browser_ms``, median, and ``browser_p90_ms`` of ``--questions`` presses),
 * DESDEO 2.8 (its own venv: ``--desdeo /work/venvs/desdeo/bin/python``) answering the same
   aspirations with its reference-point method (ProximalSolver on the discrete front) and the same
   navigation with E-NAUTILUS, on the front exported as CSV: time per question, and agreement
@@ -114,6 +116,64 @@ def page_update(front: decide.DecisionFront, rates: Any, bounds: dict[str, float
     answer_view(front, d, rates, 0.0)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def browser_round_trips(url: str, steps: int) -> list[float]:
+    """Milliseconds from a key press on the Decide page's cost slider to the redrawn answer
+    (plotly's ``afterplot`` after the patch), in headless Chromium, the app served in a thread."""
+    import threading
+
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    from dashboard import create_app
+
+    app = create_app(url, prefetch=False, warm_surrogates=False)
+    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{httpd.server_port}/study/calo/decide", timeout=120_000)
+            page.wait_for_selector("#decide-front .js-plotly-plot .scatterlayer", timeout=120_000)
+            page.evaluate(
+                """() => {
+                    const gd = document.querySelector('#decide-front .js-plotly-plot');
+                    window.__rt = []; window.__t0 = null;
+                    document.addEventListener('keydown', () => { window.__t0 = performance.now(); }, true);
+                    gd.on('plotly_afterplot', () => {
+                        if (window.__t0 === null) return;
+                        window.__rt.push(performance.now() - window.__t0);
+                        window.__t0 = null;
+                    });
+                }"""
+            )
+            thumb = page.locator("#budget-controls .control", has_text="cost").first.locator("[role=slider]")
+            thumb.focus()
+            out = []
+            for i in range(steps + 1):
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_function(f"window.__rt.length === {i + 1}", timeout=30_000, polling="raf")
+                page.wait_for_timeout(80)
+                if i:  # the first move also loads the page's callback chain: not counted
+                    out.append(page.evaluate(f"window.__rt[{i}]"))
+            browser.close()
+    finally:
+        httpd.shutdown()
+    return out
+
+
 def run_desdeo(
     python: str, front_csv: Path, aspirations: list[dict[str, float]], nav: dict[str, Any]
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -125,7 +185,7 @@ def run_desdeo(
         "objectives": [{"symbol": o.name, "maximize": o.direction == "maximize"} for o in OBJECTIVES],
         "values": values.tolist(),
         "aspirations": aspirations,
-        "navigation": nav,
+        "navigations": nav,
         "rho": decide.choose.RHO,
     }
     out = subprocess.run(
@@ -173,10 +233,14 @@ def one_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "rates_ms": median_ms(lambda _: decide.tradeoff_rates(front, "resolution", "cost"), range(5)),
         "page_ms": median_ms(lambda b: page_update(front, rates, b), feasible),
     }
+    if args.browser and CHROMIUM.exists():
+        rt = browser_round_trips(url, args.questions)
+        row["browser_ms"] = statistics.median(rt)
+        row["browser_p90_ms"] = float(np.percentile(rt, 90))
     if args.desdeo:
         path = tmp / f"front{n}.csv"
         study.export("csv", str(path))
-        nav = {"iterations": args.iterations, "n_points": 3, "towards": asps[0]}
+        nav = [{"iterations": args.iterations, "n_points": 3, "towards": a} for a in asps[: args.walks]]
         peer, exported, numbers = run_desdeo(args.desdeo, path, asps, nav)
         efront = decide.front_from_arrays(
             exported,
@@ -189,21 +253,27 @@ def one_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ours_s = (time.perf_counter() - t0) / len(asps)
         theirs = [int(numbers[r["row"]]) for r in peer["reference"]]
         t0 = time.perf_counter()
-        our_nav = decide.navigate(efront, args.iterations, 3, reference=asps[0]).decision.trial
-        our_nav_s = time.perf_counter() - t0
-        their_nav = int(numbers[peer["navigation"]["row"]])
+        our_nav = [
+            decide.navigate(efront, args.iterations, 3, reference=a).decision.trial
+            for a in asps[: args.walks]
+        ]
+        our_nav_s = (time.perf_counter() - t0) / len(our_nav)
+        their_nav = [int(numbers[w["row"]]) for w in peer["navigations"]]
         ideal, nadir = efront.ideal_nadir()
         span = np.where(nadir > ideal, nadir - ideal, 1.0)
-        gap = np.abs(efront.oriented()[efront.row(our_nav)] - efront.oriented()[efront.row(their_nav)]) / span
+        gap = max(
+            float((np.abs(efront.oriented()[efront.row(a)] - efront.oriented()[efront.row(b)]) / span).max())
+            for a, b in zip(our_nav, their_nav, strict=True)
+        )
         row.update(
             {
                 "rpm_agree": f"{sum(a == b for a, b in zip(ours, theirs, strict=True))}/{len(asps)}",
                 "rpm_ours_ms": 1e3 * ours_s,
                 "rpm_desdeo_ms": 1e3 * statistics.median(r["seconds"] for r in peer["reference"]),
-                "nav_agree": our_nav == their_nav,
-                "nav_gap": float(gap.max()),
+                "nav_agree": f"{sum(a == b for a, b in zip(our_nav, their_nav, strict=True))}/{len(our_nav)}",
+                "nav_gap": gap,
                 "nav_ours_ms": 1e3 * our_nav_s,
-                "nav_desdeo_ms": 1e3 * peer["navigation"]["seconds"],
+                "nav_desdeo_ms": 1e3 * statistics.median(w["seconds"] for w in peer["navigations"]),
             }
         )
         row["rpm_ratio"] = row["rpm_desdeo_ms"] / row["rpm_ours_ms"]
@@ -217,8 +287,12 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     ap.add_argument("--questions", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=5)
+    ap.add_argument("--walks", type=int, default=5, help="navigations compared with DESDEO")
     ap.add_argument("--desdeo", default=DESDEO_PYTHON if Path(DESDEO_PYTHON).exists() else None)
     ap.add_argument("--no-desdeo", dest="desdeo", action="store_const", const=None)
+    ap.add_argument(
+        "--no-browser", dest="browser", action="store_false", help="skip the Chromium round trips"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [one_size(n, args, Path(tmp)) for n in args.sizes]

@@ -3,8 +3,8 @@ benchmarks/decide.py, run in its own virtual environment (DESDEO needs Python >=
 numpy < 2.4; ``/work/venvs/desdeo``, see benchmarks/README.md), never imported by paretoopt.
 
 Reads one JSON object on stdin: ``objectives`` ([{"symbol", "maximize"}]), ``values`` (n x m,
-natural units), ``aspirations`` (list of {symbol: value}), ``navigation`` ({"iterations",
-"n_points", "towards"}), ``rho``; writes one JSON object on stdout: for each aspiration the row
+natural units), ``aspirations`` (list of {symbol: value}), ``navigations`` (list of
+{"iterations", "n_points", "towards"}), ``rho``; writes one JSON object on stdout: for each aspiration the row
 DESDEO's reference-point method picks (ProximalSolver on the discrete representation), for the
 navigation the row E-NAUTILUS ends on when each step takes the option whose representative has
 the smallest achievement for ``towards``, each with its time in seconds.
@@ -71,15 +71,48 @@ def achievement(g: np.ndarray, z: np.ndarray, span: np.ndarray, rho: float) -> n
     return d.max(axis=1) + rho * d.sum(axis=1)
 
 
+def enautilus(objectives: list[dict], values: np.ndarray, towards: dict[str, float], nav: dict) -> dict:
+    """One E-NAUTILUS walk over ``values``, each step taking the option whose representative has
+    the smallest achievement for ``towards``; the row it ends on, its time and its steps."""
+    syms = [o["symbol"] for o in objectives]
+    signs = np.array([-1.0 if o["maximize"] else 1.0 for o in objectives])
+    problem = problem_of(objectives, values)
+    g = values * signs
+    span = np.where(g.max(0) > g.min(0), g.max(0) - g.min(0), 1.0)
+    z = np.array([towards[s] for s in syms]) * signs
+    frame = pl.DataFrame(
+        {**{s: values[:, j] for j, s in enumerate(syms)}, **{f"{s}_min": g[:, j] for j, s in enumerate(syms)}}
+    )
+    selected = {
+        s: float(values[:, j].min() if objectives[j]["maximize"] else values[:, j].max())
+        for j, s in enumerate(syms)
+    }
+    reachable = list(range(len(values)))
+    h = int(nav["iterations"])
+    t0 = time.perf_counter()
+    steps = []
+    for it in range(h):
+        res = enautilus_step(problem, frame, it, h - it, selected, reachable, int(nav["n_points"]))
+        # each option's representative: its intermediate point moved the rest of the way
+        pts = np.array([[p[s] for s in syms] for p in res.intermediate_points]) * signs
+        left = h - it
+        reps = left * pts - (left - 1) * np.array([selected[s] for s in syms]) * signs
+        pick = int(np.argmin(achievement(reps, z, span, 1e-4)))
+        selected, reachable = res.intermediate_points[pick], res.reachable_point_indices[pick]
+        steps.append({"reachable": len(reachable)})
+    elapsed = time.perf_counter() - t0
+    final = np.array([selected[s] for s in syms])
+    return {"row": int(np.argmin(np.abs(values - final).sum(axis=1))), "seconds": elapsed, "steps": steps}
+
+
 def main() -> None:
     job = json.load(sys.stdin)
     objectives = job["objectives"]
     values = np.asarray(job["values"], dtype=float)
     syms = [o["symbol"] for o in objectives]
-    signs = np.array([-1.0 if o["maximize"] else 1.0 for o in objectives])
     problem = problem_of(objectives, values)
     rho = float(job.get("rho", 1e-6))
-    out: dict = {"reference": [], "navigation": None}
+    out: dict = {"reference": [], "navigations": []}
     for asp in job["aspirations"]:
         t0 = time.perf_counter()
         res = rpm_solve_solutions(
@@ -92,44 +125,22 @@ def main() -> None:
         elapsed = time.perf_counter() - t0
         row = round(float(np.ravel(res.optimal_variables["row"])[0]))
         out["reference"].append({"row": row, "seconds": elapsed})
-    nav = job.get("navigation")
-    if nav:
-        g = values * signs
-        span = np.where(g.max(0) > g.min(0), g.max(0) - g.min(0), 1.0)
-        z = np.array([nav["towards"][s] for s in syms]) * signs
-        frame = pl.DataFrame(
-            {
-                **{s: values[:, j] for j, s in enumerate(syms)},
-                **{f"{s}_min": g[:, j] for j, s in enumerate(syms)},
-            }
-        )
-        nadir = {
-            s: float(values[:, j].min() if objectives[j]["maximize"] else values[:, j].max())
-            for j, s in enumerate(syms)
-        }
-        selected, reachable = nadir, list(range(len(values)))
-        h = int(nav["iterations"])
-        t0 = time.perf_counter()
-        steps = []
-        for it in range(h):
-            res = enautilus_step(problem, frame, it, h - it, selected, reachable, int(nav["n_points"]))
-            # each option's representative: its intermediate point moved the rest of the way
-            pts = np.array([[p[s] for s in syms] for p in res.intermediate_points]) * signs
-            left = h - it
-            reps = left * pts - (left - 1) * np.array([selected[s] for s in syms]) * signs
-            pick = int(np.argmin(achievement(reps, z, span, 1e-4)))
-            selected, reachable = res.intermediate_points[pick], res.reachable_point_indices[pick]
-            steps.append(
-                {
-                    "reachable": len(reachable),
-                    "lower": res.reachable_best_bounds[pick],
-                    "upper": res.reachable_worst_bounds[pick],
-                }
+    navs = job.get("navigations") or []
+    if navs:
+        # E-NAUTILUS's clustering uses raw values: give it the front scaled to its ideal-nadir box
+        # (a positive affine map per objective, which changes nothing else), as paretoopt does
+        lo, hi = values.min(axis=0), values.max(axis=0)
+        scale = np.where(hi > lo, hi - lo, 1.0)
+        scaled = (values - lo) / scale
+        out["navigations"] = [
+            enautilus(
+                objectives,
+                scaled,
+                {s: (nav["towards"][s] - lo[j]) / scale[j] for j, s in enumerate(syms)},
+                nav,
             )
-        elapsed = time.perf_counter() - t0
-        final = np.array([selected[s] for s in syms])
-        row = int(np.argmin(np.abs(values - final).sum(axis=1)))
-        out["navigation"] = {"row": row, "seconds": elapsed, "steps": steps}
+            for nav in navs
+        ]
     json.dump(out, sys.stdout)
 
 

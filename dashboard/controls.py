@@ -8,12 +8,18 @@ input box (which would show log10) and a number box in the parameter's unit sits
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
 from dash import dcc, html
 
 from paretoopt.space import Real
+
+#: Dash >= 4 draws an input box showing a slider's own value (log10 here): hidden where it exists.
+_NO_INPUT_BOX: dict[str, Any] = (
+    {"allow_direct_input": False} if "allow_direct_input" in inspect.signature(dcc.Slider).parameters else {}
+)
 
 
 def log_real_control(p: Real, value: float) -> html.Div:
@@ -28,7 +34,7 @@ def log_real_control(p: Real, value: float) -> html.Div:
         marks={lo: f"{p.low:g}{unit}", hi: f"{p.high:g}{unit}"},
         id={"type": "whatif", "name": p.name},
         updatemode="drag",
-        allow_direct_input=False,
+        **_NO_INPUT_BOX,
     )
     box = dcc.Input(
         type="number",

@@ -9,8 +9,9 @@ The targets are stored designs, so the last step lands on a design that exists a
 interpolates across discrete choices. Ranges shrink at every step and always contain the
 design the navigation ends on (the reachable sets nest and each holds its target).
 
-**Changed from the paper**: the representatives of a step are chosen by farthest-point sampling
-in the front's ideal-nadir box (deterministic), not k-means.
+**Changed from the paper**: the representatives of a step are chosen by average-linkage
+clustering (as DESDEO 2.8 does) in the front's ideal-nadir box (deterministic, unit-free), not
+k-means.
 """
 
 from __future__ import annotations
@@ -101,19 +102,22 @@ def start(front: DecisionFront, iterations: int = 5) -> tuple[NavigationStep, np
 
 
 def representatives(front: DecisionFront, rows: np.ndarray, n: int) -> np.ndarray:
-    """Up to ``n`` rows of ``rows`` spread over the reachable designs: the one nearest their
-    centre, then repeatedly the one farthest from those chosen (in the ideal-nadir box)."""
+    """Up to ``n`` rows of ``rows`` spread over the reachable designs: average-linkage clusters
+    (Morse 1980, as DESDEO's E-NAUTILUS) of the designs in the front's ideal-nadir box, and in
+    each the design nearest the cluster's centroid. Deterministic; unit-free."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
     ideal, nadir = front.ideal_nadir()
     span = np.where(nadir > ideal, nadir - ideal, 1.0)
     x = (front.oriented()[rows] - ideal) / span
     if len(rows) <= n:
         return rows[np.lexsort((front.numbers[rows], x.sum(axis=1)))]
-    chosen = [int(np.argmin(((x - x.mean(axis=0)) ** 2).sum(axis=1)))]
-    dist = ((x - x[chosen[0]]) ** 2).sum(axis=1)
-    while len(chosen) < n:
-        nxt = int(np.argmax(dist))
-        chosen.append(nxt)
-        dist = np.minimum(dist, ((x - x[nxt]) ** 2).sum(axis=1))
+    labels = fcluster(linkage(x, method="average"), n, criterion="maxclust")
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        centre = x[members].mean(axis=0)
+        chosen.append(int(members[np.argmin(((x[members] - centre) ** 2).sum(axis=1))]))
     return rows[np.array(chosen)]
 
 
