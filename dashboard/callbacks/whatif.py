@@ -5,6 +5,7 @@ The prediction (± 1σ) is patched onto the front as one overlay point and liste
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -77,7 +78,7 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
     """Attach the what-if prediction and the physical-unit boxes of log-scaled reals."""
 
     @app.callback(
-        Output({"type": "whatif", "name": ALL}, "value"),
+        Output({"type": "whatif", "name": ALL}, "value", allow_duplicate=True),
         Output({"type": "whatif-physical", "name": ALL}, "value"),
         Input({"type": "whatif", "name": ALL}, "value"),
         Input({"type": "whatif-physical", "name": ALL}, "value"),
@@ -85,22 +86,28 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
         prevent_initial_call=True,
     )
     def sync_physical(positions: list[Any], values: list[Any], name: str) -> Any:
-        """Keep each log-scaled real's slider and its physical-unit box in step."""
+        """Keep each log-scaled real's slider and its physical-unit box in step (a prefill
+        moves several sliders at once: every triggered one is synced)."""
         sliders = [i["id"]["name"] for i in ctx.outputs_list[0]]
         boxes = [i["id"]["name"] for i in ctx.outputs_list[1]]
         out_s: list[Any] = [no_update] * len(sliders)
         out_b: list[Any] = [no_update] * len(boxes)
-        trig = ctx.triggered_id
-        if not isinstance(trig, dict) or trig.get("name") not in boxes or trig["name"] not in sliders:
-            return out_s, out_b
-        snap = c.cache.peek(name) or c.cache.get(name)
-        i, k = sliders.index(trig["name"]), boxes.index(trig["name"])
-        kind = "slider" if trig.get("type") == "whatif" else "box"
-        pos, val = sync_log_control(snap.space[trig["name"]], kind, positions[i], values[k])
-        if kind == "box":
-            out_s[i] = pos
-        if val != values[k]:
-            out_b[k] = val
+        snap = None
+        for trig in ctx.triggered:
+            try:
+                cid = json.loads(trig["prop_id"].rsplit(".", 1)[0])
+            except (ValueError, AttributeError):
+                continue
+            if not isinstance(cid, dict) or cid.get("name") not in boxes or cid["name"] not in sliders:
+                continue
+            snap = snap or c.cache.peek(name) or c.cache.get(name)
+            i, k = sliders.index(cid["name"]), boxes.index(cid["name"])
+            kind = "slider" if cid.get("type") == "whatif" else "box"
+            pos, val = sync_log_control(snap.space[cid["name"]], kind, positions[i], values[k])
+            if kind == "box":
+                out_s[i] = pos
+            if val != values[k]:
+                out_b[k] = val
         return out_s, out_b
 
     @app.callback(

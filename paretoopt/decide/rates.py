@@ -39,7 +39,7 @@ class TradeoffRates:
     def text(self, i: int) -> str:
         """Row ``i``'s rate in words, e.g. ``"-0.31 ± 0.02 % resolution per +100 kEUR cost"``."""
         if not math.isfinite(self.rate[i]):
-            return f"no {self.gain} / {self.cost} rate: too few designs of this choice"
+            return f"no {self.gain} / {self.cost} rate: too few distinct designs of this choice"
         gu = f" {self.gain_unit}" if self.gain_unit else ""
         cu = f" {self.cost_unit}" if self.cost_unit else ""
         err = (
@@ -96,12 +96,13 @@ def tradeoff_rates(front: DecisionFront, gain: str, cost: str) -> TradeoffRates:
     n, m = len(front), front.n_objectives
     rate, se = np.full(n, np.nan), np.full(n, np.nan)
     groups = np.array(front.groups)
-    for g in dict.fromkeys(front.groups):
-        rows = np.flatnonzero(groups == g)
-        if m == 2:
-            _rates_on_curve(front, rows, j, k, rate, se)
-        else:
-            _rates_on_surface(front, rows, j, k, rate, se)
+    with np.errstate(divide="ignore", invalid="ignore"):  # equal costs in a choice: NaN, no rate
+        for g in dict.fromkeys(front.groups):
+            rows = np.flatnonzero(groups == g)
+            if m == 2:
+                _rates_on_curve(front, rows, j, k, rate, se)
+            else:
+                _rates_on_surface(front, rows, j, k, rate, se)
     span = float(np.ptp(front.values[:, k])) if n > 1 else abs(float(front.values[0, k]))
     return TradeoffRates(
         gain=gain,

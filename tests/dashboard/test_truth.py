@@ -171,3 +171,17 @@ def test_log_scaled_whatif_box_shows_and_takes_physical_units(tab, review_server
         arg=[float(np.log10(1.5))],
     )
     assert float(handle.get_attribute("aria-valuenow")) == pytest.approx(np.log10(1.5), abs=1e-9)
+    # selecting another trial prefills the slider, and the box follows in millimetres
+    from tests.dashboard.test_browser import _point_xy
+
+    others = [int(n) for n in study.pareto_front()["number"] if int(n) != number]
+    target = next(t for t in study.trials if t.number == others[0])
+    x, y = _point_xy(tab, 1, target.number)
+    tab.mouse.click(x, y)
+    tab.wait_for_function(f"document.querySelector('#trial-title').innerText === 'Trial {target.number}'")
+    want = float(f"{target.params.get('gap_mm', target.choices.get('gap_mm')):.4g}")
+    tab.wait_for_function(
+        "([want]) => { const e = document.querySelector('.physical-input input');"
+        " return e && Math.abs(parseFloat(e.value) - want) <= 1e-9 * Math.abs(want); }",
+        arg=[want],
+    )
