@@ -13,6 +13,7 @@ nothing in the read path can write.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from paretoopt.storage import (
     TrialState,
 )
 from paretoopt.study import Study
+from paretoopt.trials import completed_feasible
 
 log = logging.getLogger("paretoopt.dashboard")
 
@@ -125,6 +127,12 @@ class SnapshotStorage(BaseStorage):
     def save_surrogate(self, study_id: int, **kwargs: Any) -> Any:
         return self._read_only()
 
+    def get_decisions(self, study_id: int) -> Any:
+        return self.inner.get_decisions(study_id)
+
+    def add_decision(self, study_id: int, **kwargs: Any) -> Any:
+        return self._read_only()
+
 
 def version_key(summary: StudySummary) -> str:
     """A string that changes whenever a study gains trials, a trial changes state, or the study
@@ -171,6 +179,23 @@ def fast_hypervolume_history(
             "hypervolume": hv,
         }
     )
+
+
+def normalised_hypervolume(raw: float, study: Study) -> tuple[float, float]:
+    """``(raw / box, box)``: the hypervolume as a fraction of the box between the ideal (the best
+    of the stored ideal and every completed feasible trial, per objective) and the hypervolume's
+    reference point, so 1 means a front at the ideal whatever the units (issue #22)."""
+    ref = study.reference_point()
+    done = completed_feasible(study.trials)
+    if ref is None or not done:
+        return math.nan, math.nan
+    signs = np.array([1.0 if d == "minimize" else -1.0 for d in study.directions])
+    best = (np.array([t.objectives for t in done], dtype=float) * signs).min(axis=0)
+    norm = study.normalization
+    if norm is not None:
+        best = np.minimum(best, norm.ideal.numpy() * signs)
+    box = float(np.prod(np.abs(np.asarray(ref, dtype=float) * signs - best)))
+    return (raw / box if box > 0 else math.nan), box
 
 
 class Snapshot:

@@ -16,7 +16,8 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboard import figures
-from dashboard.data import Snapshot
+from dashboard.controls import log_real_control
+from dashboard.data import Snapshot, normalised_hypervolume
 from dashboard.simulate import MODES
 from dashboard.whatif import control_value, design_of_trial
 from paretoopt.report.columns import constraint_column, objective_column, param_column, stderr_column
@@ -141,13 +142,17 @@ def summary_line(snap: Snapshot) -> list[Any]:
     short = [t for t in snap.trials if t.stop_reason not in (None, "converged")]
     if short:  # the full account is in the trials table (converged, stop_reason)
         parts.append(f"{len(short)} inner loops not converged")
-    hv = snap.hypervolume()
-    if hv is not None:
-        parts.append(f"hypervolume {hv:.6g}")
     rec = snap.study.record
     last = max((t.finished_at for t in snap.trials if t.finished_at is not None), default=rec.updated_at)
     parts.append(f"updated {_fmt_time(last)}")
-    return [html.Span(p, className="fact") for p in parts]
+    out = [html.Span(p, className="fact") for p in parts]
+    hv = snap.hypervolume()
+    if hv is not None:  # normalised to the ideal-reference box; the raw value on hover
+        norm, box = snap.memo("hv_norm", lambda: normalised_hypervolume(hv, snap.study))
+        raw = f"raw hypervolume {hv:.6g} in the objectives' units, of a box of {box:.6g}"
+        text = f"hypervolume {norm:.3f} of the ideal–reference box"
+        out.insert(-1, html.Span(text, title=raw, id="study-hv", className="fact"))
+    return out
 
 
 def trial_panel(snap: Snapshot, number: int | None) -> html.Div:
@@ -232,7 +237,9 @@ def _control(p: Real | Integer | Choice, value: Any) -> Any:
             {v: str(v) for v in p.values} if len(p.values) <= 11 else {p.low: str(p.low), p.high: str(p.high)}
         )
         return dcc.Slider(p.low, p.high, 1, value=value, marks=marks, id=cid, updatemode="drag")
-    lo, hi = (math.log10(p.low), math.log10(p.high)) if p.log else (p.low, p.high)
+    if p.log:  # log10 slider with a number box in physical units (dashboard.controls)
+        return log_real_control(p, value)
+    lo, hi = p.low, p.high
     return dcc.Slider(
         lo,
         hi,
@@ -251,7 +258,7 @@ def whatif_panel(snap: Snapshot, number: int | None, allow_simulate: bool) -> ht
     design = design_of_trial(snap.space, t.params if t else {}, t.choices if t else {})
     controls = []
     for p in snap.space:
-        label = param_column(p) + (" (log10)" if isinstance(p, Real) and p.log else "")
+        label = param_column(p) + (" (log scale)" if isinstance(p, Real) and p.log else "")
         controls.append(
             html.Div(
                 [html.Label(label, className="control-label"), _control(p, control_value(p, design[p.name]))],
@@ -418,6 +425,9 @@ def study_page(snap: Snapshot, selected: int | None, *, allow_simulate: bool, po
                     html.H2(snap.name, id="study-title"),
                     html.P(snap.study.record.description or "", className="muted"),
                     html.Div(summary_line(snap), id="study-summary", className="summary"),
+                    dcc.Link(
+                        "Decide on this front →", href=study_href(snap.name) + "/decide", id="decide-link"
+                    ),
                     exports,
                 ],
                 className="study-head",

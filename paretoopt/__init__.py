@@ -5,6 +5,7 @@ paretoopt traces its Pareto front of physics performance against cost.
 """
 
 from paretoopt.archive import ARCHIVE_SOURCES, ArchivePoint
+from paretoopt import decide
 from paretoopt.exceptions import (
     ParetoOptError,
     SimulationError,
@@ -70,6 +71,7 @@ __all__ = [
     "TrajectoryStep",
     "WeightedSum",
     "__version__",
+    "decide",
     "export_front",
     "fit_surrogate",
     "load_study",

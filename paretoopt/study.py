@@ -362,7 +362,16 @@ class Study:
             },
             definition_source=rec.definition_source,
             definition_hash=rec.definition_hash,
+            decisions=self.decisions(),
         )
+
+    def decisions(self) -> list[Any]:
+        """The study's decision log (:class:`paretoopt.storage.StoredDecision`, issue #22), in
+        step order; empty when the backend keeps none."""
+        try:
+            return self.storage.get_decisions(self.record.id)
+        except NotImplementedError:
+            return []
 
     def convergence_summary(self) -> str:
         """One line on the finished trials' inner loops, e.g. ``"3 of 40 inner loops hit

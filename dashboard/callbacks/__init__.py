@@ -13,7 +13,8 @@ study list), :mod:`~dashboard.callbacks.live` (polling, front redraw, summary),
 :mod:`~dashboard.callbacks.selection` (clicks, trial panel, selection ring, control prefill),
 :mod:`~dashboard.callbacks.whatif` (surrogate predictions), :mod:`~dashboard.callbacks.tabs`
 (hypervolume, parallel coordinates, the server-side trial table),
-:mod:`~dashboard.callbacks.export` (front downloads) and, with ``--allow-simulate`` only,
+:mod:`~dashboard.callbacks.export` (front downloads), :mod:`~dashboard.callbacks.decide` (the
+Decide page: budget, aspiration, navigation, decision tree) and, with ``--allow-simulate`` only,
 :mod:`~dashboard.callbacks.simulate` (background simulation).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dashboard.callbacks import export, live, routing, selection, simulate, tabs, whatif
+from dashboard.callbacks import decide, export, live, routing, selection, simulate, tabs, whatif
 
 if TYPE_CHECKING:
     import dash
@@ -37,5 +38,6 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
     whatif.register(app, c)
     tabs.register(app, c)
     export.register(app, c)
+    decide.register(app, c)
     if c.allow_simulate:
         simulate.register(app, c)

@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 
 def parse_path(pathname: str | None) -> tuple[str, str | None]:
     """``("list", None)`` for ``/``, ``("study", name)`` for ``/study/<name>`` (percent-decoded),
-    ``("unknown", path)`` for anything else."""
+    ``("decide", name)`` for ``/study/<name>/decide``, ``("unknown", path)`` for anything else."""
     path = pathname or "/"
     if path in ("/", ""):
         return "list", None
     parts = path.split("/")
     if len(parts) == 3 and parts[1] == "study" and parts[2]:
         return "study", unquote(parts[2])
+    if len(parts) == 4 and parts[1] == "study" and parts[2] and parts[3] == "decide":
+        return "decide", unquote(parts[2])
     return "unknown", path
 
 
@@ -59,6 +61,11 @@ def register(app: dash.Dash, c: DashboardContext) -> None:
                 return layout.study_page(
                     snap, initial_selection(snap), allow_simulate=c.allow_simulate, poll_ms=c.poll_ms
                 )
+            if kind == "decide":
+                assert arg is not None
+                from dashboard.decide_page import decide_page
+
+                return decide_page(c.cache.get(arg, max_age_s=0.0), can_log=c.allow_simulate)
         except StudyNotFoundError as exc:
             return layout.message_page("Unknown study", str(exc))
         except ParetoOptError as exc:

@@ -5,6 +5,7 @@ The prediction (± 1σ) is patched onto the front as one overlay point and liste
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -14,6 +15,7 @@ import numpy as np
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 
 from dashboard import figures
+from dashboard.controls import sync_log_control
 from dashboard.data import Snapshot
 from dashboard.whatif import design_from_controls, design_of_trial, predict
 from paretoopt.report.columns import objective_column
@@ -73,7 +75,40 @@ def overlay(axes: list[int], mean: np.ndarray | None, std: np.ndarray | None) ->
 
 
 def register(app: dash.Dash, c: DashboardContext) -> None:
-    """Attach the what-if prediction."""
+    """Attach the what-if prediction and the physical-unit boxes of log-scaled reals."""
+
+    @app.callback(
+        Output({"type": "whatif", "name": ALL}, "value", allow_duplicate=True),
+        Output({"type": "whatif-physical", "name": ALL}, "value"),
+        Input({"type": "whatif", "name": ALL}, "value"),
+        Input({"type": "whatif-physical", "name": ALL}, "value"),
+        State("study-name", "data"),
+        prevent_initial_call=True,
+    )
+    def sync_physical(positions: list[Any], values: list[Any], name: str) -> Any:
+        """Keep each log-scaled real's slider and its physical-unit box in step (a prefill
+        moves several sliders at once: every triggered one is synced)."""
+        sliders = [i["id"]["name"] for i in ctx.outputs_list[0]]
+        boxes = [i["id"]["name"] for i in ctx.outputs_list[1]]
+        out_s: list[Any] = [no_update] * len(sliders)
+        out_b: list[Any] = [no_update] * len(boxes)
+        snap = None
+        for trig in ctx.triggered:
+            try:
+                cid = json.loads(trig["prop_id"].rsplit(".", 1)[0])
+            except (ValueError, AttributeError):
+                continue
+            if not isinstance(cid, dict) or cid.get("name") not in boxes or cid["name"] not in sliders:
+                continue
+            snap = snap or c.cache.peek(name) or c.cache.get(name)
+            i, k = sliders.index(cid["name"]), boxes.index(cid["name"])
+            kind = "slider" if cid.get("type") == "whatif" else "box"
+            pos, val = sync_log_control(snap.space[cid["name"]], kind, positions[i], values[k])
+            if kind == "box":
+                out_s[i] = pos
+            if val != values[k]:
+                out_b[k] = val
+        return out_s, out_b
 
     @app.callback(
         Output("front", "figure", allow_duplicate=True),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from paretoopt.cli import dashboard, refine, run, studies, surrogate
+from paretoopt.cli import dashboard, decide, refine, run, studies, surrogate
 
 app = typer.Typer(
     name="paretoopt",
@@ -24,6 +24,7 @@ app.command("show")(studies.show)
 app.command("export")(studies.export)
 app.command("dashboard")(dashboard.dashboard_cmd)
 app.command("refine")(refine.refine)
+app.command("decide")(decide.decide_cmd)
 
 surrogate_app = typer.Typer(
     help="Fit and inspect the surrogates of a study (design -> objectives, with uncertainty).",

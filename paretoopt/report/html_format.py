@@ -43,6 +43,26 @@ def _html_table(cols: list[DisplayColumn]) -> str:
     return "\n".join(out)
 
 
+def _trail_section(data: ExportData) -> list[str]:
+    """The "Decision trail" section: every logged decision step (nothing when none was logged)."""
+    if not data.decisions:
+        return []
+    from paretoopt.report.decisions import decision_trail
+
+    e = html.escape
+    trail = decision_trail(data.decisions)
+    head = "".join(f"<th>{e(str(c))}</th>" for c in trail.columns)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
+        for row in trail.itertuples(index=False, name=None)
+    )
+    return [
+        '<h2 id="decision-trail">Decision trail</h2>',
+        "<p>How a design was chosen on this front: each step of the study's decision log.</p>",
+        f'<table class="trail"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>',
+    ]
+
+
 def write_html(data: ExportData, path: Path, ts: datetime) -> None:
     """Write the HTML report: summary, front and parallel-coordinates figures, table, study facts."""
     # plotly loads only when an HTML report is written, not on ``import paretoopt``
@@ -92,6 +112,7 @@ def write_html(data: ExportData, path: Path, ts: datetime) -> None:
         *figures,
         "<h2>Pareto-optimal designs</h2>",
         _html_table(display_columns(data)),
+        *_trail_section(data),
         "<h2>Study</h2>",
         f'<table class="meta">\n{meta}\n</table>',
         "<h2>Study definition</h2>",

@@ -47,6 +47,9 @@ class ExportData:
     metadata: dict[str, Any] = field(default_factory=dict)
     definition_source: str | None = None
     definition_hash: str = ""
+    #: the study's decision log (:class:`paretoopt.storage.StoredDecision`, issue #22): the
+    #: "decision trail" section of the HTML report and sheet of the XLSX workbook
+    decisions: list[Any] = field(default_factory=list)
 
 
 def sort_front(data: ExportData) -> pd.DataFrame:

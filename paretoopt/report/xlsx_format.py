@@ -185,6 +185,13 @@ def write_xlsx(data: ExportData, path: Path, ts: datetime) -> None:
     wm.column_dimensions["A"].width = 28
     wm.column_dimensions["B"].width = 100
 
+    # sheet 4: the decision trail (issue #22), when a decision was logged
+    if data.decisions:
+        from paretoopt.report.decisions import decision_trail
+
+        trail = decision_trail(data.decisions)
+        _sheet_from_frame(wb.create_sheet("Decision trail"), trail, list(trail.columns))
+
     buf = io.BytesIO()
     wb.save(buf)
     path.write_bytes(_deterministic_zip(buf.getvalue(), ts))

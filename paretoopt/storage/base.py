@@ -163,6 +163,22 @@ class StoredSurrogate:
 
 
 @dataclass(frozen=True)
+class StoredDecision:
+    """One step of a study's decision log (:mod:`paretoopt.decide`): ``step`` (from 1), the
+    ``parent`` step it followed (``None`` for a first question), the method, its inputs and
+    outputs (JSON data), who took it and when."""
+
+    study_id: int
+    step: int
+    parent: int | None
+    method: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    author: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class FrozenTrial:
     """A trial as read from storage (immutable snapshot)."""
 
@@ -302,6 +318,26 @@ class BaseStorage(ABC):
     def get_refinements(self, study_id: int) -> list[RefinedPoint]:
         """The stored re-evaluations of a study's archive points, by trial id and step."""
         raise NotImplementedError(f"{type(self).__name__} does not store refinements")
+
+    # ----- decision log (optional for a backend: default raises NotImplementedError) -----
+    def add_decision(
+        self,
+        study_id: int,
+        *,
+        method: str,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        parent: int | None = None,
+        author: str | None = None,
+    ) -> StoredDecision:
+        """Append a step to a study's decision log with the next step number, in one
+        transaction. Raises StudyNotFoundError, StorageError (a ``parent`` step that does not
+        exist)."""
+        raise NotImplementedError(f"{type(self).__name__} does not store a decision log")
+
+    def get_decisions(self, study_id: int) -> list[StoredDecision]:
+        """A study's decision log in step order (empty when none was stored)."""
+        raise NotImplementedError(f"{type(self).__name__} does not store a decision log")
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""

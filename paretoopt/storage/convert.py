@@ -13,6 +13,7 @@ from typing import Any
 from paretoopt.storage.base import (
     FrozenTrial,
     RefinedPoint,
+    StoredDecision,
     StoredStep,
     StoredSurrogate,
     StudyRecord,
@@ -22,6 +23,7 @@ from paretoopt.storage.base import (
 )
 from paretoopt.storage.models import (
     RefinementRow,
+    DecisionLogModel,
     StudyModel,
     SurrogateModelRow,
     TrialState,
@@ -295,5 +297,19 @@ def stored_surrogate(row: SurrogateModelRow) -> StoredSurrogate:
         n_points=row.n_points,
         blob=bytes(row.blob),
         digest=row.digest,
+        created_at=row.created_at,
+    )
+
+
+def stored_decision(row: DecisionLogModel) -> StoredDecision:
+    """A decision-log step from its row."""
+    return StoredDecision(
+        study_id=row.study_id,
+        step=row.step,
+        parent=row.parent,
+        method=row.method,
+        inputs=json.loads(row.inputs_json or "{}"),
+        outputs=json.loads(row.outputs_json or "{}"),
+        author=row.author,
         created_at=row.created_at,
     )

@@ -221,4 +221,23 @@ class RefinementRow(Base):
     n_backward: Mapped[int] = mapped_column(Integer, default=0)
     n_events: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DecisionLogModel(Base):
+    """One step of a decision on a study's front (issue #22): the method (``budget``,
+    ``reference``, ``navigate``...), its inputs and outputs as JSON, the step it followed
+    (``parent``, a ``step`` of the same study; ``None`` for a first question), who took it and
+    when, so a review can replay how a design was chosen. ``step`` counts from 1 per study."""
+
+    __tablename__ = "decision_log"
+    __table_args__ = (UniqueConstraint("study_id", "step", name="uq_decision_log_study_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    parent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    method: Mapped[str] = mapped_column(String(32))
+    inputs_json: Mapped[str] = mapped_column(Text, default="{}")
+    outputs_json: Mapped[str] = mapped_column(Text, default="{}")
+    author: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -29,6 +29,7 @@ from paretoopt.storage.base import (
     BaseStorage,
     FrozenTrial,
     RefinedPoint,
+    StoredDecision,
     StoredStep,
     StoredSurrogate,
     StudyRecord,
@@ -45,6 +46,7 @@ from paretoopt.storage.convert import (
     refinement_columns,
     result_columns,
     split_values,
+    stored_decision,
     stored_step,
     stored_surrogate,
     study_columns,
@@ -55,6 +57,7 @@ from paretoopt.storage.convert import (
 )
 from paretoopt.storage.models import (
     RefinementRow,
+    DecisionLogModel,
     StudyModel,
     SurrogateModelRow,
     TrajectoryStepModel,
@@ -204,6 +207,7 @@ class SQLStorage(BaseStorage):
             s.execute(delete(TrialValueModel).where(TrialValueModel.trial_id.in_(trial_ids)))
             s.execute(delete(TrialModel).where(TrialModel.study_id == m.id))
             s.execute(delete(SurrogateModelRow).where(SurrogateModelRow.study_id == m.id))
+            s.execute(delete(DecisionLogModel).where(DecisionLogModel.study_id == m.id))
             s.delete(m)
 
     def set_normalization(self, study_id: int, normalization: dict[str, Any]) -> None:
@@ -452,3 +456,49 @@ class SQLStorage(BaseStorage):
                 .limit(1)
             )
             return stored_surrogate(row) if row is not None else None
+
+    # ----- decision log -----
+    def add_decision(
+        self,
+        study_id: int,
+        *,
+        method: str,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        parent: int | None = None,
+        author: str | None = None,
+    ) -> StoredDecision:
+        with self.session_scope() as s:
+            # the study's row lock first (as save_surrogate): step numbers are allocated atomically
+            locked = _rowcount(
+                s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
+            )
+            if not locked:
+                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+            last = s.scalar(
+                select(func.max(DecisionLogModel.step)).where(DecisionLogModel.study_id == study_id)
+            )
+            if parent is not None and not 1 <= int(parent) <= int(last or 0):
+                raise StorageError(f"decision log of study {study_id} has no step {parent} to follow")
+            row = DecisionLogModel(
+                study_id=study_id,
+                step=int(last or 0) + 1,
+                parent=None if parent is None else int(parent),
+                method=method,
+                inputs_json=dumps(inputs),
+                outputs_json=dumps(outputs),
+                author=author,
+                created_at=utcnow(),
+            )
+            s.add(row)
+            s.flush()
+            return stored_decision(row)
+
+    def get_decisions(self, study_id: int) -> list[StoredDecision]:
+        with self.session_scope() as s:
+            rows = s.scalars(
+                select(DecisionLogModel)
+                .where(DecisionLogModel.study_id == study_id)
+                .order_by(DecisionLogModel.step)
+            ).all()
+            return [stored_decision(r) for r in rows]

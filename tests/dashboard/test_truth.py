@@ -150,3 +150,38 @@ def test_whatif_readout_equals_the_surrogates_prediction(tab, review_server, rev
     assert list(readout) == ["efficiency [%]", "cost [kEUR]"]
     for (label, text), m, s in zip(readout.items(), mean, std, strict=True):
         check_rounded(text, float(m), float(s), f"what-if {label}")
+
+
+def test_log_scaled_whatif_box_shows_and_takes_physical_units(tab, review_server, review_db):
+    """Issue #22 item 5: the box beside a log-scaled real's slider is in its unit (1.28 mm,
+    not log10 = 0.108), and a value typed in it moves the slider to its log10."""
+    study = load_study(study_name="review", storage=review_db)
+    _open_study(tab, review_server, "review")
+    number = int(tab.locator("#trial-title").inner_text().split()[-1])
+    trial = next(t for t in study.trials if t.number == number)
+    gap = trial.params.get("gap_mm", trial.choices.get("gap_mm"))
+    box = tab.locator(".control", has_text="gap_mm").first.locator(".physical-input input")
+    assert float(box.input_value()) == pytest.approx(float(f"{gap:.4g}"))
+    box.fill("1.5")
+    box.press("Enter")
+    handle = _slider(tab, "gap_mm")
+    tab.wait_for_function(
+        "([want]) => { const h = document.querySelector('.log-control [role=slider]');"
+        " return h && Math.abs(parseFloat(h.getAttribute('aria-valuenow')) - want) < 1e-9; }",
+        arg=[float(np.log10(1.5))],
+    )
+    assert float(handle.get_attribute("aria-valuenow")) == pytest.approx(np.log10(1.5), abs=1e-9)
+    # selecting another trial prefills the slider, and the box follows in millimetres
+    from tests.dashboard.test_browser import _point_xy
+
+    others = [int(n) for n in study.pareto_front()["number"] if int(n) != number]
+    target = next(t for t in study.trials if t.number == others[0])
+    x, y = _point_xy(tab, 1, target.number)
+    tab.mouse.click(x, y)
+    tab.wait_for_function(f"document.querySelector('#trial-title').innerText === 'Trial {target.number}'")
+    want = float(f"{target.params.get('gap_mm', target.choices.get('gap_mm')):.4g}")
+    tab.wait_for_function(
+        "([want]) => { const e = document.querySelector('.physical-input input');"
+        " return e && Math.abs(parseFloat(e.value) - want) <= 1e-9 * Math.abs(want); }",
+        arg=[want],
+    )
