@@ -4,8 +4,8 @@ A study (``studies/*.py``) defines a design space, objectives and a differentiab
 paretoopt traces its Pareto front of physics performance against cost.
 """
 
-from paretoopt.archive import ARCHIVE_SOURCES, ArchivePoint
 from paretoopt import decide
+from paretoopt.archive import ARCHIVE_SOURCES, ArchivePoint
 from paretoopt.exceptions import (
     ParetoOptError,
     SimulationError,

@@ -22,8 +22,8 @@ from paretoopt.storage.base import (
     TrialResult,
 )
 from paretoopt.storage.models import (
-    RefinementRow,
     DecisionLogModel,
+    RefinementRow,
     StudyModel,
     SurrogateModelRow,
     TrialState,

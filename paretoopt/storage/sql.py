@@ -56,8 +56,8 @@ from paretoopt.storage.convert import (
     waiting_trial_columns,
 )
 from paretoopt.storage.models import (
-    RefinementRow,
     DecisionLogModel,
+    RefinementRow,
     StudyModel,
     SurrogateModelRow,
     TrajectoryStepModel,

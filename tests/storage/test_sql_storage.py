@@ -129,7 +129,9 @@ def test_a_0001_database_is_upgraded_with_its_trials_intact(storage_url):
 
     st = SQLStorage(storage_url)
     assert current_revision(st.engine) == head_revision()
-    assert {"surrogate_models", "decision_log", "archive_refinements"} <= set(inspect(st.engine).get_table_names())
+    assert {"surrogate_models", "decision_log", "archive_refinements"} <= set(
+        inspect(st.engine).get_table_names()
+    )
     (back,) = st.get_trials(sid)
     assert back.objectives == (1.0, 2.0) and len(st.get_trajectory(back.id)) == 3
     assert back.stop_reason is None and back.converged is False
