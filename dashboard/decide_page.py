@@ -7,14 +7,12 @@ Speed: everything is computed on the front (:func:`paretoopt.decide.front_of`, o
 snapshot), and an answer patches the small overlay traces (:data:`TRACE_CHOSEN`...,
 ``dash.Patch``) and the bound lines, never the front trace itself.
 
-Archive points (issue #19): when the study's front frame has a ``source`` column, rows whose
-source marks an unrefined archive point (:data:`UNREFINED_SOURCES`, or ``review_grade`` false)
-are drawn greyed and are never an answer.
+Archive points (issue #19): the archive front's points that are not review-grade (trajectory
+points not yet re-evaluated by ``paretoopt refine``) are drawn grey and are never an answer.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 from urllib.parse import quote
@@ -71,14 +69,11 @@ def unrefined_archive(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def archive_frame(snap: Snapshot) -> pd.DataFrame:
-    """The study's front with archive points where the read API offers them (issue #19's
-    ``pareto_front(include_archive=True)``), else the plain front."""
+    """The study's front built from its archive (``pareto_front(include_archive=True)``), once
+    per snapshot."""
 
     def build() -> pd.DataFrame:
-        fn = snap.study.pareto_front
-        if "include_archive" in inspect.signature(fn).parameters:
-            return fn(include_archive=True)  # type: ignore[call-arg]
-        return snap.front()
+        return snap.study.pareto_front(include_archive=True)
 
     return snap.memo("decision_archive", build)
 

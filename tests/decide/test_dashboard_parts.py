@@ -20,7 +20,7 @@ def test_unrefined_archive_points_are_the_trajectory_ones_or_not_review_grade():
     assert unrefined_archive(frame)["number"].tolist() == [2]
     graded = frame.assign(review_grade=[True, False, True, False])
     assert unrefined_archive(graded)["number"].tolist() == [2, 4]
-    assert unrefined_archive(frame.drop(columns="source")).empty  # main today: no archive
+    assert unrefined_archive(frame.drop(columns="source")).empty  # a plain front: nothing grey
 
 
 def test_a_slider_at_its_worst_end_sets_no_bound():
