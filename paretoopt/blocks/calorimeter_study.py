@@ -11,6 +11,7 @@ detector -> reconstruction -> figure of merit, with the reconstruction chosen pe
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -59,19 +60,24 @@ class PipelineSwitch(torch.nn.Module):
         return self.last(params, choices, n_samples, generator)
 
     def validate(self, block: str | None = None) -> list[Check]:
-        """Every pipeline's checks, each block once (blocks shared by pipelines run once)."""
-        seen: set[tuple[str, str]] = set()
-        checks: list[Check] = []
+        """Every pipeline's checks, each block once; a name that several pipelines give to
+        different blocks is labelled with the option (``reconstruction[learned]``)."""
+        kinds: dict[str, set[str]] = {}
         for p in self.pipelines.values():
             for b in p.blocks:
-                if (block is not None and b.name != block) or (b.name, type(b).__name__) in seen:
+                kinds.setdefault(b.name, set()).add(type(b).__name__)
+        if block is not None and block not in kinds:
+            raise PipelineError(f"no block {block!r}; blocks: {sorted(kinds)}")
+        seen: set[tuple[str, str]] = set()
+        checks: list[Check] = []
+        for option, p in self.pipelines.items():
+            for b in p.blocks:
+                key = (b.name, type(b).__name__)
+                if (block is not None and b.name != block) or key in seen:
                     continue
-                seen.add((b.name, type(b).__name__))
-                checks.extend(b.validate())
-        if block is not None and not checks and not any(block in p.names for p in self.pipelines.values()):
-            raise PipelineError(
-                f"no block {block!r}; blocks: {sorted({n for p in self.pipelines.values() for n in p.names})}"
-            )
+                seen.add(key)
+                label = f"{b.name}[{option}]" if len(kinds[b.name]) > 1 else b.name
+                checks.extend(replace(c, block=label) for c in b.validate())
         return checks
 
     def freeze(self, *names: str) -> PipelineSwitch:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from paretoopt.cli import dashboard, run, studies, surrogate
+from paretoopt.cli import dashboard, run, studies, surrogate, validate
 
 app = typer.Typer(
     name="paretoopt",
@@ -23,6 +23,7 @@ app.command("list")(studies.list_studies)
 app.command("show")(studies.show)
 app.command("export")(studies.export)
 app.command("dashboard")(dashboard.dashboard_cmd)
+app.command("validate")(validate.validate)
 
 surrogate_app = typer.Typer(
     help="Fit and inspect the surrogates of a study (design -> objectives, with uncertainty).",
