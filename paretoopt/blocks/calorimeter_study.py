@@ -22,6 +22,7 @@ from paretoopt.blocks.pipeline import Pipeline, PipelineError
 from paretoopt.physics.calorimetry import SegmentedCalorimeter, segmented_calorimeter_study
 from paretoopt.problem import StudyDefinition
 from paretoopt.space import Choice, DesignSpace
+from paretoopt.storage.base import StoredArtefact
 
 #: The outer choice that picks the reconstruction block, and its options.
 RECONSTRUCTION = "reconstruction"
@@ -79,6 +80,10 @@ class PipelineSwitch(torch.nn.Module):
                 label = f"{b.name}[{option}]" if len(kinds[b.name]) > 1 else b.name
                 checks.extend(replace(c, block=label) for c in b.validate())
         return checks
+
+    def trial_artefacts(self) -> list[StoredArtefact]:
+        """The artefacts of the pipeline of the latest call (:meth:`Pipeline.trial_artefacts`)."""
+        return self.last.trial_artefacts()
 
     def freeze(self, *names: str) -> PipelineSwitch:
         for p in self.pipelines.values():

@@ -16,8 +16,10 @@ from typing import Any
 
 import torch
 
+from paretoopt.blocks.artefacts import block_records
 from paretoopt.blocks.core import Block, Check, Context, LearnedBlock, Port, is_learned
 from paretoopt.exceptions import ParetoOptError
+from paretoopt.storage.base import StoredArtefact
 
 
 class PipelineError(ParetoOptError, ValueError):
@@ -96,6 +98,7 @@ class Pipeline:
         self.name = name
         self.train_fraction = float(train_fraction)
         self.frozen: frozenset[str] = frozenset()
+        self._status: dict[str, dict[str, Any]] | None = None
         self.freeze(*frozen)
 
     # ---- structure -------------------------------------------------------------------
@@ -219,6 +222,23 @@ class Pipeline:
         for b in blocks:
             checks.extend(b.validate())
         return checks
+
+    def validation_status(self) -> dict[str, dict[str, Any]]:
+        """Per block: checks passed, total and the names of the failed ones (computed once per
+        pipeline object: the checks do not depend on the design)."""
+        if self._status is None:
+            status: dict[str, dict[str, Any]] = {}
+            for b in self.blocks:
+                checks = b.validate()
+                failed = [c.check for c in checks if not c.passed]
+                status[b.name] = {"passed": len(checks) - len(failed), "total": len(checks), "failed": failed}
+            self._status = status
+        return self._status
+
+    def trial_artefacts(self) -> list[StoredArtefact]:
+        """What a trial stores about this pipeline after its last call: every block, the
+        learned ones with their trained parameters (see :mod:`paretoopt.blocks.artefacts`)."""
+        return block_records(self.blocks, self.frozen, self.validation_status())
 
     def artefacts(self) -> dict[str, dict[str, Any]]:
         """What each learned block was last trained to: ``{name: {"tensors", "curve"}}``."""

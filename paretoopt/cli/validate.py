@@ -19,7 +19,7 @@ from paretoopt.exceptions import ParetoOptError
 def validation_rows(simulate: Any, block: str | None) -> list[dict[str, Any]]:
     """The checks of ``simulate``'s blocks as table rows (see :func:`paretoopt.blocks.check_table`);
     ``ValueError`` when ``simulate`` has no blocks to validate."""
-    from paretoopt.blocks import check_table  # noqa: PLC0415
+    from paretoopt.blocks import check_table
 
     validate = getattr(simulate, "validate", None)
     if not callable(validate):
@@ -35,9 +35,9 @@ def validate(
     block: Annotated[str | None, typer.Option("--block", help="Validate only this block.")] = None,
 ) -> None:
     """Run every block's validation alone and print block, check, value, reference, pass."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
-    from paretoopt.problem import load_study_definition  # noqa: PLC0415
+    from paretoopt.problem import load_study_definition
 
     try:
         definition = load_study_definition(study_file)

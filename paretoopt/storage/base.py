@@ -103,6 +103,8 @@ class TrialResult:
     trajectory: Sequence[Any] = ()  # paretoopt.inner.TrajectoryStep
     #: why the inner loop stopped (:data:`STOP_REASONS`); ``None`` when none ran
     stop_reason: str | None = None
+    #: the blocks of the trial's pipeline with their trained parameters (:mod:`paretoopt.blocks`)
+    artefacts: Sequence[StoredArtefact] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,22 @@ class StoredStep:
     loss: float
     objectives: list[float]
     params: dict[str, float]
+
+
+@dataclass(frozen=True)
+class StoredArtefact:
+    """One block of a trial's pipeline as stored: ``block`` name, ``kind`` (its class),
+    ``position`` in data-flow order; for a learned block the safetensors ``blob`` of its trained
+    parameters with its ``digest`` (checked before the blob is parsed) and training ``curve``;
+    ``meta``: JSON-safe details (ports, frozen, validation status)."""
+
+    block: str
+    kind: str
+    position: int = 0
+    blob: bytes | None = None
+    digest: str | None = None
+    curve: list[float] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -249,6 +267,13 @@ class BaseStorage(ABC):
     def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
         """The newest stored surrogate of a study, or ``None``."""
         raise NotImplementedError(f"{type(self).__name__} does not store surrogate models")
+
+    # ----- block artefacts (optional for a backend: default raises NotImplementedError) -----
+    def get_trial_artefacts(self, trial_id: int) -> list[StoredArtefact]:
+        """The blocks (and trained parameters) stored with a finished trial, in data-flow order;
+        ``[]`` for a trial whose simulation is not a pipeline. Written by :meth:`finish_trial`
+        from ``TrialResult.artefacts`` in the trial's transaction."""
+        raise NotImplementedError(f"{type(self).__name__} does not store block artefacts")
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""

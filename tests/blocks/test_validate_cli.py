@@ -34,7 +34,10 @@ class Adder:
         return None
 
     def validate(self):
-        return [Check(self.name, "2 + 2", 5.0, 4.0, 0.0, "arithmetic"), Check(self.name, "1 + 1", 2.0, 2.0, 0.0)]
+        return [
+            Check(self.name, "2 + 2", 5.0, 4.0, 0.0, "arithmetic"),
+            Check(self.name, "1 + 1", 2.0, 2.0, 0.0),
+        ]
 
 
 study = StudyDefinition("adder", DesignSpace(Real("x", 0.0, 1.0)), [Objective("y")], Pipeline([Adder()]))

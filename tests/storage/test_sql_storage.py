@@ -128,7 +128,7 @@ def test_a_0001_database_is_upgraded_with_its_trials_intact(storage_url):
     engine.dispose()
 
     st = SQLStorage(storage_url)
-    assert head_revision() == "0003" and current_revision(st.engine) == "0003"
+    assert current_revision(st.engine) == head_revision()  # every revision since applies
     assert "surrogate_models" in inspect(st.engine).get_table_names()
     (back,) = st.get_trials(sid)
     assert back.objectives == (1.0, 2.0) and len(st.get_trajectory(back.id)) == 3
