@@ -21,8 +21,16 @@ from paretoopt.blocks.calorimeter_study import (
 from paretoopt.blocks.core import Block, Check, Context, LearnedBlock, Port, check_table, is_learned
 from paretoopt.blocks.learned import LearnedEnergyRegression
 from paretoopt.blocks.pipeline import Pipeline, PipelineError, check_connections
+from paretoopt.blocks.realdata import (
+    MEASURED_FILE,
+    FineTuneResult,
+    MeasuredEvents,
+    fine_tune,
+    load_measured,
+)
 
 __all__ = [
+    "MEASURED_FILE",
     "RECONSTRUCTION",
     "RECONSTRUCTIONS",
     "Block",
@@ -30,8 +38,10 @@ __all__ = [
     "CalorimeterDetector",
     "Check",
     "Context",
+    "FineTuneResult",
     "LearnedBlock",
     "LearnedEnergyRegression",
+    "MeasuredEvents",
     "Pipeline",
     "PipelineError",
     "PipelineSwitch",
@@ -41,5 +51,7 @@ __all__ = [
     "calorimeter_pipeline_study",
     "check_connections",
     "check_table",
+    "fine_tune",
     "is_learned",
+    "load_measured",
 ]

@@ -98,17 +98,22 @@ class CalorimeterDetector:
     def training_events(self, context: Context) -> StackResponse:
         """``n_samples`` (>= 2) events at energies drawn log-uniformly between the study's
         lowest and highest energies: a learned reconstruction trained on the few beam energies
-        of the evaluation would learn them as a prior (the same stack and readout otherwise)."""
+        of the evaluation would learn them as a prior (the same stack and readout otherwise).
+        ``context.extra["energy_gev"]``, when given, are the energies instead."""
         sim, ch = self.sim, context.choices
         absorber_mm, active_mm = sim.layer_thicknesses(context.params, int(ch["n_layers"]))
-        lo, hi = math.log(min(sim.energies_gev)), math.log(max(sim.energies_gev))
-        u = torch.rand(
-            max(context.n_samples, 2),
-            generator=context.generator,
-            dtype=absorber_mm.dtype,
-            device=absorber_mm.device,
-        )
-        energy = torch.exp(lo + (hi - lo) * u)
+        given = context.extra.get("energy_gev")
+        if given is not None:  # events at given energies (matching a measured sample)
+            energy = torch.as_tensor(given, dtype=absorber_mm.dtype, device=absorber_mm.device)
+        else:
+            lo, hi = math.log(min(sim.energies_gev)), math.log(max(sim.energies_gev))
+            u = torch.rand(
+                max(context.n_samples, 2),
+                generator=context.generator,
+                dtype=absorber_mm.dtype,
+                device=absorber_mm.device,
+            )
+            energy = torch.exp(lo + (hi - lo) * u)
         return simulate_stack(
             str(ch["absorber"]),
             sim.medium(str(ch["active"])),

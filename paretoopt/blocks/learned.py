@@ -85,6 +85,9 @@ class LearnedEnergyRegression(torch.nn.Module):
         self.reset_network()
         self.training_curve: list[float] = []
         self._w: torch.Tensor | None = None
+        #: real detector's readout over the simulation's, set by fine-tuning on measured
+        #: events (:func:`paretoopt.blocks.realdata.fine_tune`); applies to measured readouts
+        self.calibration = 1.0
 
     def reset_network(self) -> None:
         """The network's seeded initial weights (last layer zero)."""
@@ -108,21 +111,27 @@ class LearnedEnergyRegression(torch.nn.Module):
     def reference(self) -> Any:
         return self._reference
 
-    def solve_weights(self, x: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
+    def solve_weights(
+        self, x: torch.Tensor, energy: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Closed-form ridge weights (differentiable in ``x``): minimise
-        ``mean(((w.x - E)/E)^2) + ridge |w - 1|^2``."""
+        ``mean_v(((w.x - E)/E)^2) + ridge |w - 1|^2`` (``weight``: per-event weights ``v``,
+        normalised to mean 1; uniform by default)."""
         a = x / energy[:, None]
         n, s = a.shape
+        v = torch.ones(n, dtype=x.dtype, device=x.device) if weight is None else weight / weight.mean()
         eye = torch.eye(s, dtype=x.dtype, device=x.device)
-        lhs = a.T @ a / n + self.ridge * eye
-        rhs = a.T @ torch.ones(n, dtype=x.dtype, device=x.device) / n + self.ridge
+        lhs = a.T @ (v[:, None] * a) / n + self.ridge * eye
+        rhs = a.T @ v / n + self.ridge
         return torch.linalg.solve(lhs, rhs)
 
     def fit(self, inputs: Mapping[str, Any], context: Context | None = None) -> list[float]:
         """Train on a sample: ``w`` in closed form (kept differentiable for this call's
         evaluation), then the network from its seeded start; the network's loss per step."""
         x, energy = inputs["segment_readout_gev"], inputs["energy_gev"].detach()
-        w = self.solve_weights(x, energy)
+        v = inputs.get("event_weight")
+        v = torch.ones_like(energy) if v is None else v / v.mean()
+        w = self.solve_weights(x, energy, v)
         self._w = w
         self.weights = w.detach().clone()
         e_lin = (x.detach() @ self.weights).detach()
@@ -139,7 +148,7 @@ class LearnedEnergyRegression(torch.nn.Module):
         def closure() -> torch.Tensor:
             opt.zero_grad()
             rel = e_lin * (1.0 + self.net(feats).squeeze(-1)) / energy - 1.0
-            loss = (rel**2).mean() + self.decay * sum((p**2).sum() for p in params)
+            loss = (v * rel**2).mean() + self.decay * sum((p**2).sum() for p in params)
             loss.backward()
             curve.append(float(loss.detach()))
             return loss
@@ -164,18 +173,28 @@ class LearnedEnergyRegression(torch.nn.Module):
         e_lin = x @ w.to(x.dtype)
         return e_lin * (1.0 + self.net(profile_features(x)).squeeze(-1))
 
+    def reconstruct_measured(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstructed energy (GeV) of *measured* readouts: brought to the simulation's scale
+        by the fitted :attr:`calibration` first."""
+        return self.reconstruct(x / self.calibration)
+
     def forward(self, inputs: Mapping[str, Any], context: Context | None = None) -> dict[str, Any]:  # type: ignore[override]
         x, energy = inputs["segment_readout_gev"], inputs["energy_gev"]
         return {"response": self.reconstruct(x) / energy}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """What training set: weights and network parameters (detached copies)."""
-        out = {"weights": self.weights.detach().clone()}
+        out = {
+            "weights": self.weights.detach().clone(),
+            "calibration": torch.tensor([self.calibration], dtype=torch.float64),
+        }
         out.update({f"net.{k}": v.detach().clone() for k, v in self.net.state_dict().items()})
         return out
 
     def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
         self.weights = tensors["weights"].detach().clone().to(torch.float64)
+        if "calibration" in tensors:
+            self.calibration = float(tensors["calibration"].reshape(-1)[0])
         self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         self._w = None
 
