@@ -88,8 +88,8 @@ def test_the_weights_gradient_reaches_the_design():
     # the weights' own dependence on the design matters: with them detached (the same samples)
     # the derivative misses the finite difference
     class Detached(LearnedEnergyRegression):
-        def solve_weights(self, x, energy):
-            return super().solve_weights(x.detach(), energy)
+        def solve_weights(self, x, energy, weight=None):
+            return super().solve_weights(x.detach(), energy, weight)
 
     y = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
     p = design(sim, 3.0, 1.0)
