@@ -28,6 +28,7 @@ from paretoopt.blocks.realdata import (
     fine_tune,
     load_measured,
 )
+from paretoopt.blocks.tomography import TomographyDetector, TomographyScan, tomography_pipeline_study
 
 __all__ = [
     "MEASURED_FILE",
@@ -47,6 +48,8 @@ __all__ = [
     "PipelineSwitch",
     "Port",
     "ResolutionFigure",
+    "TomographyDetector",
+    "TomographyScan",
     "calorimeter_pipeline",
     "calorimeter_pipeline_study",
     "check_connections",
@@ -54,4 +57,5 @@ __all__ = [
     "fine_tune",
     "is_learned",
     "load_measured",
+    "tomography_pipeline_study",
 ]
