@@ -11,7 +11,7 @@ settings): a picture of where learning pays, not converged fronts.
 
     nice -n 10 python benchmarks/blocks.py --trials 20 --seed 0
 
-Writes results/blocks.json and results/blocks.png (front per variant) and prints the table.
+Writes results/blocks_seed<N>.json and .png (the fronts) and prints the table.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ def main() -> None:
     ax.legend()
     fig.tight_layout()
     RESULTS.mkdir(exist_ok=True)
-    fig.savefig(RESULTS / "blocks.png", dpi=110)
-    write_json("blocks", {"args": vars(args), "budget_calls": budget, "rows": rows, "trials": cut})
+    fig.savefig(RESULTS / f"blocks_seed{args.seed}.png", dpi=110)
+    write_json(f"blocks_seed{args.seed}", {"args": vars(args), "budget_calls": budget, "rows": rows, "trials": cut})
 
 
 if __name__ == "__main__":
