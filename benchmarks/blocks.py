@@ -153,7 +153,9 @@ def main() -> None:
     fig.tight_layout()
     RESULTS.mkdir(exist_ok=True)
     fig.savefig(RESULTS / f"blocks_seed{args.seed}.png", dpi=110)
-    write_json(f"blocks_seed{args.seed}", {"args": vars(args), "budget_calls": budget, "rows": rows, "trials": cut})
+    write_json(
+        f"blocks_seed{args.seed}", {"args": vars(args), "budget_calls": budget, "rows": rows, "trials": cut}
+    )
 
 
 if __name__ == "__main__":
