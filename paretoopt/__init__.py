@@ -4,6 +4,7 @@ A study (``studies/*.py``) defines a design space, objectives and a differentiab
 paretoopt traces its Pareto front of physics performance against cost.
 """
 
+from paretoopt.blocks import Block, Pipeline
 from paretoopt.exceptions import (
     ParetoOptError,
     SimulationError,
@@ -39,6 +40,7 @@ from paretoopt.workflows import optimize_on_surrogate
 
 __all__ = [
     "AugmentedChebyshev",
+    "Block",
     "BudgetConstraint",
     "Choice",
     "Constraint",
@@ -51,6 +53,7 @@ __all__ = [
     "Normalization",
     "Objective",
     "ParetoOptError",
+    "Pipeline",
     "Real",
     "SimulationError",
     "SpaceError",
