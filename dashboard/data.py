@@ -124,6 +124,12 @@ class SnapshotStorage(BaseStorage):
     def get_refinements(self, study_id: int) -> list[RefinedPoint]:
         return self.inner.get_refinements(study_id)
 
+    def get_trial_artefacts(self, trial_id: int) -> list[Any]:
+        try:
+            return self.inner.get_trial_artefacts(trial_id)
+        except NotImplementedError:
+            return []
+
     def save_surrogate(self, study_id: int, **kwargs: Any) -> Any:
         return self._read_only()
 

@@ -16,6 +16,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboard import figures
+from dashboard.blocks_view import blocks_section
 from dashboard.controls import log_real_control
 from dashboard.data import Snapshot, normalised_hypervolume
 from dashboard.simulate import MODES
@@ -213,6 +214,7 @@ def trial_panel(snap: Snapshot, number: int | None) -> html.Div:
     ]
     if t.error:
         details.append(html.Pre(t.error.splitlines()[0], className="error"))
+    details.extend(blocks_section(snap, t.id))  # a pipeline's blocks (paretoopt.blocks), if any
     fig = figures.trajectory(snap, t.number)
     if fig is not None:
         right: Any = dcc.Graph(figure=fig, id="trajectory", config={"displaylogo": False})

@@ -6,6 +6,7 @@ paretoopt traces its Pareto front of physics performance against cost.
 
 from paretoopt import decide
 from paretoopt.archive import ARCHIVE_SOURCES, ArchivePoint
+from paretoopt.blocks import Block, Pipeline
 from paretoopt.exceptions import (
     ParetoOptError,
     SimulationError,
@@ -45,6 +46,7 @@ __all__ = [
     "ARCHIVE_SOURCES",
     "ArchivePoint",
     "AugmentedChebyshev",
+    "Block",
     "BudgetConstraint",
     "Choice",
     "Constraint",
@@ -58,6 +60,7 @@ __all__ = [
     "Normalization",
     "Objective",
     "ParetoOptError",
+    "Pipeline",
     "Real",
     "RefineReport",
     "SimulationError",

@@ -11,8 +11,10 @@ xy centre and xy span (m). Objectives: the posterior sigma of the block's mean l
 scan time to reconstruct 20,000 muons stays under 10 minutes.
 
 See docs/physics-muon-tomography.md. The ladle-furnace variant is studies/ladle_furnace.py.
+The simulation runs as a pipeline of blocks (detector -> scan, paretoopt.blocks; outputs
+identical to tomography_study's); ``paretoopt validate studies/muon_tomography.py`` checks them.
 """
 
-from paretoopt.physics.tomography import tomography_study
+from paretoopt.blocks.tomography import tomography_pipeline_study
 
-study = tomography_study("lead_block")
+study = tomography_pipeline_study("lead_block")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from paretoopt.cli import dashboard, decide, refine, run, studies, surrogate
+from paretoopt.cli import dashboard, decide, refine, run, studies, surrogate, validate
 
 app = typer.Typer(
     name="paretoopt",
@@ -25,6 +25,7 @@ app.command("export")(studies.export)
 app.command("dashboard")(dashboard.dashboard_cmd)
 app.command("refine")(refine.refine)
 app.command("decide")(decide.decide_cmd)
+app.command("validate")(validate.validate)
 
 surrogate_app = typer.Typer(
     help="Fit and inspect the surrogates of a study (design -> objectives, with uncertainty).",

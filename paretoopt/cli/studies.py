@@ -100,6 +100,14 @@ def export(
         bool,
         typer.Option(help="Build the front from every evaluated design (trajectory points marked)."),
     ] = False,
+    artefacts: Annotated[
+        bool,
+        typer.Option(
+            "--artefacts",
+            help="Also write the Pareto trials' trained blocks (safetensors + manifest.json) "
+            "into OUTPUT-artefacts/ beside the table.",
+        ),
+    ] = False,
 ) -> None:
     """Export a study's Pareto table for a design review."""
     from paretoopt.study import load_study
@@ -115,6 +123,12 @@ def export(
         if not s.completed_trials:
             raise fail(f"study {study!r} has no completed trials to export", EXIT_FAILED)
         path = s.export(format, str(out), include_archive=include_archive)
+        if artefacts:
+            from paretoopt.blocks.artefacts import export_artefacts
+
+            folder = export_artefacts(s, out.parent / f"{out.stem}-artefacts")
     except ParetoOptError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"wrote {path}")
+    if artefacts:
+        typer.echo(f"wrote {folder}" if folder is not None else "no Pareto trial has trained blocks")

@@ -177,7 +177,21 @@ def execute_trial(
                 device=device,
             )
             if trial.source != ANCHOR:
+                first = res
                 res = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
+                if res is not first and callable(getattr(definition.simulate, "trial_artefacts", None)):
+                    # re-solved: the latest call belongs to the last run, not necessarily the
+                    # kept one; its final evaluation again (same seed) retrains the blocks for it
+                    evaluate_design(
+                        definition,
+                        res.params,
+                        trial.choices,
+                        scal,
+                        settings=settings,
+                        seed=trial.seed,
+                        device=device,
+                    )
+                    res = replace(res, n_calls=res.n_calls + 1)
     except (SimulationError, ParetoOptError) as exc:
         return TrialState.FAILED, TrialResult(
             params=dict(trial.init or {}),
@@ -194,6 +208,7 @@ def execute_trial(
         )
     names = definition.objective_names
     cnames = definition.constraint_names
+    collect = getattr(definition.simulate, "trial_artefacts", None)  # a pipeline of blocks
     return TrialState.COMPLETE, TrialResult(
         params=res.params,
         objectives=[res.objectives[n] for n in names],
@@ -211,4 +226,5 @@ def execute_trial(
         loss=res.loss,
         wall_time_s=res.wall_time_s,
         trajectory=res.trajectory,
+        artefacts=tuple(collect()) if callable(collect) else (),
     )

@@ -107,6 +107,8 @@ class TrialResult:
     n_events: int | None = None
     #: the final evaluation's sample size (1 for an exact one); ``None`` when not known
     n_samples: int | None = None
+    #: the blocks of the trial's pipeline with their trained parameters (:mod:`paretoopt.blocks`)
+    artefacts: Sequence[StoredArtefact] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,22 @@ class RefinedPoint:
     n_events: int = 0
     error: str | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredArtefact:
+    """One block of a trial's pipeline as stored: ``block`` name, ``kind`` (its class),
+    ``position`` in data-flow order; for a learned block the safetensors ``blob`` of its trained
+    parameters with its ``digest`` (checked before the blob is parsed) and training ``curve``;
+    ``meta``: JSON-safe details (ports, frozen, validation status)."""
+
+    block: str
+    kind: str
+    position: int = 0
+    blob: bytes | None = None
+    digest: str | None = None
+    curve: list[float] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -338,6 +356,13 @@ class BaseStorage(ABC):
     def get_decisions(self, study_id: int) -> list[StoredDecision]:
         """A study's decision log in step order (empty when none was stored)."""
         raise NotImplementedError(f"{type(self).__name__} does not store a decision log")
+
+    # ----- block artefacts (optional for a backend: default raises NotImplementedError) -----
+    def get_trial_artefacts(self, trial_id: int) -> list[StoredArtefact]:
+        """The blocks (and trained parameters) stored with a finished trial, in data-flow order;
+        ``[]`` for a trial whose simulation is not a pipeline. Written by :meth:`finish_trial`
+        from ``TrialResult.artefacts`` in the trial's transaction."""
+        raise NotImplementedError(f"{type(self).__name__} does not store block artefacts")
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""

@@ -13,6 +13,7 @@ from typing import Any
 from paretoopt.storage.base import (
     FrozenTrial,
     RefinedPoint,
+    StoredArtefact,
     StoredDecision,
     StoredStep,
     StoredSurrogate,
@@ -26,9 +27,11 @@ from paretoopt.storage.models import (
     RefinementRow,
     StudyModel,
     SurrogateModelRow,
+    TrialArtefactModel,
     TrialState,
     decode_float,
     encode_float,
+    utcnow,
 )
 
 
@@ -312,4 +315,40 @@ def stored_decision(row: DecisionLogModel) -> StoredDecision:
         outputs=json.loads(row.outputs_json or "{}"),
         author=row.author,
         created_at=row.created_at,
+    )
+
+
+def artefact_rows(trial_id: int, result: TrialResult) -> list[dict[str, Any]]:
+    """The ``trial_artefacts`` rows of a result (one per block of its pipeline)."""
+    return [
+        {
+            "trial_id": trial_id,
+            "position": int(a.position),
+            "block": a.block,
+            "kind": a.kind,
+            "blob": None if a.blob is None else bytes(a.blob),
+            "digest": a.digest,
+            "curve_json": json.dumps([float(v) for v in a.curve]),
+            "meta_json": json.dumps(a.meta, sort_keys=True),
+            "created_at": utcnow(),
+        }
+        for a in result.artefacts
+    ]
+
+
+def stored_artefact(row: TrialArtefactModel) -> StoredArtefact:
+    """A stored block artefact from its row (the blob is checked by whoever loads it)."""
+    try:
+        curve = [float(v) for v in json.loads(row.curve_json or "[]")]
+        meta = json.loads(row.meta_json or "{}")
+    except (json.JSONDecodeError, TypeError, ValueError):
+        curve, meta = [], {}
+    return StoredArtefact(
+        block=row.block,
+        kind=row.kind,
+        position=row.position,
+        blob=None if row.blob is None else bytes(row.blob),
+        digest=row.digest,
+        curve=curve,
+        meta=meta if isinstance(meta, dict) else {},
     )

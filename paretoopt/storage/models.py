@@ -242,3 +242,24 @@ class DecisionLogModel(Base):
     outputs_json: Mapped[str] = mapped_column(Text, default="{}")
     author: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TrialArtefactModel(Base):
+    """One block of a trial's pipeline (:mod:`paretoopt.blocks`), in data-flow order
+    (``position``): its kind, and for a learned block the trained parameters as a safetensors
+    ``blob`` (tensors only, never a pickle) with its SHA-256 ``digest`` and training curve;
+    ``meta_json``: ports, frozen, validation status. Revision 0006."""
+
+    __tablename__ = "trial_artefacts"
+    __table_args__ = (UniqueConstraint("trial_id", "block", name="uq_trial_artefacts_trial_block"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    block: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    digest: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    curve_json: Mapped[str] = mapped_column(Text, default="[]")
+    meta_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

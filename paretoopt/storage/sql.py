@@ -29,6 +29,7 @@ from paretoopt.storage.base import (
     BaseStorage,
     FrozenTrial,
     RefinedPoint,
+    StoredArtefact,
     StoredDecision,
     StoredStep,
     StoredSurrogate,
@@ -40,12 +41,14 @@ from paretoopt.storage.base import (
 )
 from paretoopt.storage.connect import create_storage_engine
 from paretoopt.storage.convert import (
+    artefact_rows,
     dumps,
     frozen_trial,
     refined_point,
     refinement_columns,
     result_columns,
     split_values,
+    stored_artefact,
     stored_decision,
     stored_step,
     stored_surrogate,
@@ -61,6 +64,7 @@ from paretoopt.storage.models import (
     StudyModel,
     SurrogateModelRow,
     TrajectoryStepModel,
+    TrialArtefactModel,
     TrialModel,
     TrialState,
     TrialValueModel,
@@ -72,6 +76,7 @@ from paretoopt.storage.schema import ensure_schema
 TRIALS = cast(Table, TrialModel.__table__)
 TRIAL_VALUES = cast(Table, TrialValueModel.__table__)
 TRAJECTORY_STEPS = cast(Table, TrajectoryStepModel.__table__)
+TRIAL_ARTEFACTS = cast(Table, TrialArtefactModel.__table__)
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -321,6 +326,8 @@ class SQLStorage(BaseStorage):
             steps = trajectory_rows(trial_id, result)
             if steps:
                 conn.execute(TRAJECTORY_STEPS.insert(), steps)
+            if result.artefacts:
+                conn.execute(TRIAL_ARTEFACTS.insert(), artefact_rows(trial_id, result))
             m = s.get(TrialModel, trial_id)
             assert m is not None
             return split_values(m, [TrialValueModel(**v) for v in values])
@@ -446,6 +453,15 @@ class SQLStorage(BaseStorage):
                 )
             )
             return stored_surrogate(row)
+
+    def get_trial_artefacts(self, trial_id: int) -> list[StoredArtefact]:
+        with self.session_scope() as s:
+            rows = s.scalars(
+                select(TrialArtefactModel)
+                .where(TrialArtefactModel.trial_id == trial_id)
+                .order_by(TrialArtefactModel.position, TrialArtefactModel.id)
+            ).all()
+            return [stored_artefact(r) for r in rows]
 
     def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
         with self.session_scope() as s:

@@ -129,7 +129,7 @@ def test_a_0001_database_is_upgraded_with_its_trials_intact(storage_url):
 
     st = SQLStorage(storage_url)
     assert current_revision(st.engine) == head_revision()
-    assert {"surrogate_models", "decision_log", "archive_refinements"} <= set(
+    assert {"surrogate_models", "decision_log", "archive_refinements", "trial_artefacts"} <= set(
         inspect(st.engine).get_table_names()
     )
     (back,) = st.get_trials(sid)
