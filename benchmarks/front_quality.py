@@ -327,9 +327,21 @@ def run_paretoopt(
         study = load_study(study_name=definition.name, storage=url)
         finished = sorted((t for t in study.trials if t.state.is_finished), key=lambda t: t.number)
         m = len(definition.objectives)
+        # a setgrad population's trials all end when the population does: its calls are charged
+        # to its first trial, so no member counts as found before the whole population was paid
+        first_of_batch: dict[int, int] = {}
+        batch_calls: dict[int, tuple[int, int]] = {}
+        for t in finished:
+            first_of_batch.setdefault(t.batch, t.number)
+            c, b = batch_calls.get(t.batch, (0, 0))
+            batch_calls[t.batch] = (c + t.n_calls, b + t.n_backward)
         for t in finished:
             ok = t.state is TrialState.COMPLETE and t.objectives is not None and t.feasible
-            run.add(t.objectives if ok else [math.nan] * m, t.n_calls, t.n_backward)
+            if engine == "setgrad" and t.batch >= 0:
+                calls, back = batch_calls[t.batch] if first_of_batch[t.batch] == t.number else (0, 0)
+            else:
+                calls, back = t.n_calls, t.n_backward
+            run.add(t.objectives if ok else [math.nan] * m, calls, back)
             run.trial_s += float(t.wall_time_s or 0.0)
         study.storage.close()
     run.trials = len(finished)
@@ -1041,7 +1053,9 @@ def main() -> None:
 
 
 def _uses_gradients(method: str) -> bool:
-    return method.startswith("paretoopt-") or method == "lbfgs-by-hand"
+    return (
+        method.startswith("paretoopt-") or method == "lbfgs-by-hand" or method.split("@")[0] in GRADIENT_PEERS
+    )
 
 
 def report(rows: list[dict[str, Any]], budget: int, problems: list[str], out: str) -> tuple[list, list[str]]:
@@ -1090,6 +1104,10 @@ def targets(table: list[dict[str, Any]]) -> list[str]:
             (
                 "by-hand L-BFGS-B sweep",
                 [r for (p, m), r in by.items() if p == problem and m == "lbfgs-by-hand"],
+            ),
+            (
+                "gradient peer",
+                [r for (p, m), r in by.items() if p == problem and m.split("@")[0] in GRADIENT_PEERS],
             ),
         ):
             if not group:

@@ -6,6 +6,9 @@ choices), objectives normalised by the study's ideal/nadir, designs in the unit 
 inner parameters (projected onto it after each step). One call is one forward simulation of
 one design; its Jacobian (one backward pass per objective) is counted as ``m`` backward passes.
 
+Each population member moves by Adam (learning rate 0.05 in the unit box, projected onto it),
+the optimiser of the set-based mode, so that the peers differ from it in the direction only.
+
 * **MGDA** (Désidéri, C. R. Math. 350 (2012) 313; Sener & Koltun, NeurIPS 2018): each member of
   a population of ``K`` scrambled-Sobol starts descends along the minimum-norm element of the
   convex hull of its objectives' gradients (two objectives: closed form; more: Frank-Wolfe).
@@ -104,6 +107,25 @@ def min_norm_weights(g: np.ndarray, iters: int = 50) -> np.ndarray:
     return w
 
 
+class _Adam:
+    """Adam (Kingma & Ba 2015) on each member's unit-box coordinates, projected onto the box:
+    the same optimiser as the set-based mode, so the peers differ only in their direction rule."""
+
+    def __init__(self, x: np.ndarray, lr: float) -> None:
+        self.x, self.lr = x, lr
+        self.m = np.zeros_like(x)
+        self.v = np.zeros_like(x)
+        self.n = np.zeros(len(x))
+
+    def step(self, i: int, g: np.ndarray, b1: float = 0.9, b2: float = 0.999) -> None:
+        self.n[i] += 1
+        self.m[i] = b1 * self.m[i] + (1 - b1) * g
+        self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+        mh = self.m[i] / (1 - b1 ** self.n[i])
+        vh = self.v[i] / (1 - b2 ** self.n[i])
+        self.x[i] = np.clip(self.x[i] - self.lr * mh / (np.sqrt(vh) + 1e-12), 0.0, 1.0)
+
+
 def _starts(d: int, k: int, seed: int) -> np.ndarray:
     sobol = torch.quasirandom.SobolEngine(d, scramble=True, seed=seed)
     return 0.02 + 0.96 * sobol.draw(k, dtype=torch.float64).numpy()
@@ -120,16 +142,12 @@ def run_mgda(
 ) -> None:
     """MGDA on a population of ``k`` members, round-robin one step each, until the budget."""
     sim = _Sim(definition, norm, add, budget)
-    x = _starts(len(sim.inner), k, seed)
+    opt = _Adam(_starts(len(sim.inner), k, seed), lr)
     try:
         while True:
             for i in range(k):
-                _, _, jac = sim.value_jac(x[i])
-                w = min_norm_weights(jac)
-                step = w @ jac
-                norm_ = np.linalg.norm(step)
-                if norm_ > 1e-12:
-                    x[i] = np.clip(x[i] - lr * step / max(norm_, 1.0) * np.sqrt(len(step)), 0.0, 1.0)
+                _, _, jac = sim.value_jac(opt.x[i])
+                opt.step(i, min_norm_weights(jac) @ jac)
     except Spent:
         return
 
@@ -184,16 +202,12 @@ def run_epo(
     # EPO's preference r is inverse to the target loss ratios: r_i f_i equal on the ray
     prefs = 1.0 / np.maximum(rays, 0.02)
     prefs /= prefs.sum(axis=1, keepdims=True)
-    x = _starts(len(sim.inner), len(rays), seed)
+    opt = _Adam(_starts(len(sim.inner), len(rays), seed), lr)
     try:
         while True:
             for i in range(len(rays)):
-                _, z, jac = sim.value_jac(x[i])
-                beta = _epo_weights(z, jac, prefs[i])
-                step = beta @ jac
-                norm_ = np.linalg.norm(step)
-                if norm_ > 1e-12:
-                    x[i] = np.clip(x[i] - lr * step / max(norm_, 1.0) * np.sqrt(len(step)), 0.0, 1.0)
+                _, z, jac = sim.value_jac(opt.x[i])
+                opt.step(i, _epo_weights(z, jac, prefs[i]) @ jac)
     except Spent:
         return
 

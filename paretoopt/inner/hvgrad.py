@@ -63,24 +63,38 @@ def nondominated_layers(z: np.ndarray) -> list[np.ndarray]:
 
 
 def population_ascent(
-    z: torch.Tensor, ref: torch.Tensor, feasible: np.ndarray | None = None
+    z: torch.Tensor,
+    ref: torch.Tensor,
+    feasible: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, float]:
     """``(dL/dz, hv)``: the gradient of the population loss ``L`` (minus the hypervolume of each
     non-dominated layer, plus how far points lie beyond ``ref``) with respect to the normalised
     objectives ``z`` (``n x m``), and the hypervolume of the first layer. With ``feasible``
     (a boolean per point), only the feasible points are layered: an infeasible point never hides
     a feasible one, and gets no hypervolume gradient (the constraint penalty alone moves it, the
-    constraint-domination rule of NSGA-II in gradient form)."""
+    constraint-domination rule of NSGA-II in gradient form). ``fixed`` (``k x m``, normalised):
+    points already found (the study's front) that take part in the layers but do not move, so
+    the population is driven to what it adds to that front (its gaps), not to a front of its own.
+    """
+    n = len(z)
     zd = z.detach().clone().requires_grad_(True)
+    extra = torch.zeros((0, z.shape[1]), dtype=zd.dtype)
+    if fixed is not None and len(fixed):
+        f = np.asarray(fixed, dtype=float)
+        f = f[nondominated_layers(f)[0]]
+        extra = torch.as_tensor(f, dtype=zd.dtype)
+    zall = torch.cat([zd, extra])
+    ok = np.ones(n, dtype=bool) if feasible is None else np.asarray(feasible, dtype=bool)
+    ok_all = np.concatenate([ok, np.ones(len(extra), dtype=bool)])
+    where = np.flatnonzero(ok_all)
+    layers = [where[i] for i in nondominated_layers(zall.detach().cpu().numpy()[where])] if len(where) else []
     loss = torch.zeros((), dtype=zd.dtype)
     first = 0.0
-    ok = np.ones(len(z), dtype=bool) if feasible is None else np.asarray(feasible, dtype=bool)
-    znp = zd.detach().cpu().numpy()
-    layers = []
-    where = np.flatnonzero(ok)
-    layers += [where[i] for i in nondominated_layers(znp[where])] if len(where) else []
     for k, idx in enumerate(layers):
-        hv = hypervolume_torch(zd[torch.as_tensor(idx)], ref)
+        if k > 0 and not np.any(idx < n):
+            continue  # no member in this layer: nothing to move
+        hv = hypervolume_torch(zall[torch.as_tensor(idx)], ref)
         if k == 0:
             first = float(hv.detach())
         loss = loss - hv

@@ -101,6 +101,7 @@ def optimize_population(
     settings: PopulationSettings | None = None,
     inner: InnerSettings | None = None,
     inits: Sequence[Mapping[str, float] | None] = (),
+    fixed: np.ndarray | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> PopulationResult:
@@ -115,6 +116,9 @@ def optimize_population(
         inner: inner settings for the auto probe, the final evaluation sample and the
             constraint penalty (default ``definition.inner``).
         inits: warm starts, one per member (``None`` or missing: a spread Sobol start).
+        fixed: objective vectors (natural units, ``k x m``) already on the study's front: the
+            population maximises the hypervolume it adds to them (see
+            :func:`~paretoopt.inner.hvgrad.population_ascent`).
         seed: seeds the starts and every Monte Carlo sample.
         device: where the simulation runs.
 
@@ -138,6 +142,10 @@ def optimize_population(
     opt = torch.optim.Adam([t], lr=cfg.lr)
     m = len(definition.objectives)
     ref = torch.full((m,), 1.1, dtype=torch.float64)
+    fixed_z = None
+    if fixed is not None and len(fixed):
+        fz = normalization.transform(torch.as_tensor(np.asarray(fixed, dtype=float), dtype=torch.float64))
+        fixed_z = fz.numpy()[np.all(np.isfinite(fz.numpy()), axis=1)]
     calls = backward = 0
     hv_history: list[float] = []
     trajectories: list[list[TrajectoryStep]] = [[] for _ in range(n_points)]
@@ -166,7 +174,7 @@ def optimize_population(
             if not bool(torch.all(torch.isfinite(zmat))):
                 raise NonFiniteError(f"non-finite objectives in the population at step {step}")
             feasible = np.array([float(pn.detach()) <= _FEASIBLE_PENALTY for pn in pens])
-            gz, hv = population_ascent(zmat, ref, feasible)
+            gz, hv = population_ascent(zmat, ref, feasible, fixed_z)
             hv_history.append(hv)
             grads_z.append(gz)
             gt = torch.zeros_like(t)

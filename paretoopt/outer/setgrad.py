@@ -55,7 +55,7 @@ class SetGradEngine(Engine):
         *,
         seed: int = 0,
         population: int | None = None,
-        steps: int = 60,
+        steps: int = 30,
         lr: float = 0.1,
         screen: bool | None = None,
         screen_population: int = 4,

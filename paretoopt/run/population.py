@@ -42,9 +42,11 @@ def run_population(
     job: TrialJob,
     plan: Mapping[str, tuple[int, PopulationSettings]],
     worker: str,
+    fixed: np.ndarray | None = None,
 ) -> list[FrozenTrial]:
-    """Claim ``trials`` (one batch, same choices and source), run them as one population and
-    store each; trials another process claimed are left to it. Returns the finished trials."""
+    """Claim ``trials`` (one batch, same choices and source), run them as one population (adding
+    to the front ``fixed``, objective vectors of completed trials) and store each; trials another
+    process claimed are left to it. Returns the finished trials."""
     claimed = [c for c in (claim_trial(storage, t, worker) for t in trials) if c is not None]
     if not claimed:
         return []
@@ -63,6 +65,7 @@ def run_population(
                 settings=cfg,
                 inner=job.settings,
                 inits=[t.init for t in claimed],
+                fixed=fixed,
                 seed=first.seed,
                 device=job.device,
             )
@@ -117,12 +120,18 @@ def run_populations(
     stop: Any = None,
 ) -> list[FrozenTrial]:
     """Run ``trials`` one batch (one population) at a time in this process, calling
-    ``on_finished`` on each stored trial; stops between populations when ``stop.requested``."""
+    ``on_finished`` on each stored trial; stops between populations when ``stop.requested``.
+    Each population adds to the front of the study's completed feasible trials as stored just
+    before it starts."""
     finished: list[FrozenTrial] = []
     for b in sorted({t.batch for t in trials}):
         if stop is not None and getattr(stop, "requested", False):
             break
-        done = run_population(storage, [t for t in trials if t.batch == b], job, plan, worker)
+        stored = storage.get_trials(storage.get_study(job.study_name).id) if job.study_name else []
+        done_now = [t for t in stored if t.state is TrialState.COMPLETE and t.feasible]
+        fixed = np.array([t.objectives for t in done_now if t.objectives is not None], dtype=float)
+        group = [t for t in trials if t.batch == b]
+        done = run_population(storage, group, job, plan, worker, fixed if len(fixed) else None)
         finished.extend(done)
         for t in done:
             on_finished(t)
