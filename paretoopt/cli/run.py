@@ -34,7 +34,7 @@ def run(
     initial_trials: Annotated[
         int | None, typer.Option(help="botorch: Sobol trials before the GP takes over.")
     ] = None,
-    population: Annotated[int | None, typer.Option(help="nsga2: population size.")] = None,
+    population: Annotated[int | None, typer.Option(help="nsga2, setgrad: population size.")] = None,
     max_baseline: Annotated[
         int | None,
         typer.Option(

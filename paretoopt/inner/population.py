@@ -135,9 +135,16 @@ def optimize_population(
     n_samples = int(cfg.n_samples or plan.settings.n_samples or 1)
     d = len(space.inner)
     starts = spread_unit_starts(d, n_points, seed)
+    seen: list[np.ndarray] = []
     for k, init in enumerate(list(inits)[:n_points]):
-        if init is not None:
-            starts[k] = _unit(definition, space.validate_inner(init))
+        if init is None:
+            continue
+        t_k = _unit(definition, space.validate_inner(init))
+        # one member per warm start: members on one design would share one hypervolume
+        # gradient (ties give it to one of them) and the others would never move
+        if not any(np.allclose(t_k, u, rtol=0.0, atol=1e-9) for u in seen):
+            starts[k] = t_k
+            seen.append(t_k)
     t = torch.tensor(starts, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([t], lr=cfg.lr)
     m = len(definition.objectives)

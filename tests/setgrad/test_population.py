@@ -130,6 +130,14 @@ def test_engine_counts_every_call() -> None:
     assert _distance(f, np.column_stack([f1, 1 - np.sqrt(f1)])).max() < 1e-2
     x = df[[f"x{i}" for i in range(1, 9)]].to_numpy()
     assert np.all((x >= 0.0) & (x <= 1.0))
+    # the study's front is the non-dominated set of the members (brute force): a member claims
+    # no trade-off of its own, so the local-optimum guard of scalarised trials does not hide it
+    nd = {
+        int(n)
+        for n, p in zip(df["number"], f, strict=True)
+        if not np.any(np.all(f <= p, axis=1) & np.any(f < p, axis=1))
+    }
+    assert {t.number for t in study.best_trials} == nd
 
 
 @pytest.mark.parametrize("bad", [{"eta": 1}, {"steps": 0}])
@@ -139,3 +147,23 @@ def test_bad_options_raise(bad: dict) -> None:
 
     with pytest.raises(EngineError):
         make_engine("setgrad", **bad)
+
+
+def test_resumed_study_equals_uninterrupted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A study stopped after two populations and resumed ends with the trials of one run straight
+    through (the schedule is a function of the stored trials; the reference is the other run)."""
+    base = zdt_study("zdt1", n_var=6)
+    options = {"population": 6, "steps": 8}
+
+    def run(url: str, stops: list[int]) -> list[tuple]:
+        study = None
+        for n in stops:
+            study = optimize(base, storage=url, engine="setgrad", engine_options=options, n_trials=n, seed=3)
+        assert study is not None
+        return [(t.number, t.source, tuple(t.weights), tuple(t.params.values()), tuple(t.objectives or ()),
+                 t.n_calls) for t in study.trials]  # fmt: skip
+
+    straight = run(f"sqlite:///{tmp_path}/straight.db", [24])
+    resumed = run(f"sqlite:///{tmp_path}/resumed.db", [12, 24])
+    assert len(straight) == 24
+    assert resumed == straight
