@@ -12,7 +12,13 @@ from paretoopt.exceptions import (
     StudyDefinitionError,
     StudyNotFoundError,
 )
-from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner
+from paretoopt.inner import (
+    InnerResult,
+    PopulationSettings,
+    TrajectoryStep,
+    optimize_inner,
+    optimize_population,
+)
 from paretoopt.normalization import resolve_normalization
 from paretoopt.problem import (
     Constraint,
@@ -51,6 +57,7 @@ __all__ = [
     "Normalization",
     "Objective",
     "ParetoOptError",
+    "PopulationSettings",
     "Real",
     "SimulationError",
     "SpaceError",
@@ -71,5 +78,6 @@ __all__ = [
     "optimize",
     "optimize_inner",
     "optimize_on_surrogate",
+    "optimize_population",
     "resolve_normalization",
 ]
