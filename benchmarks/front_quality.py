@@ -66,7 +66,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import user_studies
+from benchmarks import gradient_peers, user_studies
 from benchmarks._common import RESULTS, print_table, write_json
 from paretoopt import analytic, pareto
 from paretoopt.outer import ENGINES, Engine
@@ -91,12 +91,16 @@ PROBLEMS: dict[str, Callable[[], StudyDefinition]] = {
     "user_sensors": user_studies.sensors_study,
     "user_shield": lambda: load_study_definition(SHARED_USER_STUDIES / "shield.py"),
     "user_timing_layer": lambda: load_study_definition(SHARED_USER_STUDIES / "timing_layer.py"),
+    # real-world problems of the RE suite (studies/re21.py, re37.py), fronts of long NSGA-II runs
+    "re21": lambda: _with_reference_front("re21"),
+    "re37": lambda: _with_reference_front("re37"),
 }
 #: Engine options of the paretoopt runs (small acquisition caps: the engine must stay cheap).
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "botorch": {"batch_size": 4, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32},
     "nsga2": {"population": 12},
     "grid": {},
+    "setgrad": {},
 }
 METHODS = (
     "paretoopt-botorch",
@@ -107,7 +111,42 @@ METHODS = (
     "optuna-nsga2",
     "optuna-tpe",
     "botorch-full",
+    "paretoopt-setgrad",
+    "mgda",
+    "epo",
+    "psl",
 )
+#: the gradient peers of benchmarks/gradient_peers.py (continuous studies only)
+GRADIENT_PEERS = {
+    "mgda": gradient_peers.run_mgda,
+    "epo": gradient_peers.run_epo,
+    "psl": gradient_peers.run_psl,
+}
+
+
+def _with_reference_front(name: str) -> StudyDefinition:
+    """An RE study with its stored reference front (``benchmarks/re_fronts.py``) as its true
+    front, and the front's extremes as ideal / nadir (as the analytic studies give theirs)."""
+    from benchmarks.re_fronts import load_front
+
+    definition = copy.copy(load_study_definition(STUDIES / f"{name}.py"))
+    front = load_front(name)
+    definition.ideal = tuple(float(v) for v in front.min(axis=0))
+    definition.nadir = tuple(float(v) for v in front.max(axis=0))
+    definition.true_front = lambda n: front
+    return definition
+
+
+def run_gradient_peer(definition: StudyDefinition, method: str, seed: int, budget: int, problem: str) -> Run:
+    """One of :data:`GRADIENT_PEERS` at ``budget`` calls (normalised by the study's ideal/nadir,
+    else by a by-hand payoff table whose calls count)."""
+    run = Run(method, problem, seed)
+    t0 = time.perf_counter()
+    norm = _normalization(definition, run)
+    GRADIENT_PEERS[method](definition, norm, run.add, budget - run.spent, seed)
+    run.wall_s = time.perf_counter() - t0
+    run.trials = len(run.objectives)
+    return run
 
 
 @dataclass
@@ -288,9 +327,21 @@ def run_paretoopt(
         study = load_study(study_name=definition.name, storage=url)
         finished = sorted((t for t in study.trials if t.state.is_finished), key=lambda t: t.number)
         m = len(definition.objectives)
+        # a setgrad population's trials all end when the population does: its calls are charged
+        # to its first trial, so no member counts as found before the whole population was paid
+        first_of_batch: dict[int, int] = {}
+        batch_calls: dict[int, tuple[int, int]] = {}
+        for t in finished:
+            first_of_batch.setdefault(t.batch, t.number)
+            c, b = batch_calls.get(t.batch, (0, 0))
+            batch_calls[t.batch] = (c + t.n_calls, b + t.n_backward)
         for t in finished:
             ok = t.state is TrialState.COMPLETE and t.objectives is not None and t.feasible
-            run.add(t.objectives if ok else [math.nan] * m, t.n_calls, t.n_backward)
+            if engine == "setgrad" and t.batch >= 0:
+                calls, back = batch_calls[t.batch] if first_of_batch[t.batch] == t.number else (0, 0)
+            else:
+                calls, back = t.n_calls, t.n_backward
+            run.add(t.objectives if ok else [math.nan] * m, calls, back)
             run.trial_s += float(t.wall_time_s or 0.0)
         study.storage.close()
     run.trials = len(finished)
@@ -953,6 +1004,11 @@ def main() -> None:
                         run = run_by_hand(definition, seed, budget, problem)
                     elif method == "pymoo-nsga2":
                         run = run_pymoo(definition, seed, budget, problem)
+                    elif method in GRADIENT_PEERS:
+                        if definition.space.outer:
+                            print(f"{problem}: {method} skipped (continuous studies only)")
+                            continue
+                        run = run_gradient_peer(definition, method, seed, budget, problem)
                     elif method == "botorch-full":
                         run = run_botorch_full(definition, seed, budget, problem, args.bo_cap)
                     elif method in ("optuna-nsga2", "optuna-tpe"):
@@ -997,7 +1053,9 @@ def main() -> None:
 
 
 def _uses_gradients(method: str) -> bool:
-    return method.startswith("paretoopt-") or method == "lbfgs-by-hand"
+    return (
+        method.startswith("paretoopt-") or method == "lbfgs-by-hand" or method.split("@")[0] in GRADIENT_PEERS
+    )
 
 
 def report(rows: list[dict[str, Any]], budget: int, problems: list[str], out: str) -> tuple[list, list[str]]:
@@ -1046,6 +1104,10 @@ def targets(table: list[dict[str, Any]]) -> list[str]:
             (
                 "by-hand L-BFGS-B sweep",
                 [r for (p, m), r in by.items() if p == problem and m == "lbfgs-by-hand"],
+            ),
+            (
+                "gradient peer",
+                [r for (p, m), r in by.items() if p == problem and m.split("@")[0] in GRADIENT_PEERS],
             ),
         ):
             if not group:

@@ -16,7 +16,13 @@ from paretoopt.exceptions import (
     StudyNotFoundError,
 )
 from paretoopt.external import ExternalSimulator
-from paretoopt.inner import InnerResult, TrajectoryStep, optimize_inner
+from paretoopt.inner import (
+    InnerResult,
+    PopulationSettings,
+    TrajectoryStep,
+    optimize_inner,
+    optimize_population,
+)
 from paretoopt.normalization import resolve_normalization
 from paretoopt.problem import (
     Constraint,
@@ -61,6 +67,7 @@ __all__ = [
     "Objective",
     "ParetoOptError",
     "Pipeline",
+    "PopulationSettings",
     "Real",
     "RefineReport",
     "SimulationError",
@@ -83,6 +90,7 @@ __all__ = [
     "optimize",
     "optimize_inner",
     "optimize_on_surrogate",
+    "optimize_population",
     "refine_study",
     "resolve_normalization",
 ]

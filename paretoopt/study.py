@@ -227,8 +227,11 @@ class Study:
         if not rec.normalization or not done:
             return {}
         f = np.array([t.objectives for t in done], dtype=float)
+        # a set-based (setgrad) member claims no trade-off of its own: dominance alone judges it
         candidates = [
-            t for t, keep in zip(done, pareto.non_dominated(f, self.directions), strict=True) if keep
+            t
+            for t, keep in zip(done, pareto.non_dominated(f, self.directions), strict=True)
+            if keep and not t.source.startswith("setgrad")
         ]
         history = NormalizationHistory.from_dict(rec.normalization)
         signs = [1.0 if d == "minimize" else -1.0 for d in self.directions]

@@ -19,7 +19,9 @@ def run(
     trials: Annotated[
         int, typer.Option("--trials", "-n", help="Total trials the study should reach (re-run to resume).")
     ] = 20,
-    engine: Annotated[str, typer.Option(help="Outer engine: grid, random, botorch or nsga2.")] = "grid",
+    engine: Annotated[
+        str, typer.Option(help="Outer engine: grid, random, botorch, nsga2 or setgrad.")
+    ] = "grid",
     storage: StorageOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the engine and every inner loop.")] = 0,
     study_name: Annotated[
@@ -32,7 +34,7 @@ def run(
     initial_trials: Annotated[
         int | None, typer.Option(help="botorch: Sobol trials before the GP takes over.")
     ] = None,
-    population: Annotated[int | None, typer.Option(help="nsga2: population size.")] = None,
+    population: Annotated[int | None, typer.Option(help="nsga2, setgrad: population size.")] = None,
     max_baseline: Annotated[
         int | None,
         typer.Option(
@@ -80,8 +82,8 @@ def run(
                 raise fail("--initial-trials applies to --engine botorch only")
             options["initial_trials"] = initial_trials
         if population is not None:
-            if engine != "nsga2":
-                raise fail("--population applies to --engine nsga2 only")
+            if engine not in ("nsga2", "setgrad"):
+                raise fail("--population applies to --engine nsga2 or setgrad only")
             options["population"] = population
         if max_baseline is not None:
             if engine != "botorch":

@@ -10,12 +10,14 @@ from paretoopt.outer.botorch import BotorchEngine
 from paretoopt.outer.grid import GridEngine
 from paretoopt.outer.pymoo import PymooEngine
 from paretoopt.outer.random import RandomEngine
+from paretoopt.outer.setgrad import SetGradEngine
 
 ENGINES: dict[str, type[Engine]] = {
     "grid": GridEngine,
     "random": RandomEngine,
     "botorch": BotorchEngine,
     "nsga2": PymooEngine,
+    "setgrad": SetGradEngine,
 }
 
 
@@ -37,6 +39,7 @@ __all__ = [
     "Proposal",
     "PymooEngine",
     "RandomEngine",
+    "SetGradEngine",
     "TrialRecord",
     "make_engine",
     "nested_simplex_weights",

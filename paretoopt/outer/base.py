@@ -26,10 +26,12 @@ from paretoopt.scalarize import ScalarizationError, normalize_weights
 @dataclass(frozen=True)
 class Proposal:
     """One outer proposal: scalarisation ``weights`` (one per objective, non-negative, summing
-    to 1) and a value for every outer parameter in ``choices`` (choices as option values)."""
+    to 1) and a value for every outer parameter in ``choices`` (choices as option values);
+    ``source``: the trial source to store (``None``: the engine's name)."""
 
     weights: tuple[float, ...]
     choices: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class TrialRecord:
     params: dict[str, float] = field(default_factory=dict)
     n_calls: int = 0
     feasible: bool = True
+    #: where the trial came from (its stored ``source``)
+    source: str = ""
 
 
 class Engine(ABC):
@@ -145,7 +149,7 @@ class Engine(ABC):
                 f"{type(self).__name__} proposed invalid weights {p.weights!r} for {m} objectives: {exc}"
             ) from None
         choices = self.definition.space.validate_outer(p.choices)
-        return Proposal(weights=tuple(float(x) for x in w), choices=choices)
+        return Proposal(weights=tuple(float(x) for x in w), choices=choices, source=p.source)
 
 
 def simplex_lattice(m: int, n_partitions: int) -> np.ndarray:

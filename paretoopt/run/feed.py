@@ -22,6 +22,7 @@ def to_record(t: FrozenTrial) -> TrialRecord:
         params=dict(t.params),
         n_calls=t.n_calls,
         feasible=t.feasible,
+        source=t.source,
     )
 
 

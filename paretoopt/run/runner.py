@@ -33,10 +33,12 @@ from paretoopt.normalization import (
 )
 from paretoopt.optimality import KnownDesign, witnesses_for
 from paretoopt.outer import Engine, Proposal
+from paretoopt.outer.setgrad import population_plan
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.run.execute import TrialJob
 from paretoopt.run.executors import Executor, SerialExecutor
 from paretoopt.run.feed import EngineFeed
+from paretoopt.run.population import run_populations
 from paretoopt.run.prepare import build_engine, open_or_create_study
 from paretoopt.scalarize import Normalization
 from paretoopt.storage import BaseStorage, FrozenTrial, TrialProposal, TrialState, get_storage
@@ -182,7 +184,9 @@ class Runner:
                     remaining = self.n_trials - len(trials)
                     if remaining <= 0:
                         break
-                    waiting = self._ask(trials, min(self.batch_size, remaining))
+                    # a joint engine (setgrad) sizes its own batches: one population per ask
+                    joint = getattr(self._feed.engine, "joint", False)
+                    waiting = self._ask(trials, remaining if joint else min(self.batch_size, remaining))
                     if not waiting:
                         log.warning("engine %s has no more proposals", self._feed.engine.name)
                         break
@@ -315,7 +319,7 @@ class Runner:
                 p.weights,
                 p.choices,
                 trial_seed(self.study.record.seed, start + i),
-                self.trial_source or self._feed.engine.name,
+                p.source or self.trial_source or self._feed.engine.name,
                 nearest_warm_start(p.weights, p.choices, done) if self.warm_start else None,
             )
             for i, p in enumerate(proposals)
@@ -357,6 +361,17 @@ class Runner:
             study_name=self.study.name,
             known=known,
         )
+        plan = population_plan(self._feed.engine if self._feed is not None else None)
+        if plan and any(t.source in plan for t in trials):  # a joint engine: one job per population
+            others = [t for t in trials if t.source not in plan]  # anchors
+            finished = self.executor.run(
+                self.storage, job, others, worker=self.worker, on_finished=self._report
+            )
+            mine = [t for t in trials if t.source in plan]
+            finished += run_populations(self.storage, mine, job, plan, self.worker, self._report, self.stop)
+            if tell and finished and self._feed is not None:
+                self._feed.sync(finished)
+            return finished
         async_ok = tell and self._feed is not None and not self._feed.needs_replay
         finished = self.executor.run(
             self.storage,

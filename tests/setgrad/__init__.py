@@ -1,0 +1,1 @@
+"""Tests of the set-based gradient mode and the successive halving over combinations."""
