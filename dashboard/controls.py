@@ -14,7 +14,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from paretoopt.space import Real
+from paretoopt.space import Choice, Integer, Real
 
 #: Dash >= 4 draws an input box showing a slider's own value (log10 here): hidden where it exists.
 _NO_INPUT_BOX: dict[str, Any] = (
@@ -66,3 +66,32 @@ def sync_log_control(p: Real, triggered: str, position: Any, value: Any) -> tupl
         return position, physical(position)
     v = min(max(v, p.low), p.high)
     return math.log10(v), v
+
+
+def design_control(p: Real | Integer | Choice, value: Any) -> Any:
+    """The what-if control of one parameter or choice: radio items or a dropdown for a choice,
+    a slider for an integer or a linear real, a log10 slider with a box in physical units for a
+    log-scaled real."""
+    cid = {"type": "whatif", "name": p.name}
+    if isinstance(p, Choice):
+        options = [{"label": str(o), "value": i} for i, o in enumerate(p.options)]
+        if len(options) <= 5:
+            return dcc.RadioItems(options=options, value=value, id=cid, inline=True, className="radio")
+        return dcc.Dropdown(options=options, value=value, id=cid, clearable=False)
+    if isinstance(p, Integer):
+        marks = (
+            {v: str(v) for v in p.values} if len(p.values) <= 11 else {p.low: str(p.low), p.high: str(p.high)}
+        )
+        return dcc.Slider(p.low, p.high, 1, value=value, marks=marks, id=cid, updatemode="drag")
+    if p.log:  # log10 slider with a number box in physical units (dashboard.controls)
+        return log_real_control(p, value)
+    lo, hi = p.low, p.high
+    return dcc.Slider(
+        lo,
+        hi,
+        (hi - lo) / 1000.0,
+        value=value,
+        marks={lo: f"{p.low:g}", hi: f"{p.high:g}"},
+        id=cid,
+        updatemode="drag",
+    )

@@ -17,7 +17,7 @@ from dash import dcc, html
 
 from dashboard import figures
 from dashboard.blocks_view import blocks_section
-from dashboard.controls import log_real_control
+from dashboard.controls import design_control
 from dashboard.data import Snapshot, normalised_hypervolume
 from dashboard.simulate import MODES
 from dashboard.whatif import control_value, design_of_trial
@@ -227,32 +227,6 @@ def trial_panel(snap: Snapshot, number: int | None) -> html.Div:
     )
 
 
-def _control(p: Real | Integer | Choice, value: Any) -> Any:
-    cid = {"type": "whatif", "name": p.name}
-    if isinstance(p, Choice):
-        options = [{"label": str(o), "value": i} for i, o in enumerate(p.options)]
-        if len(options) <= 5:
-            return dcc.RadioItems(options=options, value=value, id=cid, inline=True, className="radio")
-        return dcc.Dropdown(options=options, value=value, id=cid, clearable=False)
-    if isinstance(p, Integer):
-        marks = (
-            {v: str(v) for v in p.values} if len(p.values) <= 11 else {p.low: str(p.low), p.high: str(p.high)}
-        )
-        return dcc.Slider(p.low, p.high, 1, value=value, marks=marks, id=cid, updatemode="drag")
-    if p.log:  # log10 slider with a number box in physical units (dashboard.controls)
-        return log_real_control(p, value)
-    lo, hi = p.low, p.high
-    return dcc.Slider(
-        lo,
-        hi,
-        (hi - lo) / 1000.0,
-        value=value,
-        marks={lo: f"{p.low:g}", hi: f"{p.high:g}"},
-        id=cid,
-        updatemode="drag",
-    )
-
-
 def whatif_panel(snap: Snapshot, number: int | None, allow_simulate: bool) -> html.Div:
     """A control for every parameter and choice (prefilled from the selected trial), the
     surrogate's readout and, with ``--allow-simulate``, the simulate button."""
@@ -263,7 +237,10 @@ def whatif_panel(snap: Snapshot, number: int | None, allow_simulate: bool) -> ht
         label = param_column(p) + (" (log scale)" if isinstance(p, Real) and p.log else "")
         controls.append(
             html.Div(
-                [html.Label(label, className="control-label"), _control(p, control_value(p, design[p.name]))],
+                [
+                    html.Label(label, className="control-label"),
+                    design_control(p, control_value(p, design[p.name])),
+                ],
                 className="control",
             )
         )

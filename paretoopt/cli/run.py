@@ -154,7 +154,7 @@ def run(
 def health_lines(trials: list[Any]) -> str:
     """The run's closing health summary: what the finished trials cost (calls forward and
     backward, simulated events), how their inner loops stopped, and what to change."""
-    from paretoopt.study import calls_summary, convergence_advice, convergence_summary
+    from paretoopt.health import calls_summary, convergence_advice, convergence_summary
 
     advice = convergence_advice(trials)
     return "\n".join([calls_summary(trials), convergence_summary(trials), *([advice] if advice else [])])

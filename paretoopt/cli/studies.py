@@ -54,7 +54,8 @@ def show(
     rows: Annotated[int, typer.Option(help="Front rows to print.")] = 40,
 ) -> None:
     """Show a study's summary and its Pareto front as a table."""
-    from paretoopt.study import calls_summary, load_study
+    from paretoopt.health import calls_summary
+    from paretoopt.study import load_study
 
     try:
         s = load_study(study_name=study, storage=open_existing(storage))

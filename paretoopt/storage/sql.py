@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,9 +28,6 @@ from paretoopt.exceptions import (
 from paretoopt.storage.base import (
     BaseStorage,
     FrozenTrial,
-    RefinedPoint,
-    StoredArtefact,
-    StoredDecision,
     StoredStep,
     StoredSurrogate,
     StudyRecord,
@@ -44,12 +41,8 @@ from paretoopt.storage.convert import (
     artefact_rows,
     dumps,
     frozen_trial,
-    refined_point,
-    refinement_columns,
     result_columns,
     split_values,
-    stored_artefact,
-    stored_decision,
     stored_step,
     stored_surrogate,
     study_columns,
@@ -60,31 +53,26 @@ from paretoopt.storage.convert import (
 )
 from paretoopt.storage.models import (
     DecisionLogModel,
-    RefinementRow,
     StudyModel,
     SurrogateModelRow,
     TrajectoryStepModel,
-    TrialArtefactModel,
     TrialModel,
     TrialState,
     TrialValueModel,
     utcnow,
 )
 from paretoopt.storage.schema import ensure_schema
-
-# the tables behind the models, for Core statements on the hot paths
-TRIALS = cast(Table, TrialModel.__table__)
-TRIAL_VALUES = cast(Table, TrialValueModel.__table__)
-TRAJECTORY_STEPS = cast(Table, TrajectoryStepModel.__table__)
-TRIAL_ARTEFACTS = cast(Table, TrialArtefactModel.__table__)
-
-
-def _rowcount(result: Result[Any]) -> int:
-    """The rows an UPDATE or DELETE matched."""
-    return cast(CursorResult[Any], result).rowcount
+from paretoopt.storage.sql_tables import (
+    TRAJECTORY_STEPS,
+    TRIAL_ARTEFACTS,
+    TRIAL_VALUES,
+    TRIALS,
+    SQLSideTables,
+    rowcount,
+)
 
 
-class SQLStorage(BaseStorage):
+class SQLStorage(SQLSideTables, BaseStorage):
     """Storage in any SQLAlchemy database: ``sqlite:///paretoopt.db`` (default) or
     ``postgresql+psycopg://user@host/db``."""
 
@@ -267,7 +255,7 @@ class SQLStorage(BaseStorage):
             # one conditional UPDATE: atomic on every backend (a SELECT-then-UPDATE would race on
             # SQLite, where the transaction only begins at the first write)
             now = utcnow()
-            claimed = _rowcount(
+            claimed = rowcount(
                 s.execute(
                     update(TrialModel)
                     .where(TrialModel.id == trial_id, TrialModel.state == TrialState.WAITING)
@@ -301,7 +289,7 @@ class SQLStorage(BaseStorage):
             conn = s.connection()
             # one conditional UPDATE both writes the result and guards immutability (atomic on
             # every backend); Core statements keep the hot path at a few milliseconds
-            changed = _rowcount(
+            changed = rowcount(
                 conn.execute(
                     trials.update()
                     .where(
@@ -380,40 +368,6 @@ class SQLStorage(BaseStorage):
             ).all()
             return [stored_step(r) for r in rows]
 
-    # ----- the archive -----
-    def get_study_trajectories(self, study_id: int) -> dict[int, list[StoredStep]]:
-        steps_t, trial_t = TRAJECTORY_STEPS, TRIALS
-        with self.session_scope() as s:
-            q = (
-                select(steps_t)
-                .join(trial_t, trial_t.c.id == steps_t.c.trial_id)
-                .where(trial_t.c.study_id == study_id)
-                .order_by(steps_t.c.trial_id, steps_t.c.step)
-            )
-            out: dict[int, list[StoredStep]] = defaultdict(list)
-            for r in s.execute(q).all():
-                out[r.trial_id].append(stored_step(r))
-            return dict(out)
-
-    def save_refinement(self, study_id: int, point: RefinedPoint) -> bool:
-        try:
-            with self.session_scope() as s:
-                s.add(RefinementRow(**refinement_columns(study_id, point), created_at=utcnow()))
-        except StorageError as exc:
-            if isinstance(exc.__cause__, IntegrityError):  # stored already (a rerun, a race)
-                return False
-            raise
-        return True
-
-    def get_refinements(self, study_id: int) -> list[RefinedPoint]:
-        with self.session_scope() as s:
-            rows = s.scalars(
-                select(RefinementRow)
-                .where(RefinementRow.study_id == study_id)
-                .order_by(RefinementRow.trial_id, RefinementRow.step)
-            ).all()
-            return [refined_point(r) for r in rows]
-
     # ----- surrogate models -----
     def save_surrogate(
         self,
@@ -427,7 +381,7 @@ class SQLStorage(BaseStorage):
     ) -> StoredSurrogate:
         with self.session_scope() as s:
             # take the study's row lock first (as enqueue_trials): versions are allocated atomically
-            locked = _rowcount(
+            locked = rowcount(
                 s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
             )
             if not locked:
@@ -454,15 +408,6 @@ class SQLStorage(BaseStorage):
             )
             return stored_surrogate(row)
 
-    def get_trial_artefacts(self, trial_id: int) -> list[StoredArtefact]:
-        with self.session_scope() as s:
-            rows = s.scalars(
-                select(TrialArtefactModel)
-                .where(TrialArtefactModel.trial_id == trial_id)
-                .order_by(TrialArtefactModel.position, TrialArtefactModel.id)
-            ).all()
-            return [stored_artefact(r) for r in rows]
-
     def get_surrogate(self, study_id: int) -> StoredSurrogate | None:
         with self.session_scope() as s:
             row = s.scalar(
@@ -472,49 +417,3 @@ class SQLStorage(BaseStorage):
                 .limit(1)
             )
             return stored_surrogate(row) if row is not None else None
-
-    # ----- decision log -----
-    def add_decision(
-        self,
-        study_id: int,
-        *,
-        method: str,
-        inputs: dict[str, Any],
-        outputs: dict[str, Any],
-        parent: int | None = None,
-        author: str | None = None,
-    ) -> StoredDecision:
-        with self.session_scope() as s:
-            # the study's row lock first (as save_surrogate): step numbers are allocated atomically
-            locked = _rowcount(
-                s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
-            )
-            if not locked:
-                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
-            last = s.scalar(
-                select(func.max(DecisionLogModel.step)).where(DecisionLogModel.study_id == study_id)
-            )
-            if parent is not None and not 1 <= int(parent) <= int(last or 0):
-                raise StorageError(f"decision log of study {study_id} has no step {parent} to follow")
-            row = DecisionLogModel(
-                study_id=study_id,
-                step=int(last or 0) + 1,
-                parent=None if parent is None else int(parent),
-                method=method,
-                inputs_json=dumps(inputs),
-                outputs_json=dumps(outputs),
-                author=author,
-                created_at=utcnow(),
-            )
-            s.add(row)
-            s.flush()
-            return stored_decision(row)
-
-    def get_decisions(self, study_id: int) -> list[StoredDecision]:
-        with self.session_scope() as s:
-            rows = s.scalars(
-                select(DecisionLogModel)
-                .where(DecisionLogModel.study_id == study_id)
-                .order_by(DecisionLogModel.step)
-            ).all()
-            return [stored_decision(r) for r in rows]
