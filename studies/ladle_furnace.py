@@ -12,6 +12,6 @@ Objectives: RMS fill-level error (cm) over four levels per evaluation, and the d
 See docs/physics-muon-tomography.md.
 """
 
-from paretoopt.physics.tomography import tomography_study
+from paretoopt.blocks.tomography import tomography_pipeline_study
 
-study = tomography_study("ladle")
+study = tomography_pipeline_study("ladle")

@@ -21,9 +21,10 @@ def same(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.parametrize("scenario", ["lead_block", "ladle"])
 @pytest.mark.parametrize("train", [True, False])
-def test_lead_block_pipeline_reproduces_todays_outputs(train):
-    today, piped = tomography_study("lead_block"), tomography_pipeline_study("lead_block")
+def test_pipeline_reproduces_todays_outputs(scenario, train):
+    today, piped = tomography_study(scenario), tomography_pipeline_study(scenario)
     assert piped.space.names == today.space.names and piped.objective_names == today.objective_names
     choices = today.space.default_outer()
     params = {k: torch.tensor(v, dtype=torch.float64) for k, v in today.space.default_inner().items()}
@@ -36,7 +37,8 @@ def test_lead_block_pipeline_reproduces_todays_outputs(train):
     assert all(same(outs[0][k], outs[1][k]) for k in outs[0])
 
 
-def test_tomography_blocks_validate():
-    checks = tomography_pipeline_study("lead_block").simulate.validate()
+@pytest.mark.parametrize("scenario", ["lead_block", "ladle"])
+def test_tomography_blocks_validate(scenario):
+    checks = tomography_pipeline_study(scenario).simulate.validate()
     assert {c.block for c in checks} == {"detector", "scan"}
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]

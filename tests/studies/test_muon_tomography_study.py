@@ -27,7 +27,7 @@ def test_study_file_defines_the_tomography_study(file: str, physics: str) -> Non
     study = load_study_definition(STUDIES / file)
     assert study.objective_names == [physics, "cost"]
     assert study.constraint_names == ["scan_time"]
-    sim = getattr(study.simulate, "sim", study.simulate)  # muon_tomography.py runs it as a pipeline
+    sim = getattr(study.simulate, "sim", study.simulate)  # both study files run it as a pipeline
     assert isinstance(sim, MuonTomography)
     assert set(study.space.outer_names) == {"n_above", "n_below", "technology"}
     assert len(study.space.inner) == 40 and all(p.unit == "m" for p in study.space.inner)
