@@ -12,14 +12,13 @@ selected trial's weights).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from paretoopt.exceptions import ParetoOptError
-from paretoopt.problem import InnerSettings, StudyDefinition, load_study_definition
+from paretoopt.exceptions import ParetoOptError, StudyDefinitionError
+from paretoopt.problem import StudyDefinition
+from paretoopt.refine import stored_settings, trusted_definition
 from paretoopt.run import TrialJob, run_trial
 from paretoopt.scalarize import Normalization
 from paretoopt.storage import BaseStorage, StudyRecord, TrialProposal, TrialState, get_storage
@@ -47,38 +46,12 @@ class SimulationOutcome:
 
 def load_trusted_definition(record: StudyRecord) -> StudyDefinition:
     """The study's definition, loaded from its file only when the file's SHA-256 matches the hash
-    stored when the study was created. Raises :class:`CannotSimulate` saying why not."""
-    path = record.definition_path
-    if not path:
-        raise CannotSimulate(
-            f"study {record.name!r} was not created from a study file, so its simulation cannot be loaded"
-        )
-    p = Path(path)
-    if not p.is_file():
-        raise CannotSimulate(f"the study file {path} no longer exists; cannot simulate")
+    stored when the study was created (:func:`paretoopt.refine.trusted_definition`). Raises
+    :class:`CannotSimulate` saying why not."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CannotSimulate(f"cannot read the study file {path}: {exc}") from exc
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    if digest != record.definition_hash:
-        raise CannotSimulate(
-            f"the study file {path} changed since the study was created (SHA-256 {digest[:12]}… instead "
-            f"of {record.definition_hash[:12]}…); cannot simulate"
-        )
-    definition = load_study_definition(p)
-    if definition.source_hash != record.definition_hash:  # the file changed while we read it
-        raise CannotSimulate(f"the study file {path} changed while loading; cannot simulate")
-    return definition
-
-
-def _settings(record: StudyRecord, definition: StudyDefinition) -> InnerSettings:
-    if record.settings:
-        try:
-            return InnerSettings(**record.settings)
-        except (TypeError, ParetoOptError):
-            pass
-    return definition.inner
+        return trusted_definition(record)
+    except StudyDefinitionError as exc:
+        raise CannotSimulate(f"{exc}; cannot simulate") from exc
 
 
 def simulate_design(
@@ -122,7 +95,7 @@ def simulate_design(
             definition,
             study.normalization or Normalization.identity(definition.signs),
             record.scalarization,
-            _settings(record, definition),
+            stored_settings(record, definition),
             device,
             evaluate_only=mode == "evaluate",
             study_name=study_name,

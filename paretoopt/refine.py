@@ -65,22 +65,30 @@ class RefineReport:
 def trusted_definition(record: StudyRecord, path: str | Path | None = None) -> StudyDefinition:
     """The study's definition from ``path`` (default: the file it was created from), loaded
     only when the file's SHA-256 equals the stored ``definition_hash`` (the stored source is
-    never executed). Raises :class:`StudyDefinitionError` saying why not."""
+    never executed). Raises :class:`StudyDefinitionError` saying why not. The one rule for every
+    command that re-runs a stored study's simulation (refine, decide --refine, the dashboard)."""
     where = path or record.definition_path
     if not where:
-        raise StudyDefinitionError(f"study {record.name!r} was not created from a file; give --study-file")
+        raise StudyDefinitionError(
+            f"study {record.name!r} was not created from a study file, so its simulation cannot be "
+            "loaded (give the file explicitly where the command takes one)"
+        )
     p = Path(where)
     if not p.is_file():
-        raise StudyDefinitionError(f"study file {p} does not exist; give --study-file")
-    digest = hashlib.sha256(p.read_text(encoding="utf-8").encode()).hexdigest()
+        raise StudyDefinitionError(f"the study file {p} no longer exists")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyDefinitionError(f"cannot read the study file {p}: {exc}") from exc
+    digest = hashlib.sha256(text.encode()).hexdigest()
     if digest != record.definition_hash:
         raise StudyDefinitionError(
-            f"study file {p} (SHA-256 {digest[:12]}) is not the one study {record.name!r} was created "
-            f"from ({record.definition_hash[:12]})"
+            f"the study file {p} has changed since the study was created, or is another file "
+            f"(SHA-256 {digest[:12]}… instead of {record.definition_hash[:12]}…)"
         )
     definition = load_study_definition(p)
-    if definition.source_hash != record.definition_hash:
-        raise StudyDefinitionError(f"study file {p} changed while loading")
+    if definition.source_hash != record.definition_hash:  # the file changed while we read it
+        raise StudyDefinitionError(f"the study file {p} changed while loading")
     return definition
 
 

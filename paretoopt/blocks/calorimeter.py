@@ -30,7 +30,6 @@ from paretoopt.physics.calorimetry import (
     simulate_stack,
     stack_properties,
 )
-from paretoopt.problem import Estimate
 
 STACK = Port("stack", None, "-", "StackResponse of simulate_stack")
 ENERGY = Port("energy_gev", ("n",), "GeV", "true energy of each event")
@@ -239,39 +238,7 @@ class ResolutionFigure:
         n_per_energy = response.shape[0] // len(sim.energies_gev)
         if response is not out.response:
             out = StackResponse(**{**out.__dict__, "response": response})
-        fit = sim.fit(out, n_per_energy)
-        n_layers = int(context.choices["n_layers"])
-        absorber_mm, active_mm = sim.layer_thicknesses(context.params, n_layers)
-        costs = sim.cost_model.breakdown_keur(
-            str(context.choices["absorber"]),
-            sim.medium(str(context.choices["active"])),
-            absorber_mm,
-            active_mm,
-            n_layers,
-            out.medium.moliere_radius_cm,
-        )
-        result: dict[str, Any] = {
-            "cost": sum(costs.values()),
-            "depth": out.medium.layer_cm,
-            "depth_x0": out.medium.layer_x0.detach(),
-            "containment": out.containment.detach(),
-            "e_over_mip": out.e_over_mip,
-            "moliere_radius_cm": out.medium.moliere_radius_cm.detach(),
-            "noise_term_gev": fit.noise_gev.detach(),
-            "fit_chi2": fit.chi2,
-            "stochastic_term": Estimate(100.0 * fit.a, 100.0 * fit.a_stderr),
-            "constant_term": Estimate(100.0 * fit.b, 100.0 * fit.b_stderr),
-            "stochastic_term_stderr": 100.0 * fit.a_stderr,
-            "constant_term_stderr": 100.0 * fit.b_stderr,
-            **{f"cost_{k}": v.detach() for k, v in costs.items()},
-            "energy_gev": out.energy_gev.detach(),
-            "layer_deposits_gev": out.layer_deposits_gev.detach(),
-            "layer_signals_gev": out.layer_signals_gev.detach(),
-            "segment_signals_gev": out.segment_signals_gev.detach(),
-        }
-        if sim.objectives == "resolution":
-            result["resolution"] = Estimate(100.0 * fit.at_reference, 100.0 * fit.at_reference_stderr)
-        return {"result": result}
+        return {"result": sim.figures(out, context.params, context.choices, n_per_energy)}
 
     def trainable_parameters(self) -> list[torch.Tensor]:
         return []

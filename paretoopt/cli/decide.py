@@ -64,11 +64,10 @@ def decision_table(front: Any, decision: Any) -> str:
 def _refine(path: str, study: Any, front: Any, decision: Any) -> Any:
     """Refine ``decision`` with the study file at ``path`` (its hash must be the stored one)."""
     from paretoopt import decide
-    from paretoopt.problem import load_study_definition
+    from paretoopt.refine import trusted_definition
 
-    definition = load_study_definition(path)
-    if definition.source_hash != study.record.definition_hash:
-        raise ValueError(f"{path} is not the definition this study was run with (its SHA-256 differs)")
+    # the hash is checked before the file is executed (StudyDefinitionError: exit 2)
+    definition = trusted_definition(study.record, path)
     return decide.refine_budget(definition, study, front, decision)
 
 

@@ -72,4 +72,4 @@ def test_cli_refine_runs_the_inner_loop_from_the_study_file(tmp_path):
     other = tmp_path / "other.py"
     other.write_text((root / "studies" / "zdt1.py").read_text() + "\n# changed\n")
     r = runner.invoke(app, [*args, "--refine", str(other)])
-    assert r.exit_code == 2 and "SHA-256 differs" in r.output
+    assert r.exit_code == 2 and "changed since the study was created, or is another file" in r.output

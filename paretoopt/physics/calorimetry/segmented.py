@@ -153,15 +153,17 @@ class SegmentedCalorimeter(torch.nn.Module):
             reference_energy_gev=self.reference_energy_gev,
         )
 
-    def forward(
+    def figures(
         self,
+        out: StackResponse,
         params: Mapping[str, torch.Tensor],
         choices: Mapping[str, Any],
-        n_samples: int,
-        generator: torch.Generator,
+        n_per_energy: int,
     ) -> dict[str, Any]:
-        n_per_energy = max(n_samples // len(self.energies_gev), 2)
-        out = self.simulate_events(params, choices, n_per_energy, generator)
+        """The study's outputs from a stack response: the fitted stochastic and constant terms
+        (%, with errors), the resolution at the reference energy (%), cost (kEUR) and its parts,
+        depth (cm) and the diagnostics, per-layer deposits included (also what the pipeline's
+        figure-of-merit block reports)."""
         fit = self.fit(out, n_per_energy)
         n_layers = int(choices["n_layers"])
         absorber_mm, active_mm = self.layer_thicknesses(params, n_layers)
@@ -195,6 +197,17 @@ class SegmentedCalorimeter(torch.nn.Module):
         if self.objectives == "resolution":
             result["resolution"] = Estimate(100.0 * fit.at_reference, 100.0 * fit.at_reference_stderr)
         return result
+
+    def forward(
+        self,
+        params: Mapping[str, torch.Tensor],
+        choices: Mapping[str, Any],
+        n_samples: int,
+        generator: torch.Generator,
+    ) -> dict[str, Any]:
+        n_per_energy = max(n_samples // len(self.energies_gev), 2)
+        out = self.simulate_events(params, choices, n_per_energy, generator)
+        return self.figures(out, params, choices, n_per_energy)
 
 
 #: Inner-loop settings of the segmented study: Adam on fresh samples (a Monte Carlo), 1,200
