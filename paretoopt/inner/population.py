@@ -28,7 +28,7 @@ import torch
 from paretoopt.exceptions import NonFiniteError
 from paretoopt.inner.hvgrad import population_ascent
 from paretoopt.inner.loop import evaluate_design
-from paretoopt.inner.loss import penalty, set_mode, step_seed
+from paretoopt.inner.loss import penalty, set_mode, step_figures, step_seed
 from paretoopt.inner.plan import make_plan
 from paretoopt.inner.result import CONVERGED, MAX_STEPS, InnerResult, TrajectoryStep
 from paretoopt.problem import InnerSettings, StudyDefinition, evaluate
@@ -153,7 +153,7 @@ def optimize_population(
     if fixed is not None and len(fixed):
         fz = normalization.transform(torch.as_tensor(np.asarray(fixed, dtype=float), dtype=torch.float64))
         fixed_z = fz.numpy()[np.all(np.isfinite(fz.numpy()), axis=1)]
-    calls = backward = 0
+    calls = backward = events = 0
     hv_history: list[float] = []
     trajectories: list[list[TrajectoryStep]] = [[] for _ in range(n_points)]
     stop = MAX_STEPS
@@ -163,7 +163,7 @@ def optimize_population(
         for step in range(cfg.max_steps):
             gen_seed = step_seed(seed, step)
             zs, pens, grads_z, raw = [], [], [], []
-            graphs = []
+            graphs, evs = [], []
             for k in range(n_points):
                 tk = t[k].detach().clone().to(dtype).requires_grad_(True)
                 params = {p.name: p.from_unit(tk[i]) for i, p in enumerate(space.inner)}
@@ -171,6 +171,8 @@ def optimize_population(
                 gen.manual_seed(gen_seed)
                 ev = evaluate(definition, params, choices, n_samples, gen, dtype=dtype, exact=plan.exact)
                 calls += 1
+                events += n_samples
+                evs.append(ev)
                 z = normalization.transform(ev.objectives)
                 pen = penalty(definition, ev, plan.settings.constraint_penalty)
                 zs.append(z)
@@ -198,6 +200,8 @@ def optimize_population(
                         loss=-hv,
                         objectives=[float(v) for v in raw[k]],
                         params=_values(definition, t[k].detach().numpy()),
+                        # errors, constraints and sample size: the archive's (issue 19)
+                        **step_figures(evs[k], n_samples, plan.exact),
                     )
                 )
             # each member's step direction on one scale (Adam then adapts per coordinate): a
@@ -227,6 +231,7 @@ def optimize_population(
     members = []
     per_member = _share(calls + plan.probe_calls, n_points)
     back_share = _share(backward, n_points)
+    event_share = _share(events + plan.probe_events, n_points)
     for k in range(n_points):
         res = evaluate_design(
             definition,
@@ -256,6 +261,8 @@ def optimize_population(
                 trajectory=trajectories[k],
                 extras=res.extras,
                 stop_reason=stop if res.feasible else "constraint_infeasible",
+                n_events=event_share[k] + res.n_samples,
+                n_samples=res.n_samples,
             )
         )
     total_calls = calls + plan.probe_calls + n_points

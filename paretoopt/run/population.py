@@ -91,6 +91,8 @@ def run_population(
             n_calls=r.n_calls,
             n_backward=r.n_backward,
             n_steps=r.n_steps,
+            n_events=r.n_events,
+            n_samples=r.n_samples,
             feasible=r.feasible,
             converged=r.converged,
             stop_reason=r.stop_reason,

@@ -97,12 +97,14 @@ def test_constraints_and_bounds_respected() -> None:
 
 
 def test_engine_counts_every_call() -> None:
-    """Through ``optimize(engine="setgrad")``: the stored calls are the simulation's calls."""
+    """Through ``optimize(engine="setgrad")``: the stored calls and simulated events are the
+    simulation's own counts."""
     base = zdt_study("zdt1", n_var=8)
-    calls = {"n": 0}
+    calls = {"n": 0, "events": 0}
 
     def simulate(params, choices, n_samples, generator):  # type: ignore[no-untyped-def]
         calls["n"] += 1
+        calls["events"] += n_samples
         return base.simulate(params, choices, n_samples, generator)
 
     definition = StudyDefinition(
@@ -125,6 +127,10 @@ def test_engine_counts_every_call() -> None:
     df = study.trials_dataframe()
     assert len(df) == 16 and set(df["source"]) == {"setgrad"}
     assert int(df["n_calls"].sum()) == calls["n"]
+    assert int(df["n_events"].sum()) == calls["events"]
+    steps = study.archive()
+    steps = steps[steps["source"] == "trajectory"]
+    assert len(steps) and (steps["n_samples"] > 0).all()  # the members' steps carry their sample
     f = df[["f1", "f2"]].to_numpy()
     f1 = np.linspace(0, 1, 4000)
     assert _distance(f, np.column_stack([f1, 1 - np.sqrt(f1)])).max() < 1e-2
