@@ -16,7 +16,7 @@ from paretoopt.normalization import NormalizationHistory, anchor_scalarization
 from paretoopt.optimality import KnownDesign, best_witness, piles_up
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, make_scalarization
-from paretoopt.storage import FrozenTrial, TrialProposal, TrialResult, TrialState
+from paretoopt.storage import FrozenTrial, StoredArtefact, TrialProposal, TrialResult, TrialState
 from paretoopt.trials import ANCHOR, RESIMULATED
 
 log = logging.getLogger("paretoopt")
@@ -206,10 +206,19 @@ def execute_trial(
             error=f"{type(exc).__name__}: {exc}\n{tb}",
             wall_time_s=time.perf_counter() - t0,
         )
-    names = definition.objective_names
-    cnames = definition.constraint_names
     collect = getattr(definition.simulate, "trial_artefacts", None)  # a pipeline of blocks
-    return TrialState.COMPLETE, TrialResult(
+    artefacts = tuple(collect()) if callable(collect) else ()
+    return TrialState.COMPLETE, trial_result(definition, res, artefacts)
+
+
+def trial_result(
+    definition: StudyDefinition, res: InnerResult, artefacts: Sequence[StoredArtefact] = ()
+) -> TrialResult:
+    """What a finished inner loop stores as its trial: figures in the study's objective and
+    constraint order, the calls, backward passes and events it cost, its trajectory (the
+    archive's steps) and the blocks of a pipeline's simulation (``artefacts``)."""
+    names, cnames = definition.objective_names, definition.constraint_names
+    return TrialResult(
         params=res.params,
         objectives=[res.objectives[n] for n in names],
         stderr=[res.stderr[n] for n in names],
@@ -226,5 +235,5 @@ def execute_trial(
         loss=res.loss,
         wall_time_s=res.wall_time_s,
         trajectory=res.trajectory,
-        artefacts=tuple(collect()) if callable(collect) else (),
+        artefacts=artefacts,
     )

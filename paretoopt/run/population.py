@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 from paretoopt.exceptions import ParetoOptError, SimulationError
 from paretoopt.inner.population import PopulationSettings, optimize_population
 from paretoopt.normalization import NormalizationHistory
-from paretoopt.run.execute import TrialJob
+from paretoopt.run.execute import TrialJob, trial_result
 from paretoopt.run.lifecycle import Heartbeat, claim_trial, finish_trial
 from paretoopt.storage import BaseStorage, FrozenTrial, TrialResult, TrialState
 
@@ -78,28 +78,10 @@ def run_population(
         torch.tensor([[m.objectives[n] for n in names] for m in res.members], dtype=torch.float64)
     ).numpy()
     pairs = _assign(np.array([t.weights for t in claimed], dtype=float), z)
-    cnames = job.definition.constraint_names
     done = []
     for t, k in zip(claimed, pairs, strict=True):
         r = res.members[int(k)]
-        result = TrialResult(
-            params=r.params,
-            objectives=[r.objectives[n] for n in names],
-            stderr=[r.stderr[n] for n in names],
-            constraints=[r.constraints[n] for n in cnames],
-            constraint_stderr=[r.constraint_stderr[n] for n in cnames],
-            n_calls=r.n_calls,
-            n_backward=r.n_backward,
-            n_steps=r.n_steps,
-            n_events=r.n_events,
-            n_samples=r.n_samples,
-            feasible=r.feasible,
-            converged=r.converged,
-            stop_reason=r.stop_reason,
-            loss=r.loss,
-            wall_time_s=r.wall_time_s,
-            trajectory=r.trajectory,
-        )
+        result = trial_result(job.definition, r)
         done.append(finish_trial(storage, t, TrialState.COMPLETE, result))
     log.info(
         "population of %d (%s, %s): %d calls, hypervolume %.4f",
