@@ -68,6 +68,7 @@ from paretoopt.storage.sql_tables import (
     TRIAL_VALUES,
     TRIALS,
     SQLSideTables,
+    lock_study_row,
     rowcount,
 )
 
@@ -380,12 +381,7 @@ class SQLStorage(SQLSideTables, BaseStorage):
         digest: str,
     ) -> StoredSurrogate:
         with self.session_scope() as s:
-            # take the study's row lock first (as enqueue_trials): versions are allocated atomically
-            locked = rowcount(
-                s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
-            )
-            if not locked:
-                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+            lock_study_row(s, study_id, self.url)  # versions are allocated atomically
             last = s.scalar(
                 select(func.max(SurrogateModelRow.version)).where(SurrogateModelRow.study_id == study_id)
             )

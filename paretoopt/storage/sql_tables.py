@@ -46,6 +46,15 @@ def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+def lock_study_row(s: Session, study_id: int, url: str) -> None:
+    """Take the study's row lock for the rest of the transaction (touching ``updated_at``), so
+    per-study numbers (surrogate versions, decision steps) are allocated atomically. Raises
+    :class:`StudyNotFoundError` when there is no such study."""
+    touched = s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
+    if not rowcount(touched):
+        raise StudyNotFoundError(f"no study with id {study_id} in {url}")
+
+
 class SQLSideTables:
     """The side tables' half of the storage contract; the class it is mixed into provides
     ``url`` and ``session_scope`` (one transaction per call)."""
@@ -110,12 +119,7 @@ class SQLSideTables:
         author: str | None = None,
     ) -> StoredDecision:
         with self.session_scope() as s:
-            # the study's row lock first (as save_surrogate): step numbers are allocated atomically
-            locked = rowcount(
-                s.execute(update(StudyModel).where(StudyModel.id == study_id).values(updated_at=utcnow()))
-            )
-            if not locked:
-                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+            lock_study_row(s, study_id, self.url)  # step numbers are allocated atomically
             last = s.scalar(
                 select(func.max(DecisionLogModel.step)).where(DecisionLogModel.study_id == study_id)
             )
