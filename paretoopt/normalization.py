@@ -1,8 +1,9 @@
 """The one rule that fixes a study's normalisation: the definition's ideal/nadir, else anchors.
 
-An anchor is an inner loop that minimises one objective (weight 1 on it, 1e-3 on the others, each
-objective divided by its magnitude at the anchor's first design: :class:`AnchorScalarization`,
-so the anchor is the same whatever unit an objective is written in). The anchors' optima give
+An anchor minimises one objective, lexicographically (:func:`optimize_anchor`): that objective
+alone, then weight 1 on it and 1e-3 on the others from there, each objective divided by its
+magnitude at the stage's first design (:class:`AnchorScalarization`, so the anchor is the same
+whatever unit an objective is written in). The anchors' optima give
 the payoff-table estimate of ideal and nadir; an ``ideal`` or ``nadir`` the definition states
 wins over the estimate. The runner stores anchors as trials (batch -1) and
 :func:`paretoopt.resolve_normalization` runs them in memory; both use the functions below, so
@@ -19,6 +20,7 @@ values never change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -123,6 +125,61 @@ def anchor_scalarization(
     return AnchorScalarization(weights, signs)
 
 
+def optimize_anchor(
+    definition: StudyDefinition,
+    choices: Mapping[str, Any],
+    weights: Sequence[float],
+    *,
+    settings: InnerSettings | None = None,
+    seed: int = 0,
+    init: Mapping[str, float] | None = None,
+    device: str | torch.device = "cpu",
+) -> InnerResult:
+    """An anchor's inner loop, lexicographic in two stages: the anchored objective alone
+    (``weights`` with every other weight set to 0), then ``weights`` from that optimum, whose
+    magnitudes (:class:`AnchorScalarization`) are taken there.
+
+    One stage with the off-weights from the start fails on a study whose other objectives span
+    decades: a dose 10^4 times its starting value outweighs the anchored mass even at weight
+    1e-3, and the "lowest mass" anchor stops at 10.8 t where 4.5 t is reachable. Taken at the
+    first stage's optimum, where the other objectives are at their worst, the off-terms can move
+    the anchored objective by about 1e-3 of itself at most: enough to step off a weakly dominated
+    plateau, never enough to trade the anchor away. Both stages' calls are counted, and the
+    trajectory holds both (steps numbered on)."""
+    w = [float(v) for v in weights]
+    k = int(np.argmax(w))
+    pure = [1.0 if j == k else 0.0 for j in range(len(w))]
+    first = optimize_inner(
+        definition,
+        choices,
+        anchor_scalarization(pure, definition.signs),
+        settings=settings,
+        seed=seed,
+        init=init,
+        device=device,
+    )
+    second = optimize_inner(
+        definition,
+        choices,
+        anchor_scalarization(w, definition.signs),
+        settings=settings,
+        seed=seed,
+        init=first.params,
+        device=device,
+    )
+    offset = len(first.trajectory)
+    trajectory = [*first.trajectory, *(replace(s, step=s.step + offset) for s in second.trajectory)]
+    return replace(
+        second,
+        n_calls=first.n_calls + second.n_calls,
+        n_backward=first.n_backward + second.n_backward,
+        n_steps=first.n_steps + second.n_steps,
+        n_events=first.n_events + second.n_events,
+        wall_time_s=first.wall_time_s + second.wall_time_s,
+        trajectory=trajectory,
+    )
+
+
 def given_normalization(definition: StudyDefinition) -> Normalization | None:
     """The definition's own normalisation when it states both ``ideal`` and ``nadir``."""
     if definition.ideal is not None and definition.nadir is not None:
@@ -169,10 +226,10 @@ def resolve_normalization(
     )
     weights = anchor_weights(len(definition.objectives))
     anchors = [
-        optimize_inner(
+        optimize_anchor(
             definition,
             combo,
-            anchor_scalarization(w, definition.signs),
+            w,
             settings=settings,
             seed=anchor_seed(seed, i * len(weights) + k),
             device=device,

@@ -30,8 +30,11 @@ from paretoopt.trials import EXTERNAL_SOURCES
 
 #: A witness must beat a trial by this many standard errors of both (Monte Carlo noise).
 WITNESS_SIGMAS = 2.0
-#: ... and by this fraction of the trial's own loss (floating-point noise of exact studies).
-WITNESS_RTOL = 1e-6
+#: ... and by this fraction of the trial's own loss: below it the gap is the inner loop's own
+#: precision at the kink of the Chebyshev max (L-BFGS-B stalls there), not a wrong basin. On the
+#: interior-optimum ZDT1 re-solves of 5e-4 - 8e-4 gaps cost 100+ calls each and gained nothing;
+#: a local minimum on a dominated arc (ZDT3) loses by percents.
+WITNESS_RTOL = 1e-3
 #: Trajectories of this many trials nearest in weights (same choices) witness too.
 TRAJECTORY_NEIGHBOURS = 8
 

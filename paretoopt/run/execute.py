@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ import torch
 
 from paretoopt.exceptions import NonFiniteError, ParetoOptError, SimulationError
 from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
-from paretoopt.normalization import NormalizationHistory, anchor_scalarization
+from paretoopt.normalization import NormalizationHistory, anchor_scalarization, optimize_anchor
 from paretoopt.optimality import KnownDesign, best_witness, piles_up
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, make_scalarization
@@ -112,6 +113,34 @@ def _resolve_from_witness(
             )
         )
     best = min(runs, key=lambda r: r.loss)
+    value = _scalarized(scal, [best.objectives[n] for n in names])
+    target = _scalarized(scal, witness.objectives)
+    if value is not None and target is not None and witness.params and target < value:
+        # no run came back to the witness's value (the re-solve from its design stopped at a
+        # kink of the Chebyshev max, or a start's margin moved it off a bound): the witness's own
+        # design, evaluated once more, is the best known answer to this trade-off
+        runs.append(
+            evaluate_design(
+                definition,
+                witness.params,
+                trial.choices,
+                scal,
+                settings=settings,
+                seed=trial.seed,
+                device=device,
+            )
+        )
+        again = runs[-1]
+        again_value = _scalarized(scal, [again.objectives[n] for n in names])
+        if again_value is not None and again_value < value:
+            steps = [replace(st, step=len(best.trajectory) + i) for i, st in enumerate(again.trajectory)]
+            best = replace(
+                again,
+                stop_reason=best.stop_reason,
+                converged=best.converged,
+                n_steps=best.n_steps,
+                trajectory=[*best.trajectory, *steps],
+            )
     log.info(
         "trial %d: trial %d's design beats or repeats its result; re-solved from it and "
         "%d spread starts (loss %.6g -> %.6g)",
@@ -128,6 +157,13 @@ def _resolve_from_witness(
         n_events=sum(r.n_events for r in runs),
         wall_time_s=sum(r.wall_time_s for r in runs),
     )
+
+
+def _scalarized(scal: Scalarization, objectives: Sequence[float]) -> float | None:
+    """``scal`` at an objective vector (natural units), ``None`` where it is not finite."""
+    with torch.no_grad():
+        value = float(scal(torch.as_tensor(list(objectives), dtype=torch.float64)))
+    return value if math.isfinite(value) else None
 
 
 def execute_trial(
@@ -165,6 +201,16 @@ def execute_trial(
                 seed=trial.seed,
                 device=device,
             )
+        elif trial.source == ANCHOR:
+            res = optimize_anchor(
+                definition,
+                trial.choices,
+                trial.weights,
+                settings=settings,
+                seed=trial.seed,
+                init=trial.init,
+                device=device,
+            )
         else:
             scal = scalarization_for(trial, normalization, scalarization)
             res = optimize_inner(
@@ -176,22 +222,21 @@ def execute_trial(
                 init=trial.init,
                 device=device,
             )
-            if trial.source != ANCHOR:
-                first = res
-                res = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
-                if res is not first and callable(getattr(definition.simulate, "trial_artefacts", None)):
-                    # re-solved: the latest call belongs to the last run, not necessarily the
-                    # kept one; its final evaluation again (same seed) retrains the blocks for it
-                    evaluate_design(
-                        definition,
-                        res.params,
-                        trial.choices,
-                        scal,
-                        settings=settings,
-                        seed=trial.seed,
-                        device=device,
-                    )
-                    res = replace(res, n_calls=res.n_calls + 1)
+            first = res
+            res = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
+            if res is not first and callable(getattr(definition.simulate, "trial_artefacts", None)):
+                # re-solved: the latest call belongs to the last run, not necessarily the
+                # kept one; its final evaluation again (same seed) retrains the blocks for it
+                evaluate_design(
+                    definition,
+                    res.params,
+                    trial.choices,
+                    scal,
+                    settings=settings,
+                    seed=trial.seed,
+                    device=device,
+                )
+                res = replace(res, n_calls=res.n_calls + 1)
     except (SimulationError, ParetoOptError) as exc:
         return TrialState.FAILED, TrialResult(
             params=dict(trial.init or {}),
