@@ -75,6 +75,10 @@ class Engine(ABC):
         self.budget: int | None = None
         self.n_asked = 0
         self.archive: list[TrialRecord] = []
+        #: (weights, choices) of every proposal of this engine stored with the study, in trial
+        #: order, pending ones included (set by the runner before each ask; empty when the engine
+        #: is used on its own)
+        self.stored: list[tuple[tuple[float, ...], dict[str, Any]]] = []
 
     # ----- public template methods -----
     def setup(self, definition: StudyDefinition, budget: int | None = None) -> Engine:
@@ -83,6 +87,7 @@ class Engine(ABC):
         self.budget = budget
         self.n_asked = 0
         self.archive = []
+        self.stored = []
         self.rng = np.random.default_rng(self.seed)
         self._setup()
         return self

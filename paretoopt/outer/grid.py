@@ -1,14 +1,21 @@
 """The grid engine: weights on nested Das-Dennis simplex lattices times every discrete choice.
 
-Proposal ``k`` is a fixed function of ``k`` (weights-major, the discrete combinations inner),
-so runs are reproducible, resumable and extendable. The baseline every smarter engine must beat.
+Each combination walks the same prefix-stable weight sequence; the combinations take turns
+(weights-major), except that one owning no point of the front once its first weights are told
+takes a turn only every :data:`DEFER_PACE` rounds (it is never dropped). The proposals are a
+function of the stored proposals and the trials told, so runs are reproducible, resumable and
+extendable. The baseline every smarter engine must beat.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from paretoopt import pareto
 from paretoopt.outer.base import Engine, Proposal, nested_simplex_weights
+from paretoopt.trials import EXTERNAL_SOURCES
 
 
 class GridEngine(Engine):
@@ -18,7 +25,10 @@ class GridEngine(Engine):
 
     With ``C`` combinations and a budget of at least ``2 C`` trials (or no budget), trial ``k``
     uses weight ``k // C`` and combination ``k % C`` (weights-major: every combination at the
-    extremes first, then finer weights). With a smaller budget the grid is choices-major:
+    extremes first, then finer weights) while every combination owns a point of the front; a
+    combination that owns none after its first :func:`screen_size` weights gets one weight for
+    every :data:`DEFER_PACE` of the others' (a beam geometry that is dominated everywhere no
+    longer takes half of a shield study's trials). With a smaller budget the grid is choices-major:
     ``W = budget // C`` weights per combination (the equal weight when ``W`` is 1), the
     combinations in a seeded random order, so that a budget smaller than the number of
     combinations still spreads over the whole discrete space (a calorimeter with 672
@@ -63,7 +73,65 @@ class GridEngine(Engine):
                 combo = self._combos[(k // w_n) % c]
                 out.append(Proposal(weights=tuple(self._weights[k % w_n]), choices=dict(combo)))
             return out
-        for k in range(self.n_asked, self.n_asked + n):
-            w = self._weight(k // c)
-            out.append(Proposal(weights=tuple(w), choices=dict(self._combos[k % c])))
+        counts = self._counts()
+        deferred = self._deferred(counts)
+        for _ in range(n):
+            # the combination furthest behind in its weight sequence goes next; one that owns no
+            # point of the front moves at 1/DEFER_PACE of the others' pace
+            i = min(range(c), key=lambda j: (counts[j] * (DEFER_PACE if deferred[j] else 1), j))
+            out.append(Proposal(weights=tuple(self._weight(counts[i])), choices=dict(self._combos[i])))
+            counts[i] += 1
         return out
+
+    def _counts(self) -> list[int]:
+        """Proposals so far per combination (pending ones included): from the study's stored
+        proposals when the runner gave them, else as the fixed weights-major order has them."""
+        c = len(self._combos)
+        if self.stored and len(self.stored) >= self.n_asked:
+            keys = [_key(combo) for combo in self._combos]
+            counts = [0] * c
+            for _, choices in self.stored:
+                key = _key(choices)
+                if key in keys:
+                    counts[keys.index(key)] += 1
+            return counts
+        return [self.n_asked // c + (1 if j < self.n_asked % c else 0) for j in range(c)]
+
+    def _deferred(self, counts: list[int]) -> list[bool]:
+        """Combinations whose first :func:`screen_size` weights are all told and none of whose
+        points is on the non-dominated set of every completed feasible trial: they are not
+        dropped (the grid stays exhaustive), only visited less often."""
+        c = len(self._combos)
+        if c < 2:
+            return [False] * c
+        assert self.definition is not None
+        done = [t for t in self.completed if t.feasible and np.all(np.isfinite(t.objectives or ()))]
+        if not done:
+            return [False] * c
+        f = np.array([t.objectives for t in done], dtype=float)
+        on_front = pareto.non_dominated(f, pareto.directions_of(self.definition))
+        keys = [_key(combo) for combo in self._combos]
+        told = [0] * c
+        owns = [False] * c
+        for t, front in zip(done, on_front, strict=True):
+            key = _key(t.choices)
+            if key in keys:
+                j = keys.index(key)
+                told[j] += t.source not in EXTERNAL_SOURCES
+                owns[j] = owns[j] or bool(front)
+        screen = screen_size(self.n_objectives)
+        return [counts[j] >= screen and told[j] >= screen and not owns[j] for j in range(c)]
+
+
+#: A combination that owns no front point gets one weight for every DEFER_PACE of the others.
+DEFER_PACE = 4
+
+
+def screen_size(m: int) -> int:
+    """Weights a combination gets before it is judged: the lattice with 2 partitions (the ``m``
+    extremes and their midpoints: 3 weights for 2 objectives, 6 for 3)."""
+    return m * (m + 1) // 2
+
+
+def _key(choices: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in choices.items()))

@@ -69,3 +69,6 @@ class EngineFeed:
                 self.engine.tell(new)
         if not self.needs_replay:
             self.engine.n_asked = max(self.engine.n_asked, len(mine))
+            self.engine.stored = [
+                (tuple(t.weights), dict(t.choices)) for t in sorted(mine, key=lambda x: x.number)
+            ]
