@@ -111,9 +111,10 @@ def _prior_terms(prior: RobustPrior, u: torch.Tensor, mu: torch.Tensor) -> tuple
 
 class _Posterior:
     """The log posterior of the fit at one prior, summed over chunks of muons: its value, its
-    gradient and observed information (exact), and the damping metric (expected information
-    with the momentum profiled at each muon's posterior-mean momentum, plus the prior's
-    majorising weights). Vectors and matrices are over ``(u, mu)``."""
+    gradient and observed information (exact), and the expected information (the momentum
+    profiled at each muon's posterior-mean momentum, plus the prior's majorising weights), the
+    Laplace precision's stand-in where the observed one is not positive definite. Vectors and
+    matrices are over ``(u, mu)``."""
 
     def __init__(self, parts: list[KinkData], loss: LossModel, nz: int, n_vox: int, prior: RobustPrior):
         self.parts, self.loss, self.nz, self.n_vox, self.prior = parts, loss, nz, n_vox, prior
@@ -146,7 +147,7 @@ class _Posterior:
         return posterior_precision(fish, self.prior.weights(u, mu))
 
 
-def trust_region_step(
+def _trust_region_step(
     eig: torch.Tensor, vec: torch.Tensor, gq: torch.Tensor, radius: float
 ) -> tuple[torch.Tensor, bool]:
     """The step ``s`` maximising the quadratic model ``g^T s - s^T H s / 2`` within ``|s| <=
@@ -242,7 +243,7 @@ def infer_x0(
                 converged = last
                 break
             while True:  # shrink the trust region until the step gains
-                step_free, interior = trust_region_step(eig, vec, gq, radius)
+                step_free, interior = _trust_region_step(eig, vec, gq, radius)
                 norm = float(step_free.norm())
                 predicted = float((g_free * step_free).sum() - 0.5 * (step_free * (h_free @ step_free)).sum())
                 step = torch.zeros_like(g).masked_scatter(free, step_free)
