@@ -118,3 +118,25 @@ def test_unknown_momentum_fit_agrees_with_lbfgsb() -> None:
     assert np.abs(u_newton - res.x[:-1]).max() < 2e-3
     assert abs(est.mu - res.x[-1]) < 2e-3
     assert float(est.x0_cm.reshape(-1)[4]) == pytest.approx(0.5612, rel=0.2)
+
+
+def test_unknown_momentum_fit_is_insensitive_to_its_settings() -> None:
+    """Chunk size, continuation, starting map and tolerance do not move the converged map (every
+    voxel's ln X0 within 1e-3 of the reference fit's; its Laplace sigma of the lead voxel within
+    1e-3 relative): once converged, only the data and the prior determine it."""
+    data, grid, loss, _ = _scan()
+    prior = RobustPrior(1.0, 0.5)
+    ref = infer_x0(data, grid, loss=loss, settings=InferenceSettings(prior=prior, tol=1e-8))
+    variants = [
+        InferenceSettings(prior=prior, tol=1e-6, chunk=700),
+        InferenceSettings(prior=prior, tol=1e-6, continuation=(8.0, 2.0), start_x0_cm=10.0),
+        InferenceSettings(prior=prior, tol=1e-6, continuation=(), start_x0_cm=100.0, max_step=0.5),
+    ]
+    u_ref = torch.log(ref.inv_x0_per_cm.reshape(-1))
+    for settings in variants:
+        est = infer_x0(data, grid, loss=loss, settings=settings)
+        assert est.converged, settings
+        u = torch.log(est.inv_x0_per_cm.reshape(-1))
+        assert float((u - u_ref).abs().max()) < 1e-3, settings
+        lead = (est.log_x0_stderr.reshape(-1)[4], ref.log_x0_stderr.reshape(-1)[4])
+        assert float(lead[0]) == pytest.approx(float(lead[1]), rel=1e-3), settings
