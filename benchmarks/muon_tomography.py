@@ -263,7 +263,8 @@ def ours_worker(mode: str, n: int, repeats: int, threads: int, seed: int, method
             n_reconstructed=len(data),
             exposure_s=t_sample, asimov_sigma=asimov, laplace_sigma=sigma, block_error=err, pull=err / sigma,
             block_error_mean_u=err_mean_u,
-            iterations=est.iterations, converged=est.converged, x0_log_mse=mse,
+            iterations=est.iterations, converged=est.converged, gradient_norm=est.gradient_norm,
+            x0_log_mse=mse,
         )  # fmt: skip
     else:  # figures
         sim = MuonTomography()
@@ -440,7 +441,8 @@ def _fmt(r: dict) -> str:
         return (
             f"{head} momentum={r['method']} n_reco={r['n_reconstructed']} asimov={r['asimov_sigma']:.4f} "
             f"laplace={r['laplace_sigma']:.4f} error={r['block_error']:+.4f} pull={r['pull']:+.2f} "
-            f"iters={r['iterations']} converged={r['converged']} inference={r['inference_s']:.1f}s {mem}"
+            f"iters={r['iterations']} converged={r['converged']} |grad|={r['gradient_norm']:.1e} "
+            f"inference={r['inference_s']:.1f}s {mem}"
         )
     if r["mode"] == "accuracy":
         return f"{head} lnX0 MSE={r['x0_log_mse']:.3f} {mem}"

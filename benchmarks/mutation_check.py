@@ -212,12 +212,21 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/physics/test_muons.py::test_momentum_prior_weights_follow_the_spectrum",),
     ),
     Mutation(
-        "physics/tomography/inference: sign of the kinks' quadratic form in the likelihood flipped",
-        "paretoopt/physics/tomography/inference.py",
+        "physics/tomography/likelihood: sign of the kinks' quadratic form in the likelihood flipped",
+        "paretoopt/physics/tomography/likelihood.py",
         "return (-0.5 * (torch.log(det) + quad)",
         "return (-0.5 * (torch.log(det) - quad)",
         (
             "tests/physics/test_tomography_fom.py::test_block_estimate_is_unbiased_where_the_map_of_a_log_scale_is_not",
+        ),
+    ),
+    Mutation(
+        "physics/tomography/inference: sign of the likelihood's Hessian flipped in the Newton fit",
+        "paretoopt/physics/tomography/inference.py",
+        "tot, g, info = tot + d.value, g + d.grad, info - d.hess",
+        "tot, g, info = tot + d.value, g + d.grad, info + d.hess",
+        (
+            "tests/physics/test_tomography_inference.py::test_unknown_momentum_fit_converges_with_full_newton_steps",
         ),
     ),
     Mutation(

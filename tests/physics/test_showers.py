@@ -260,3 +260,49 @@ def test_cell_fractions_sum_to_containment_and_are_differentiable():
     mean_block = LongitudinalShower(fluctuate=False)
     fixed = mean_block(10.0, ec, z, boundaries.detach(), 3, None)
     assert torch.allclose(fixed[0], fixed[2])
+
+
+#: Geant4's reference output of its example TestEm2 (geant4/examples/extended/electromagnetic/
+#: TestEm2/TestEm2.large_N.out, Geant4 6.0, 500 events of 5 GeV electrons, standard EM
+#: physics, 1 mm cuts) in a PbWO4 cylinder of 20 X0 length and 5 X0 radius (17.848 cm x
+#: 4.462 cm; Geant4's X0 8.924 mm): "CUMULATIVE LATERAL PROFILE" (the energy deposited up to
+#: a depth, within the cylinder) in % of E0, with its per-event rms.
+GEANT4_PBWO4_5GEV = {5.0: (29.40, 8.22), 10.0: (75.63, 7.32), 15.0: (91.17, 2.67), 20.0: (94.55, 0.99)}
+
+
+def test_pbwo4_depth_profile_matches_geant4():
+    """The shower model's longitudinal containment against a full simulation: the mean profile
+    times the lateral containment within the cylinder's 5 X0 = 2.28 Moliere radii (PDG: R_M of
+    PbWO4 1.959 cm) integrated here, against Geant4's TestEm2 reference (above). Measured: 29.2,
+    75.2, 92.0, 95.5 % against 29.4, 75.6, 91.2, 94.6 %. Tolerance 1.5 % of E0: Geant4's
+    statistical error of the mean (rms / sqrt(500) <= 0.37 %) plus what the model omits
+    (energy scattered backwards out of the front face, and Geant4's 1 mm production cuts).
+    The energy deposited between 15 and 20 X0 (the late shower, which sets a crystal's rear
+    leakage): 3.50 % against Geant4's 3.38 % (statistical error about 0.1 %), within 0.5 %.
+
+    Searched and not found (issue #18's follow-up, the search tool's pages, docs and code
+    corpora): a published rear-leakage fraction of a 25.8 X0 PbWO4 crystal (the CMS ECAL TDR
+    CERN/LHCC 97-33, of which only bibliographic records were found, not its text; the
+    test-beam papers of Alexeev et al., NIM A (1997) 425-434, and Adzic et al., JINST 2 (2007)
+    P04004, abstracts only; Geant4's TestEm9 macros for the CMS crystal, no reference output
+    of leakage) or of a 25 X0 Pb/scintillator stack (LHCb, JINST 3 (2008) S08005). This
+    Geant4 profile is the nearest published full-simulation figure; the 25.8 X0 and 25 X0
+    tests above compare with PDG's gamma fit instead."""
+    ec, z = MEDIA["PbWO4"]
+    energy = 5.0
+    prof = mean_profile(energy, ec, z)
+    t_max = float(prof.mode())
+    radius_rm = 4.462 / 1.959
+
+    def within(depth):
+        def f(t):
+            tt = torch.tensor(t, dtype=torch.float64)
+            return float(prof.pdf(tt) * lateral_containment(radius_rm, tt / t_max, energy, z))
+
+        return 100.0 * integrate.quad(f, 1e-9, depth, limit=200)[0]
+
+    got = {d: within(d) for d in GEANT4_PBWO4_5GEV}
+    for depth, (g4, _) in GEANT4_PBWO4_5GEV.items():
+        assert got[depth] == pytest.approx(g4, abs=1.5), depth
+    late = got[20.0] - got[15.0]
+    assert late == pytest.approx(94.55 - 91.17, abs=0.5)

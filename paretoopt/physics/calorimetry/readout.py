@@ -38,7 +38,8 @@ class CapacitiveNoise:
     Defaults (indicative): ``eps_r = 1.5`` (liquid argon at 87 K), ``W = 23.6 eV`` per
     electron-ion pair (M. Miyajima et al., Phys. Rev. A 9 (1974) 1438), ``v_drift = 4.61
     mm/us`` at 1 kV/mm and 88.5 K (measured by ATLAS with cosmic muons, 4.61 +- 0.07 mm/us:
-    Eur. Phys. J. C 70 (2010) 755, arXiv:1002.4189), ``t_p = 45 ns``, ``slope = 40 e-/pF`` and
+    Eur. Phys. J. C 70 (2010) 755, arXiv:1002.4189), ``t_p = 45 ns``, ``slope = 40 e-/pF`` (both
+    indicative: searched for in ATLAS's LAr read-out papers, found only their abstracts) and
     ``enc_0 = 0``: 0.96 MeV for a 4 x 4 cm cell
     ganging ten 2 mm gaps (106 pF), the 1 MeV per channel this model used before it scaled.
     """
@@ -140,12 +141,22 @@ def cells_in_cluster(
     return (math.pi * (radius_rm * moliere_radius_cm / cell_cm) ** 2).clamp_min(1.0)
 
 
-#: Per-layer support of a silicon-tungsten layer besides the sensor (indicative, after the
-#: CALICE/ILD SiW-ECAL slab: a PCB carrying the front-end chips, conductive glue, and the
-#: clearance of the slab in its carbon-fibre alveolus): ~2 mm, which puts the effective
-#: Moliere radius of a 2.8 mm W / 0.525 mm Si stack at 1.6 cm, inside the 1.5-2 cm quoted for
-#: real Si-W calorimeters (docs/physics-calorimeter.md; figures not re-checked here).
-SILICON_SUPPORT: tuple[tuple[str, float], ...] = (("FR4", 1.2), ("epoxy", 0.1), ("air", 0.7))
+#: Per-layer support of a silicon-tungsten layer besides the sensor, from ILD's SiW-ECAL as
+#: simulated (key4hep/k4geo, ILD/compact/ILD_common_v02/ecal_defs.xml, the ILD_l5_v02 model):
+#: ``Ecal_Slab_PCB_thickness`` 1.70 mm (FR4), ``Ecal_Slab_copper_thickness`` 0.35 mm,
+#: ``Ecal_Slab_glue_gap`` 0.1 mm + ``Ecal_Slab_ground_thickness`` 0.1 mm (taken as epoxy),
+#: carbon fibre 1.0 mm (half of a slab's shared walls: 2 x 0.42 mm around the structure's
+#: tungsten, 2 x 0.44 mm alveolus walls, 2 x 0.15 mm around the slab's tungsten; taken as
+#: graphite, denser than the composite) and half the 0.2 mm ``Ecal_Alveolus_Air_Gap``. The
+#: split per layer is ours. It puts the effective Moliere radius of ILD's 2.1 mm W / 0.525 mm
+#: Si stack at 1.93 cm (2.8 mm W: 1.73 cm). Before: FR4 1.2 + epoxy 0.1 + air 0.7 mm, no copper.
+SILICON_SUPPORT: tuple[tuple[str, float], ...] = (
+    ("FR4", 1.7),
+    ("Cu", 0.35),
+    ("epoxy", 0.2),
+    ("C", 1.0),
+    ("air", 0.1),
+)
 
 #: Default active media of the studies (indicative numbers; see ``docs/physics-calorimeter.md``).
 ACTIVE_MEDIA: dict[str, ActiveMedium] = {

@@ -17,19 +17,15 @@
 #    straight lines above and below (fit_tracks), the point of closest approach of the two
 #    lines (poca), and per view the slope change and the displacement at the bottom of the
 #    volume, with the track fits' contribution to their covariance (scattering_model.py).
-# 5. Inference (inference.infer_x0): per-voxel scattering densities lambda = 1/X0. The
-#    covariance of slope change and displacement is linear in lambda along the muon path once
-#    Highland's log factor is fixed (the PDG continuous-scattering moments, with
-#    k = (13.6 MeV / beta p)^2); their three second moments are fitted by generalised least
-#    squares over all voxels of the reconstructed path (incoming line down to the POCA,
-#    outgoing line below), iteratively reweighted, with a Gaussian and an edge-preserving
-#    smoothness prior; the inverse normal matrix gives each voxel's uncertainty.
-#    method="poca" is the TomOpt-style estimator (the angle only, all of it in the POCA voxel),
-#    kept to show its bias. The ladle study (ladle.py) fits the fill level directly by maximum
-#    likelihood instead (LadleFurnace.fit_level).
-# 6. Figures of merit: mean squared error of ln X0 over voxels (inference.log_x0_mse; or the
-#    fill-level error of the ladle), the detector cost, and the scan time to collect a target
-#    number of reconstructed muons (simulation.py). study.py builds the study definitions.
+# 5. Inference (inference.infer_x0): per-voxel scattering densities lambda = 1/X0, the MAP of
+#    u = ln(1/X0) under each muon's kink likelihood marginalised over its momentum
+#    (likelihood.py) and a robust Student-t matrix prior, by a projected trust-region Newton
+#    iteration on the exact Hessian (per-muon E x E blocks); the ladle study (ladle.py) fits
+#    the fill level directly by maximum likelihood instead (LadleFurnace.fit_level).
+# 6. Figures of merit: the posterior sigma of the block's mean ln X0 after a fixed exposure
+#    (simulation.py, the expected information of fisher.py; or the fill-level error of the
+#    ladle), the detector cost, and the scan time to collect a target number of
+#    reconstructed muons. study.py builds the study definitions.
 #
 # Everything is batched over muons; the Python loops run over panels (at most 8), layers and
 # reweighting iterations only, so the cost is linear in the number of muons.

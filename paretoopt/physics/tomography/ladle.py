@@ -12,7 +12,7 @@ import torch
 from paretoopt.physics.energy_loss import DedxTable
 from paretoopt.physics.materials import get
 from paretoopt.physics.tomography.detector import Geometry
-from paretoopt.physics.tomography.inference import KinkData, mixture_loglik
+from paretoopt.physics.tomography.likelihood import KinkData, mixture_loglik
 from paretoopt.physics.tomography.momentum import MomentumModel
 from paretoopt.physics.tomography.simulation import MuonTomography, cat_kinks
 from paretoopt.physics.tomography.volumes import ladle_grid, liquid_steel

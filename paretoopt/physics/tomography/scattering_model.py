@@ -199,7 +199,8 @@ class LossModel:
     SIAM J. Numer. Anal. 17 (1980) 238: smooth, so its derivative is well defined at the
     reference materials themselves), and linearly in ``ln p`` along each one's Bethe curve
     (paretoopt.physics.energy_loss). For a voxel of a reference material the loss is exact;
-    in between it follows the trend of the periodic table. ``per_cm(lam, p)`` gives GeV/cm."""
+    in between it follows the trend of the periodic table, beyond air and uranium it continues
+    along the end slope. ``per_cm(lam, p)`` gives GeV/cm."""
 
     def __init__(
         self, anchors: tuple[str, ...] = ("U", "Pb", "Fe", "Al", "water", "air"), n_points: int = 256
@@ -243,8 +244,9 @@ class LossModel:
         der = (
             (6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * s0 + (6 * t - 6 * t2) * y1 + (3 * t2 - 2 * t) * s1
         ) / h
-        inside = (torch.log(lam) > xs[0]) & (torch.log(lam) < xs[-1])
-        return val, torch.where(inside, der, torch.zeros_like(der))
+        # beyond the lightest and heaviest anchors: continued along the end slope (C1, so the
+        # inference's Newton steps see no kink there; a clamp stalled fits at uranium's X0)
+        return val + der * (torch.log(lam) - x), der
 
     def per_cm(self, lam: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """Mean ionisation loss (GeV/cm) in voxels of densities ``lam`` (1/cm) at momenta ``p``."""

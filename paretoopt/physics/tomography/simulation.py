@@ -96,7 +96,7 @@ class MuonTomography(nn.Module):
     over the inference's own sigma), ``block_error_mean_u`` (the error of the mean of the
     voxels' MAP ln X0, biased high), ``inferred_precision`` (%: that sigma scaled to
     ``exposure_s``), ``x0_map_mse`` (diagnostic only), ``inference_iterations``,
-    ``inference_converged``.
+    ``inference_converged`` and ``inference_gradient_norm`` (of the log posterior at the map).
     """
 
     def __init__(
@@ -382,6 +382,7 @@ class MuonTomography(nn.Module):
             "x0_map_mse": float(log_x0_mse(est, truth).value),
             "inference_iterations": float(est.iterations),
             "inference_converged": float(est.converged),
+            "inference_gradient_norm": est.gradient_norm,
         }
 
 
