@@ -19,7 +19,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,11 @@ import torch
 from paretoopt.exceptions import SimulationError
 from paretoopt.external.containers import container_command, resolve_runtime
 from paretoopt.external.contract import INPUT, Figure, make_input, read_outputs
+from paretoopt.external.records import ORIGIN, RESULT, Origin, Record, RecordIndex
 from paretoopt.problem import Estimate
 
 #: Lines of the simulator's stderr quoted in a failure's reason.
 STDERR_LINES = 8
-RESULT = "result.json"
 
 
 def _tail(path: Path, n: int = STDERR_LINES) -> str:
@@ -70,6 +70,9 @@ class ExternalSimulator:
         env: extra environment variables for the program.
         max_parallel: evaluations of one inner loop run at once (threads each waiting on a process).
         cache: reuse finished evaluations of the same input (a resumed run re-runs nothing).
+        reuse: let the local-surrogate inner loop fit its model to earlier trials' evaluations
+            on record in the cache (same command, image, choices and sample size) inside its
+            trust region; they cost no new call (:mod:`paretoopt.external.records`).
     """
 
     command: Sequence[str]
@@ -80,6 +83,7 @@ class ExternalSimulator:
     env: Mapping[str, str] | None = None
     max_parallel: int = 1
     cache: bool = True
+    reuse: bool = True
     #: bound by StudyDefinition: parameter units, and the names the output must hold
     units: Mapping[str, str | None] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
@@ -99,15 +103,36 @@ class ExternalSimulator:
             raise SimulationError("ExternalSimulator.max_parallel must be >= 1")
         self._lock = threading.Lock()
         self._counters = Counters()
+        self._index: RecordIndex | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_lock", None)
+        state["_index"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def recorded(self, choices: Mapping[str, Any], n_samples: int, before: Origin) -> list[Record]:
+        """Finished evaluations of this program on record in the cache with these ``choices``
+        and ``n_samples`` (every bound output present) that were run for trials of the study
+        ``before.study`` in batches before ``before.batch`` (see
+        :mod:`paretoopt.external.records`). Empty unless ``cache`` and ``reuse``."""
+        if not (self.cache and self.reuse):
+            return []
+        with self._lock:
+            if self._index is None:
+                self._index = RecordIndex(Path(self.workdir))  # type: ignore[arg-type]
+            index = self._index
+        wanted = make_input({}, choices, {}, 0, n_samples)["choices"]
+        found = index.matching(self.command, self.image, wanted, n_samples, self.outputs)
+        return [
+            r
+            for r in found
+            if r.origin is not None and r.origin.study == before.study and r.origin.batch < before.batch
+        ]
 
     def bind_study(self, space: Any, outputs: Sequence[str]) -> ExternalSimulator:
         """A copy that knows the parameters' units and the output names to read (called by
@@ -168,7 +193,15 @@ class ExternalSimulator:
             where = f" (kept in {failed})"
             quoted = f"; last stderr lines:\n{tail}" if tail else "; stderr was empty"
             raise type(exc)(f"{exc}{where}{quoted}") from exc
-        (work / RESULT).write_text(json.dumps({"figures": figures, "extras": extras}))
+        origin = ORIGIN.get()
+        stored = {
+            "figures": figures,
+            "extras": extras,
+            "command": list(self.command),
+            "image": self.image,
+            "origin": asdict(origin) if origin is not None else None,
+        }
+        (work / RESULT).write_text(json.dumps(stored))
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(work, final)

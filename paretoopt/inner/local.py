@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from paretoopt.external.records import ORIGIN, Origin
 from paretoopt.inner.loss import penalty, step_seed
 from paretoopt.inner.quadratic import LocalModel, fit_local_model, n_features
 from paretoopt.inner.result import CONVERGED, MAX_STEPS
@@ -88,14 +89,47 @@ def surrogate_gradient(run: Run, model: LocalModel, t: np.ndarray) -> tuple[floa
 class LocalSurrogate:
     """One ``surrogate``-mode inner loop (see the module docstring) over ``run``."""
 
-    def __init__(self, run: Run, seed: int, n_samples: int, tol: float, parallel: int = 1) -> None:
-        self.run, self.seed, self.n, self.tol = run, seed, n_samples, tol
+    def __init__(
+        self,
+        run: Run,
+        seed: int,
+        n_samples: int,
+        tol: float,
+        parallel: int = 1,
+        origin: Origin | None = None,
+    ) -> None:
+        self.run, self.seed, self.n, self.tol, self.origin = run, seed, n_samples, tol, origin
         self.parallel = max(1, int(parallel))
         self.data = Sample([], [], [])
         #: noisy outputs: the region's sample is doubled each time a step drowns in the noise
         self.level = 0
         self.d = len(run.definition.space.inner)
         self._sobol = torch.quasirandom.SobolEngine(self.d, scramble=True, seed=seed % 2**31)
+        #: indices in ``data`` of earlier trials' evaluations (the pool), and those a fit used
+        self.pool: set[int] = set()
+        self.reused: set[int] = set()
+        self._load_pool()
+
+    def _load_pool(self) -> None:
+        """Earlier evaluations on record (``simulate.recorded``, an ExternalSimulator's cache)
+        with this loop's choices and sample size, inside the box, run for the trials of earlier
+        batches of the study (:mod:`paretoopt.external.records`); none without an origin."""
+        recorded = getattr(self.run.definition.simulate, "recorded", None)
+        if not callable(recorded) or self.origin is None:
+            return
+        run = self.run
+        names = [*run.definition.objective_names, *run.definition.constraint_names]
+        inner = {p.name for p in run.definition.space.inner}
+        for rec in recorded(run.choices, self.n, self.origin):
+            if set(rec.params) != inner:
+                continue
+            t = run.unit(rec.params)
+            if not np.all((t >= -1e-9) & (t <= 1 + 1e-9)):
+                continue
+            self.pool.add(len(self.data.t))
+            self.data.t.append(np.clip(t, 0.0, 1.0))
+            self.data.y.append(np.array([rec.figures[n][0] for n in names], dtype=float))
+            self.data.se.append(np.array([rec.figures[n][1] for n in names], dtype=float))
 
     def simulate(self, points: list[np.ndarray]) -> None:
         """Simulate ``points`` (a batch, ``parallel`` at a time), each on its own seed."""
@@ -109,8 +143,12 @@ class LocalSurrogate:
             gen = torch.Generator()
             gen.manual_seed(s)
             params = {k: torch.tensor(v, dtype=torch.float64) for k, v in run.values(t).items()}
-            with torch.no_grad():
-                return evaluate(run.definition, params, run.choices, self.n, gen, dtype=torch.float64)
+            token = ORIGIN.set(self.origin)  # the cache records the trial each run was for
+            try:
+                with torch.no_grad():
+                    return evaluate(run.definition, params, run.choices, self.n, gen, dtype=torch.float64)
+            finally:
+                ORIGIN.reset(token)
 
         if self.parallel > 1 and len(points) > 1:
             with ThreadPoolExecutor(self.parallel) as pool:
@@ -146,6 +184,7 @@ class LocalSurrogate:
         if len(idx) < n_features(self.d):  # budget-starved: the nearest simulations
             dist = np.max(np.abs(np.array(self.data.t) - c), axis=1)
             idx = np.argsort(dist)[: max(n_features(self.d), 1)]
+        self.reused.update(int(i) for i in idx if int(i) in self.pool)
         t = np.array(self.data.t)[idx]
         return fit_local_model(t, np.array(self.data.y)[idx], np.array(self.data.se)[idx], c, r)
 
@@ -231,7 +270,17 @@ class LocalSurrogate:
 
 
 def run_local(
-    run: Run, start: np.ndarray, seed: int, *, n_samples: int, tol: float, parallel: int = 1
-) -> tuple[np.ndarray, str]:
-    """The ``surrogate`` mode from ``start`` (unit box): the final design and the stop reason."""
-    return LocalSurrogate(run, seed, n_samples, tol, parallel).optimise(start)
+    run: Run,
+    start: np.ndarray,
+    seed: int,
+    *,
+    n_samples: int,
+    tol: float,
+    parallel: int = 1,
+    origin: Origin | None = None,
+) -> tuple[np.ndarray, str, int]:
+    """The ``surrogate`` mode from ``start`` (unit box): the final design, the stop reason and
+    how many earlier evaluations (other trials', on record) its fits reused at no call."""
+    loop = LocalSurrogate(run, seed, n_samples, tol, parallel, origin)
+    t, reason = loop.optimise(start)
+    return t, reason, len(loop.reused)
