@@ -73,6 +73,9 @@ class ExternalSimulator:
         reuse: let the local-surrogate inner loop fit its model to earlier trials' evaluations
             on record in the cache (same command, image, choices and sample size) inside its
             trust region; they cost no new call (:mod:`paretoopt.external.records`).
+        dispatch: ``"auto"``: a trial running on a Dask worker sends its batch of simulations
+            to the cluster (:mod:`paretoopt.inner.dispatch`); ``"threads"``: always threads of
+            the trial's process (``max_parallel`` at a time).
     """
 
     command: Sequence[str]
@@ -84,6 +87,7 @@ class ExternalSimulator:
     max_parallel: int = 1
     cache: bool = True
     reuse: bool = True
+    dispatch: str = "auto"
     #: bound by StudyDefinition: parameter units, and the names the output must hold
     units: Mapping[str, str | None] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
@@ -101,6 +105,10 @@ class ExternalSimulator:
             raise SimulationError("ExternalSimulator.timeout_s must be > 0 or None")
         if int(self.max_parallel) < 1:
             raise SimulationError("ExternalSimulator.max_parallel must be >= 1")
+        if self.dispatch not in ("auto", "threads"):
+            raise SimulationError(
+                f"ExternalSimulator.dispatch must be 'auto' or 'threads', not {self.dispatch!r}"
+            )
         self._lock = threading.Lock()
         self._counters = Counters()
         self._index: RecordIndex | None = None

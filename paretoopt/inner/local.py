@@ -6,7 +6,8 @@ optimization", ch. 10; the local-surrogate idea of L-GSO, arXiv:2002.04632).
 Around the current design ``c`` (unit box), inside a box of half-width ``r``:
 
 1. keep enough simulations in the region (earlier ones inside ``2 r`` are reused; new ones are
-   scrambled-Sobol points of the region, run as one batch, ``max_parallel`` at a time);
+   scrambled-Sobol points of the region, run as one batch: ``max_parallel`` threads at a time,
+   or on the Dask cluster when the trial runs on a Dask worker, :mod:`paretoopt.inner.dispatch`);
 2. fit :class:`~paretoopt.inner.quadratic.LocalModel` (a quadratic per output) and minimise
    the scalarised, penalised loss of the model in the region (autograd gradient, L-BFGS-B from
    the best of 64 random points, the centre and the best simulation);
@@ -25,19 +26,19 @@ Every simulation is one call of the trial's budget (``max_steps``).
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
 
-from paretoopt.external.records import ORIGIN, Origin
+from paretoopt.external.records import Origin
+from paretoopt.inner.dispatch import evaluate_batch
 from paretoopt.inner.loss import penalty, step_seed
 from paretoopt.inner.quadratic import LocalModel, fit_local_model, n_features
 from paretoopt.inner.result import CONVERGED, MAX_STEPS
 from paretoopt.inner.sample import Run
-from paretoopt.problem import Evaluation, evaluate
+from paretoopt.problem import Evaluation
 
 #: Initial half-width of the trust region (unit box).
 RADIUS0 = 0.1
@@ -138,23 +139,15 @@ class LocalSurrogate:
         seeds = [step_seed(self.seed, run.calls + 1 + i) for i in range(len(points))]
         run.calls += len(points)
 
-        def one(args: tuple[np.ndarray, int]) -> Evaluation:
-            t, s = args
-            gen = torch.Generator()
-            gen.manual_seed(s)
-            params = {k: torch.tensor(v, dtype=torch.float64) for k, v in run.values(t).items()}
-            token = ORIGIN.set(self.origin)  # the cache records the trial each run was for
-            try:
-                with torch.no_grad():
-                    return evaluate(run.definition, params, run.choices, self.n, gen, dtype=torch.float64)
-            finally:
-                ORIGIN.reset(token)
-
-        if self.parallel > 1 and len(points) > 1:
-            with ThreadPoolExecutor(self.parallel) as pool:
-                evs = list(pool.map(one, zip(points, seeds, strict=True)))
-        else:
-            evs = [one(a) for a in zip(points, seeds, strict=True)]
+        evs = evaluate_batch(
+            run.definition,
+            [run.values(t) for t in points],
+            run.choices,
+            self.n,
+            seeds,
+            origin=self.origin,
+            parallel=self.parallel,
+        )
         for t, ev in zip(points, evs, strict=True):
             y = torch.cat([ev.objectives, ev.constraints]).detach()
             self.data.t.append(np.asarray(t, dtype=float))
