@@ -23,11 +23,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from paretoopt.exceptions import SimulationError
 from paretoopt.external.containers import container_command, resolve_runtime
 from paretoopt.external.contract import INPUT, Figure, make_input, read_outputs
+from paretoopt.external.events import Derived, derived_figures, load_events, read_events, save_events
 from paretoopt.external.records import ORIGIN, RESULT, Origin, Record, RecordIndex
 from paretoopt.problem import Estimate
 
@@ -76,6 +78,14 @@ class ExternalSimulator:
         dispatch: ``"auto"``: a trial running on a Dask worker sends its batch of simulations
             to the cluster (:mod:`paretoopt.inner.dispatch`); ``"threads"``: always threads of
             the trial's process (``max_parallel`` at a time).
+        derived: figures paretoopt computes from the program's per-event columns, ``{name:
+            function(columns) -> 0-d tensor}`` (torch float64 columns, e.g. ``lambda e:
+            e["energy"].std() / e["energy"].mean()``), with bootstrap standard errors
+            (:mod:`paretoopt.external.events`); the program need not write these names.
+        surrogate_model: the local surrogate of the ``surrogate`` inner mode: ``"quadratic"``
+            (a quadratic per figure) or ``"generative"`` (a conditional model of the per-event
+            columns whose samples give the figures and their gradients,
+            :mod:`paretoopt.inner.generative`); per-event columns are then kept in the cache.
     """
 
     command: Sequence[str]
@@ -88,6 +98,8 @@ class ExternalSimulator:
     cache: bool = True
     reuse: bool = True
     dispatch: str = "auto"
+    derived: Mapping[str, Derived] | None = None
+    surrogate_model: str = "quadratic"
     #: bound by StudyDefinition: parameter units, and the names the output must hold
     units: Mapping[str, str | None] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
@@ -105,6 +117,11 @@ class ExternalSimulator:
             raise SimulationError("ExternalSimulator.timeout_s must be > 0 or None")
         if int(self.max_parallel) < 1:
             raise SimulationError("ExternalSimulator.max_parallel must be >= 1")
+        if self.surrogate_model not in ("quadratic", "generative"):
+            raise SimulationError(
+                "ExternalSimulator.surrogate_model must be 'quadratic' or 'generative', "
+                f"not {self.surrogate_model!r}"
+            )
         if self.dispatch not in ("auto", "threads"):
             raise SimulationError(
                 f"ExternalSimulator.dispatch must be 'auto' or 'threads', not {self.dispatch!r}"
@@ -190,9 +207,15 @@ class ExternalSimulator:
         (work / INPUT).write_text(json.dumps(payload, indent=1, sort_keys=True))
         with self._lock:
             self._counters = replace(self._counters, runs=self._counters.runs + 1)
+        derived = dict(self.derived or {})
         try:
             self._execute(work)
-            figures, extras = read_outputs(work, self.outputs)
+            figures, extras = read_outputs(work, [o for o in self.outputs if o not in derived])
+            if derived or self.surrogate_model == "generative":
+                events = read_events(work)
+                figures.update(derived_figures(derived, events, payload["seed"]))
+                if self.surrogate_model == "generative":
+                    save_events(work, events)
         except SimulationError as exc:
             failed = root / "failed" / f"{key}-{work.name[4:12]}"
             failed.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +239,15 @@ class ExternalSimulator:
         except OSError:  # the same input finished elsewhere first: keep that one
             _remove_tree(work)
         return figures, extras
+
+    def events_of(
+        self, params: Mapping[str, float], choices: Mapping[str, Any], seed: int, n_samples: int
+    ) -> dict[str, np.ndarray] | None:
+        """The per-event columns of a finished evaluation kept in the cache (``None`` when it
+        has none: not run yet, ``surrogate_model`` not ``"generative"``, or no per-event output)."""
+        payload = make_input(params, choices, self.units, seed, n_samples)
+        key = self.key(payload)
+        return load_events(Path(self.workdir) / key[:2] / key)  # type: ignore[arg-type]
 
     def _execute(self, work: Path) -> None:
         env = {**os.environ, **(self.env or {})}

@@ -26,14 +26,16 @@ Every simulation is one call of the trial's budget (``max_steps``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from paretoopt.external.events import load_events
 from paretoopt.external.records import Origin
 from paretoopt.inner.dispatch import evaluate_batch
+from paretoopt.inner.generative import GenerativeModel, common_columns, fit_generative_model
 from paretoopt.inner.loss import penalty, step_seed
 from paretoopt.inner.quadratic import LocalModel, fit_local_model, n_features
 from paretoopt.inner.result import CONVERGED, MAX_STEPS
@@ -54,11 +56,14 @@ REUSE = 2.0
 
 @dataclass
 class Sample:
-    """The simulations of one inner loop: points (unit box), outputs and their standard errors."""
+    """The simulations of one inner loop: points (unit box), outputs, their standard errors and
+    (generative surrogate) their per-event columns."""
 
     t: list[np.ndarray]
     y: list[np.ndarray]
     se: list[np.ndarray]
+    #: per-event columns of each simulation (the generative surrogate's data; else ``None``)
+    events: list[dict[str, np.ndarray] | None] = field(default_factory=list)
 
     def near(self, centre: np.ndarray, radius: float) -> np.ndarray:
         if not self.t:
@@ -79,7 +84,11 @@ def model_loss(run: Run, y: torch.Tensor) -> torch.Tensor:
     return run.scalarization(y[:m]) + penalty(run.definition, ev, run.settings.constraint_penalty)
 
 
-def surrogate_gradient(run: Run, model: LocalModel, t: np.ndarray) -> tuple[float, np.ndarray]:
+#: A local surrogate: quadratics per output, or the generative model of per-event columns.
+Surrogate = LocalModel | GenerativeModel
+
+
+def surrogate_gradient(run: Run, model: Surrogate, t: np.ndarray) -> tuple[float, np.ndarray]:
     """The model's loss and its gradient (unit box) at ``t``."""
     tt = torch.tensor(t, dtype=torch.float64, requires_grad=True)
     loss = model_loss(run, model.predict(tt))
@@ -109,6 +118,9 @@ class LocalSurrogate:
         #: indices in ``data`` of earlier trials' evaluations (the pool), and those a fit used
         self.pool: set[int] = set()
         self.reused: set[int] = set()
+        sim = run.definition.simulate
+        self.generative = getattr(sim, "surrogate_model", "quadratic") == "generative"
+        self.derived = dict(getattr(sim, "derived", None) or {})
         self._load_pool()
 
     def _load_pool(self) -> None:
@@ -131,6 +143,7 @@ class LocalSurrogate:
             self.data.t.append(np.clip(t, 0.0, 1.0))
             self.data.y.append(np.array([rec.figures[n][0] for n in names], dtype=float))
             self.data.se.append(np.array([rec.figures[n][1] for n in names], dtype=float))
+            self.data.events.append(load_events(rec.directory) if self.generative else None)
 
     def simulate(self, points: list[np.ndarray]) -> None:
         """Simulate ``points`` (a batch, ``parallel`` at a time), each on its own seed."""
@@ -148,7 +161,13 @@ class LocalSurrogate:
             origin=self.origin,
             parallel=self.parallel,
         )
-        for t, ev in zip(points, evs, strict=True):
+        events_of = getattr(run.definition.simulate, "events_of", None)
+        for t, ev, s in zip(points, evs, seeds, strict=True):
+            self.data.events.append(
+                events_of(run.values(t), run.choices, s, self.n)
+                if self.generative and callable(events_of)
+                else None
+            )
             y = torch.cat([ev.objectives, ev.constraints]).detach()
             self.data.t.append(np.asarray(t, dtype=float))
             self.data.y.append(y.numpy().astype(float))
@@ -172,16 +191,24 @@ class LocalSurrogate:
             self.simulate([lo + (hi - lo) * ui for ui in u])
         return True
 
-    def fit(self, c: np.ndarray, r: float) -> LocalModel:
+    def fit(self, c: np.ndarray, r: float) -> Surrogate:
         idx = self.data.near(c, r)
         if len(idx) < n_features(self.d):  # budget-starved: the nearest simulations
             dist = np.max(np.abs(np.array(self.data.t) - c), axis=1)
             idx = np.argsort(dist)[: max(n_features(self.d), 1)]
         self.reused.update(int(i) for i in idx if int(i) in self.pool)
         t = np.array(self.data.t)[idx]
-        return fit_local_model(t, np.array(self.data.y)[idx], np.array(self.data.se)[idx], c, r)
+        y, se = np.array(self.data.y)[idx], np.array(self.data.se)[idx]
+        if self.generative:
+            events = [self.data.events[int(i)] for i in idx]
+            columns = common_columns(events)
+            if columns:
+                names = [*self.run.definition.objective_names, *self.run.definition.constraint_names]
+                chosen = [e for e in events if e is not None]
+                return fit_generative_model(t, y, se, chosen, columns, c, r, names, self.derived)
+        return fit_local_model(t, y, se, c, r)
 
-    def step(self, model: LocalModel, c: np.ndarray, r: float) -> np.ndarray:
+    def step(self, model: Surrogate, c: np.ndarray, r: float) -> np.ndarray:
         """The model's minimiser in the region ``[c - r, c + r]`` cut to the unit box."""
         lo, hi = np.clip(c - r, 0, 1), np.clip(c + r, 0, 1)
         rng = np.random.default_rng(self.run.calls)

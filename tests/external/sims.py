@@ -74,3 +74,16 @@ if mode == "nan":
     sys.exit(0)
 write({"f": x * x, "g": (1 - x) ** 2, "seed_seen": inp["seed"]})
 """
+
+
+#: Per-event energies ``E ~ Normal(mu, sigma)`` with ``mu = 10 + 10 x`` and ``sigma = 0.5 +
+#: 4 (y - 0.6)^2 + 4 (x - 0.3)^2``, and an exact cost ``x``: a resolution ``std / mean`` of the
+#: events is a figure of their distribution, not of any one event.
+SMEARED = """
+import numpy as np
+rng = np.random.default_rng(inp["seed"])
+x, y = p["x"], p["y"]
+mu = 10 + 10 * x
+sigma = 0.5 + 4 * (y - 0.6) ** 2 + 4 * (x - 0.3) ** 2
+write({"energy": (mu + sigma * rng.standard_normal(inp["n_samples"])).tolist(), "cost": float(x)})
+"""
