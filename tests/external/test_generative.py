@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from paretoopt import DesignSpace, Objective, Real, StudyDefinition
-from paretoopt.external import ExternalSimulator
+from paretoopt.external import ExternalSimulator, Origin
 from paretoopt.inner import optimize_inner
 from paretoopt.inner.generative import GenerativeModel
 from paretoopt.inner.local import LocalSurrogate, surrogate_gradient
@@ -119,3 +119,29 @@ def test_the_quadratic_setting_fits_quadratics_to_the_same_data(tmp_path):
     local.simulate([t])
     assert local.fill(t, 0.1)
     assert isinstance(local.fit(t, 0.1), LocalModel)
+
+
+def test_reused_evaluations_bring_their_events(tmp_path):
+    """A later batch's trial reuses the first trial's simulations with their per-event columns
+    (kept in the cache as events.npz): the same energies the simulator wrote."""
+    study = _study(tmp_path, "generative")
+    scal = make_scalarization("weighted_sum", W, NORM)
+    settings = study.inner.replace(max_steps=30)
+    optimize_inner(study, {}, scal, settings=settings, seed=1, origin=Origin("smeared", 0, 0))
+    run = Run(study, {}, scal, settings, torch.device("cpu"))
+    local = LocalSurrogate(run, seed=2, n_samples=1000, tol=1e-3, origin=Origin("smeared", 1, 1))
+    assert local.pool and local.run.calls == 0
+    for i in sorted(local.pool)[:3]:
+        events = local.data.events[i]
+        values = run.values(local.data.t[i])
+        written = []
+        for p in (tmp_path / "work").rglob("input.json"):
+            inp = json.loads(p.read_text())
+            at = [inp["params"]["x"] - values["x"], inp["params"]["y"] - values["y"]]
+            if inp["n_samples"] == 1000 and np.max(np.abs(at)) < 1e-12:
+                written.append(json.loads((p.parent / "output.json").read_text())["energy"])
+        assert events is not None and len(written) == 1
+        assert np.array_equal(events["energy"], np.array(written[0]))
+    centre = local.data.t[min(local.pool)]
+    assert isinstance(local.fit(centre, 0.1), GenerativeModel)
+    assert local.reused
