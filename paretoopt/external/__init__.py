@@ -12,11 +12,13 @@ from paretoopt.external.containers import (
     worker_command,
 )
 from paretoopt.external.contract import make_input, read_outputs, reduce_events, reduce_figure
+from paretoopt.external.records import Origin
 from paretoopt.external.simulator import Counters, ExternalSimulator
 
 __all__ = [
     "Counters",
     "ExternalSimulator",
+    "Origin",
     "container_command",
     "jobqueue_python",
     "make_input",

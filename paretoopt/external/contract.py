@@ -113,7 +113,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_table(directory: Path) -> dict[str, np.ndarray]:
+def read_table(directory: Path) -> dict[str, np.ndarray]:
     """Per-event columns of ``output.parquet`` or ``output.csv`` (empty when neither exists)."""
     import pandas as pd
 
@@ -159,7 +159,7 @@ def read_outputs(directory: Path, required: Sequence[str]) -> tuple[dict[str, Fi
         if not isinstance(loaded, dict):
             raise SimulationError(f"{OUTPUT} must hold an object {{name: value}}, got {_short(loaded)}")
         data = loaded
-    table = _read_table(directory)
+    table = read_table(directory)
     if not path.exists() and not table:
         raise SimulationError(f"the simulator wrote no {OUTPUT} (nor {OUTPUT_PARQUET} / {OUTPUT_CSV})")
     figures: dict[str, Figure] = {}

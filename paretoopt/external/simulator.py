@@ -19,20 +19,22 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from paretoopt.exceptions import SimulationError
 from paretoopt.external.containers import container_command, resolve_runtime
 from paretoopt.external.contract import INPUT, Figure, make_input, read_outputs
+from paretoopt.external.events import Derived, derived_figures, load_events, read_events, save_events
+from paretoopt.external.records import ORIGIN, RESULT, Origin, Record, RecordIndex
 from paretoopt.problem import Estimate
 
 #: Lines of the simulator's stderr quoted in a failure's reason.
 STDERR_LINES = 8
-RESULT = "result.json"
 
 
 def _tail(path: Path, n: int = STDERR_LINES) -> str:
@@ -70,6 +72,20 @@ class ExternalSimulator:
         env: extra environment variables for the program.
         max_parallel: evaluations of one inner loop run at once (threads each waiting on a process).
         cache: reuse finished evaluations of the same input (a resumed run re-runs nothing).
+        reuse: let the local-surrogate inner loop fit its model to earlier trials' evaluations
+            on record in the cache (same command, image, choices and sample size) inside its
+            trust region; they cost no new call (:mod:`paretoopt.external.records`).
+        dispatch: ``"auto"``: a trial running on a Dask worker sends its batch of simulations
+            to the cluster (:mod:`paretoopt.inner.dispatch`); ``"threads"``: always threads of
+            the trial's process (``max_parallel`` at a time).
+        derived: figures paretoopt computes from the program's per-event columns, ``{name:
+            function(columns) -> 0-d tensor}`` (torch float64 columns, e.g. ``lambda e:
+            e["energy"].std() / e["energy"].mean()``), with bootstrap standard errors
+            (:mod:`paretoopt.external.events`); the program need not write these names.
+        surrogate_model: the local surrogate of the ``surrogate`` inner mode: ``"quadratic"``
+            (a quadratic per figure) or ``"generative"`` (a conditional model of the per-event
+            columns whose samples give the figures and their gradients,
+            :mod:`paretoopt.inner.generative`); per-event columns are then kept in the cache.
     """
 
     command: Sequence[str]
@@ -80,6 +96,10 @@ class ExternalSimulator:
     env: Mapping[str, str] | None = None
     max_parallel: int = 1
     cache: bool = True
+    reuse: bool = True
+    dispatch: str = "auto"
+    derived: Mapping[str, Derived] | None = None
+    surrogate_model: str = "quadratic"
     #: bound by StudyDefinition: parameter units, and the names the output must hold
     units: Mapping[str, str | None] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
@@ -97,17 +117,47 @@ class ExternalSimulator:
             raise SimulationError("ExternalSimulator.timeout_s must be > 0 or None")
         if int(self.max_parallel) < 1:
             raise SimulationError("ExternalSimulator.max_parallel must be >= 1")
+        if self.surrogate_model not in ("quadratic", "generative"):
+            raise SimulationError(
+                "ExternalSimulator.surrogate_model must be 'quadratic' or 'generative', "
+                f"not {self.surrogate_model!r}"
+            )
+        if self.dispatch not in ("auto", "threads"):
+            raise SimulationError(
+                f"ExternalSimulator.dispatch must be 'auto' or 'threads', not {self.dispatch!r}"
+            )
         self._lock = threading.Lock()
         self._counters = Counters()
+        self._index: RecordIndex | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_lock", None)
+        state["_index"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def recorded(self, choices: Mapping[str, Any], n_samples: int, before: Origin) -> list[Record]:
+        """Finished evaluations of this program on record in the cache with these ``choices``
+        and ``n_samples`` (every bound output present) that were run for trials of the study
+        ``before.study`` in batches before ``before.batch`` (see
+        :mod:`paretoopt.external.records`). Empty unless ``cache`` and ``reuse``."""
+        if not (self.cache and self.reuse):
+            return []
+        with self._lock:
+            if self._index is None:
+                self._index = RecordIndex(Path(self.workdir))  # type: ignore[arg-type]
+            index = self._index
+        wanted = make_input({}, choices, {}, 0, n_samples)["choices"]
+        found = index.matching(self.command, self.image, wanted, n_samples, self.outputs)
+        return [
+            r
+            for r in found
+            if r.origin is not None and r.origin.study == before.study and r.origin.batch < before.batch
+        ]
 
     def bind_study(self, space: Any, outputs: Sequence[str]) -> ExternalSimulator:
         """A copy that knows the parameters' units and the output names to read (called by
@@ -157,9 +207,15 @@ class ExternalSimulator:
         (work / INPUT).write_text(json.dumps(payload, indent=1, sort_keys=True))
         with self._lock:
             self._counters = replace(self._counters, runs=self._counters.runs + 1)
+        derived = dict(self.derived or {})
         try:
             self._execute(work)
-            figures, extras = read_outputs(work, self.outputs)
+            figures, extras = read_outputs(work, [o for o in self.outputs if o not in derived])
+            if derived or self.surrogate_model == "generative":
+                events = read_events(work)
+                figures.update(derived_figures(derived, events, payload["seed"]))
+                if self.surrogate_model == "generative":
+                    save_events(work, events)
         except SimulationError as exc:
             failed = root / "failed" / f"{key}-{work.name[4:12]}"
             failed.parent.mkdir(parents=True, exist_ok=True)
@@ -168,13 +224,30 @@ class ExternalSimulator:
             where = f" (kept in {failed})"
             quoted = f"; last stderr lines:\n{tail}" if tail else "; stderr was empty"
             raise type(exc)(f"{exc}{where}{quoted}") from exc
-        (work / RESULT).write_text(json.dumps({"figures": figures, "extras": extras}))
+        origin = ORIGIN.get()
+        stored = {
+            "figures": figures,
+            "extras": extras,
+            "command": list(self.command),
+            "image": self.image,
+            "origin": asdict(origin) if origin is not None else None,
+        }
+        (work / RESULT).write_text(json.dumps(stored))
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(work, final)
         except OSError:  # the same input finished elsewhere first: keep that one
             _remove_tree(work)
         return figures, extras
+
+    def events_of(
+        self, params: Mapping[str, float], choices: Mapping[str, Any], seed: int, n_samples: int
+    ) -> dict[str, np.ndarray] | None:
+        """The per-event columns of a finished evaluation kept in the cache (``None`` when it
+        has none: not run yet, ``surrogate_model`` not ``"generative"``, or no per-event output)."""
+        payload = make_input(params, choices, self.units, seed, n_samples)
+        key = self.key(payload)
+        return load_events(Path(self.workdir) / key[:2] / key)  # type: ignore[arg-type]
 
     def _execute(self, work: Path) -> None:
         env = {**os.environ, **(self.env or {})}

@@ -6,7 +6,8 @@ optimization", ch. 10; the local-surrogate idea of L-GSO, arXiv:2002.04632).
 Around the current design ``c`` (unit box), inside a box of half-width ``r``:
 
 1. keep enough simulations in the region (earlier ones inside ``2 r`` are reused; new ones are
-   scrambled-Sobol points of the region, run as one batch, ``max_parallel`` at a time);
+   scrambled-Sobol points of the region, run as one batch: ``max_parallel`` threads at a time,
+   or on the Dask cluster when the trial runs on a Dask worker, :mod:`paretoopt.inner.dispatch`);
 2. fit :class:`~paretoopt.inner.quadratic.LocalModel` (a quadratic per output) and minimise
    the scalarised, penalised loss of the model in the region (autograd gradient, L-BFGS-B from
    the best of 64 random points, the centre and the best simulation);
@@ -25,18 +26,21 @@ Every simulation is one call of the trial's budget (``max_steps``).
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from paretoopt.external.events import load_events
+from paretoopt.external.records import Origin
+from paretoopt.inner.dispatch import evaluate_batch
+from paretoopt.inner.generative import GenerativeModel, common_columns, fit_generative_model
 from paretoopt.inner.loss import penalty, step_seed
 from paretoopt.inner.quadratic import LocalModel, fit_local_model, n_features
 from paretoopt.inner.result import CONVERGED, MAX_STEPS
 from paretoopt.inner.sample import Run
-from paretoopt.problem import Evaluation, evaluate
+from paretoopt.problem import Evaluation
 
 #: Initial half-width of the trust region (unit box).
 RADIUS0 = 0.1
@@ -52,11 +56,14 @@ REUSE = 2.0
 
 @dataclass
 class Sample:
-    """The simulations of one inner loop: points (unit box), outputs and their standard errors."""
+    """The simulations of one inner loop: points (unit box), outputs, their standard errors and
+    (generative surrogate) their per-event columns."""
 
     t: list[np.ndarray]
     y: list[np.ndarray]
     se: list[np.ndarray]
+    #: per-event columns of each simulation (the generative surrogate's data; else ``None``)
+    events: list[dict[str, np.ndarray] | None] = field(default_factory=list)
 
     def near(self, centre: np.ndarray, radius: float) -> np.ndarray:
         if not self.t:
@@ -77,7 +84,11 @@ def model_loss(run: Run, y: torch.Tensor) -> torch.Tensor:
     return run.scalarization(y[:m]) + penalty(run.definition, ev, run.settings.constraint_penalty)
 
 
-def surrogate_gradient(run: Run, model: LocalModel, t: np.ndarray) -> tuple[float, np.ndarray]:
+#: A local surrogate: quadratics per output, or the generative model of per-event columns.
+Surrogate = LocalModel | GenerativeModel
+
+
+def surrogate_gradient(run: Run, model: Surrogate, t: np.ndarray) -> tuple[float, np.ndarray]:
     """The model's loss and its gradient (unit box) at ``t``."""
     tt = torch.tensor(t, dtype=torch.float64, requires_grad=True)
     loss = model_loss(run, model.predict(tt))
@@ -88,14 +99,51 @@ def surrogate_gradient(run: Run, model: LocalModel, t: np.ndarray) -> tuple[floa
 class LocalSurrogate:
     """One ``surrogate``-mode inner loop (see the module docstring) over ``run``."""
 
-    def __init__(self, run: Run, seed: int, n_samples: int, tol: float, parallel: int = 1) -> None:
-        self.run, self.seed, self.n, self.tol = run, seed, n_samples, tol
+    def __init__(
+        self,
+        run: Run,
+        seed: int,
+        n_samples: int,
+        tol: float,
+        parallel: int = 1,
+        origin: Origin | None = None,
+    ) -> None:
+        self.run, self.seed, self.n, self.tol, self.origin = run, seed, n_samples, tol, origin
         self.parallel = max(1, int(parallel))
         self.data = Sample([], [], [])
         #: noisy outputs: the region's sample is doubled each time a step drowns in the noise
         self.level = 0
         self.d = len(run.definition.space.inner)
         self._sobol = torch.quasirandom.SobolEngine(self.d, scramble=True, seed=seed % 2**31)
+        #: indices in ``data`` of earlier trials' evaluations (the pool), and those a fit used
+        self.pool: set[int] = set()
+        self.reused: set[int] = set()
+        sim = run.definition.simulate
+        self.generative = getattr(sim, "surrogate_model", "quadratic") == "generative"
+        self.derived = dict(getattr(sim, "derived", None) or {})
+        self._load_pool()
+
+    def _load_pool(self) -> None:
+        """Earlier evaluations on record (``simulate.recorded``, an ExternalSimulator's cache)
+        with this loop's choices and sample size, inside the box, run for the trials of earlier
+        batches of the study (:mod:`paretoopt.external.records`); none without an origin."""
+        recorded = getattr(self.run.definition.simulate, "recorded", None)
+        if not callable(recorded) or self.origin is None:
+            return
+        run = self.run
+        names = [*run.definition.objective_names, *run.definition.constraint_names]
+        inner = {p.name for p in run.definition.space.inner}
+        for rec in recorded(run.choices, self.n, self.origin):
+            if set(rec.params) != inner:
+                continue
+            t = run.unit(rec.params)
+            if not np.all((t >= -1e-9) & (t <= 1 + 1e-9)):
+                continue
+            self.pool.add(len(self.data.t))
+            self.data.t.append(np.clip(t, 0.0, 1.0))
+            self.data.y.append(np.array([rec.figures[n][0] for n in names], dtype=float))
+            self.data.se.append(np.array([rec.figures[n][1] for n in names], dtype=float))
+            self.data.events.append(load_events(rec.directory) if self.generative else None)
 
     def simulate(self, points: list[np.ndarray]) -> None:
         """Simulate ``points`` (a batch, ``parallel`` at a time), each on its own seed."""
@@ -104,20 +152,22 @@ class LocalSurrogate:
         seeds = [step_seed(self.seed, run.calls + 1 + i) for i in range(len(points))]
         run.calls += len(points)
 
-        def one(args: tuple[np.ndarray, int]) -> Evaluation:
-            t, s = args
-            gen = torch.Generator()
-            gen.manual_seed(s)
-            params = {k: torch.tensor(v, dtype=torch.float64) for k, v in run.values(t).items()}
-            with torch.no_grad():
-                return evaluate(run.definition, params, run.choices, self.n, gen, dtype=torch.float64)
-
-        if self.parallel > 1 and len(points) > 1:
-            with ThreadPoolExecutor(self.parallel) as pool:
-                evs = list(pool.map(one, zip(points, seeds, strict=True)))
-        else:
-            evs = [one(a) for a in zip(points, seeds, strict=True)]
-        for t, ev in zip(points, evs, strict=True):
+        evs = evaluate_batch(
+            run.definition,
+            [run.values(t) for t in points],
+            run.choices,
+            self.n,
+            seeds,
+            origin=self.origin,
+            parallel=self.parallel,
+        )
+        events_of = getattr(run.definition.simulate, "events_of", None)
+        for t, ev, s in zip(points, evs, seeds, strict=True):
+            self.data.events.append(
+                events_of(run.values(t), run.choices, s, self.n)
+                if self.generative and callable(events_of)
+                else None
+            )
             y = torch.cat([ev.objectives, ev.constraints]).detach()
             self.data.t.append(np.asarray(t, dtype=float))
             self.data.y.append(y.numpy().astype(float))
@@ -141,15 +191,24 @@ class LocalSurrogate:
             self.simulate([lo + (hi - lo) * ui for ui in u])
         return True
 
-    def fit(self, c: np.ndarray, r: float) -> LocalModel:
+    def fit(self, c: np.ndarray, r: float) -> Surrogate:
         idx = self.data.near(c, r)
         if len(idx) < n_features(self.d):  # budget-starved: the nearest simulations
             dist = np.max(np.abs(np.array(self.data.t) - c), axis=1)
             idx = np.argsort(dist)[: max(n_features(self.d), 1)]
+        self.reused.update(int(i) for i in idx if int(i) in self.pool)
         t = np.array(self.data.t)[idx]
-        return fit_local_model(t, np.array(self.data.y)[idx], np.array(self.data.se)[idx], c, r)
+        y, se = np.array(self.data.y)[idx], np.array(self.data.se)[idx]
+        if self.generative:
+            events = [self.data.events[int(i)] for i in idx]
+            columns = common_columns(events)
+            if columns:
+                names = [*self.run.definition.objective_names, *self.run.definition.constraint_names]
+                chosen = [e for e in events if e is not None]
+                return fit_generative_model(t, y, se, chosen, columns, c, r, names, self.derived)
+        return fit_local_model(t, y, se, c, r)
 
-    def step(self, model: LocalModel, c: np.ndarray, r: float) -> np.ndarray:
+    def step(self, model: Surrogate, c: np.ndarray, r: float) -> np.ndarray:
         """The model's minimiser in the region ``[c - r, c + r]`` cut to the unit box."""
         lo, hi = np.clip(c - r, 0, 1), np.clip(c + r, 0, 1)
         rng = np.random.default_rng(self.run.calls)
@@ -231,7 +290,17 @@ class LocalSurrogate:
 
 
 def run_local(
-    run: Run, start: np.ndarray, seed: int, *, n_samples: int, tol: float, parallel: int = 1
-) -> tuple[np.ndarray, str]:
-    """The ``surrogate`` mode from ``start`` (unit box): the final design and the stop reason."""
-    return LocalSurrogate(run, seed, n_samples, tol, parallel).optimise(start)
+    run: Run,
+    start: np.ndarray,
+    seed: int,
+    *,
+    n_samples: int,
+    tol: float,
+    parallel: int = 1,
+    origin: Origin | None = None,
+) -> tuple[np.ndarray, str, int]:
+    """The ``surrogate`` mode from ``start`` (unit box): the final design, the stop reason and
+    how many earlier evaluations (other trials', on record) its fits reused at no call."""
+    loop = LocalSurrogate(run, seed, n_samples, tol, parallel, origin)
+    t, reason = loop.optimise(start)
+    return t, reason, len(loop.reused)

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from paretoopt.exceptions import NonFiniteError
+from paretoopt.external.records import Origin
 from paretoopt.inner.adam import run_adam
 from paretoopt.inner.lbfgs import run_lbfgs
 from paretoopt.inner.local import run_local
@@ -93,6 +94,7 @@ def optimize_inner(
     seed: int = 0,
     init: Mapping[str, float] | None = None,
     device: str | torch.device = "cpu",
+    origin: Origin | None = None,
 ) -> InnerResult:
     """Minimise ``scalarization(f(theta, choices))`` over the differentiable parameters.
 
@@ -105,6 +107,8 @@ def optimize_inner(
         init: starting values of the differentiable parameters (warm start); default the
             centre of the box.
         device: where the simulation runs (``"cpu"``, ``"cuda"``).
+        origin: the trial this loop runs for; the ``surrogate`` mode tags its evaluations with
+            it and reuses those of the study's earlier batches (:mod:`paretoopt.external.records`).
 
     Returns:
         An :class:`InnerResult` with the final design and its objectives +- standard errors.
@@ -126,7 +130,9 @@ def optimize_inner(
         start = space.default_inner()
     try:
         plan = make_plan(definition, choices, settings, dev)
-        outcome = _optimise(plan, definition, choices, scalarization, seed, start, dev, warm=init is not None)
+        outcome = _optimise(
+            plan, definition, choices, scalarization, seed, start, dev, warm=init is not None, origin=origin
+        )
         ev, loss = final_evaluation(
             definition, outcome.params, choices, scalarization, plan.settings, seed, dev, plan.exact
         )
@@ -146,6 +152,7 @@ def optimize_inner(
         optimizer=plan.optimizer,
         t0=t0,
         trajectory=outcome.trajectory,
+        n_reused=outcome.n_reused,
     )
     return result
 
@@ -160,6 +167,7 @@ def _optimise(
     dev: torch.device,
     *,
     warm: bool,
+    origin: Origin | None = None,
 ) -> OptimizerOutcome:
     """Run the plan's method from ``start``."""
     settings = plan.settings
@@ -174,8 +182,10 @@ def _optimise(
     if plan.method == "surrogate":
         parallel = int(getattr(definition.simulate, "max_parallel", 1))
         n, tol = int(settings.n_samples or 1), float(settings.tol or 1e-3)
-        t, reason = run_local(run, t_start, seed, n_samples=n, tol=tol, parallel=parallel)
-        return OptimizerOutcome(run.values(t), run.trajectory, run.calls, 0, reason, run.events)
+        t, reason, reused = run_local(
+            run, t_start, seed, n_samples=n, tol=tol, parallel=parallel, origin=origin
+        )
+        return OptimizerOutcome(run.values(t), run.trajectory, run.calls, 0, reason, run.events, reused)
     n, n_max = int(settings.n_samples or 1), int(settings.n_eval_samples or 1)
     set_mode(definition, training=True)
     try:
@@ -211,6 +221,7 @@ def _result(
     optimizer: str,
     t0: float,
     trajectory: list[TrajectoryStep] | None = None,
+    n_reused: int = 0,
 ) -> InnerResult:
     """An :class:`InnerResult` from the final evaluation ``ev`` of the design ``params``; a loop
     that converged on an infeasible design stopped for ``"constraint_infeasible"``."""
@@ -241,6 +252,7 @@ def _result(
         stop_reason=stop_reason,
         n_events=n_events,
         n_samples=n_samples,
+        n_reused=n_reused,
     )
 
 

@@ -79,6 +79,9 @@ class InnerResult:
     n_events: int = 0
     #: events of the final evaluation (its sample size; 1 for an exact one)
     n_samples: int = 0
+    #: earlier evaluations on record (other trials') the ``surrogate`` mode's fits used; they
+    #: cost no call and are in neither ``n_calls`` nor ``n_events``
+    n_reused: int = 0
 
     def objective_vector(self, names: list[str] | None = None) -> np.ndarray:
         """Objective means as an ``m`` array (in ``names`` order, default insertion order)."""
@@ -101,3 +104,5 @@ class OptimizerOutcome:
     stop_reason: str
     #: events simulated by the optimiser's calls (sum of their sample sizes)
     n_events: int = 0
+    #: earlier evaluations reused at no call (the ``surrogate`` mode)
+    n_reused: int = 0

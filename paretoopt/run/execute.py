@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from paretoopt.exceptions import NonFiniteError, ParetoOptError, SimulationError
+from paretoopt.external.records import Origin
 from paretoopt.inner import InnerResult, evaluate_design, optimize_inner
 from paretoopt.normalization import NormalizationHistory, anchor_scalarization, optimize_anchor
 from paretoopt.optimality import KnownDesign, best_witness, piles_up
@@ -109,7 +110,14 @@ def _resolve_from_witness(
     for start in [*starts, *spread_starts(definition, SPREAD_STARTS, trial.seed)]:
         runs.append(
             optimize_inner(
-                definition, trial.choices, scal, settings=settings, seed=trial.seed, init=start, device=device
+                definition,
+                trial.choices,
+                scal,
+                settings=settings,
+                seed=trial.seed,
+                init=start,
+                device=device,
+                origin=Origin(definition.name, trial.batch, trial.number),
             )
         )
     best = min(runs, key=lambda r: r.loss)
@@ -155,6 +163,7 @@ def _resolve_from_witness(
         n_calls=sum(r.n_calls for r in runs),
         n_backward=sum(r.n_backward for r in runs),
         n_events=sum(r.n_events for r in runs),
+        n_reused=sum(r.n_reused for r in runs),
         wall_time_s=sum(r.wall_time_s for r in runs),
     )
 
@@ -221,6 +230,7 @@ def execute_trial(
                 seed=trial.seed,
                 init=trial.init,
                 device=device,
+                origin=Origin(definition.name, trial.batch, trial.number),
             )
             first = res
             res = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
@@ -250,6 +260,13 @@ def execute_trial(
             params=dict(trial.init or {}),
             error=f"{type(exc).__name__}: {exc}\n{tb}",
             wall_time_s=time.perf_counter() - t0,
+        )
+    if res.n_reused:
+        log.info(
+            "trial %d: its local surrogate reused %d earlier evaluations at no call (%d calls run)",
+            trial.number,
+            res.n_reused,
+            res.n_calls,
         )
     collect = getattr(definition.simulate, "trial_artefacts", None)  # a pipeline of blocks
     artefacts = tuple(collect()) if callable(collect) else ()

@@ -4,7 +4,9 @@ output.json), written into a temporary directory by :func:`write_sim`."""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from pathlib import Path
 
 #: Common head: read the input, log the call.
@@ -40,9 +42,12 @@ write({"f1": float(x[0]), "f2": float(g * (1 - math.sqrt(x[0] / g)))})
 
 
 def write_sim(directory: Path, name: str, body: str) -> list[str]:
-    """Write a simulator script and return the command that runs it."""
+    """Write a simulator script (atomically: a study file that calls this may run again on a
+    Dask worker while the script runs) and return the command that runs it."""
     path = directory / f"{name}.py"
-    path.write_text(HEAD + body)
+    tmp = directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp.write_text(HEAD + body)
+    os.replace(tmp, path)
     return [sys.executable, str(path)]
 
 
@@ -73,4 +78,17 @@ if mode == "nan":
     write({"f": float("nan"), "g": 1.0})
     sys.exit(0)
 write({"f": x * x, "g": (1 - x) ** 2, "seed_seen": inp["seed"]})
+"""
+
+
+#: Per-event energies ``E ~ Normal(mu, sigma)`` with ``mu = 10 + 10 x`` and ``sigma = 0.5 +
+#: 4 (y - 0.6)^2 + 4 (x - 0.3)^2``, and an exact cost ``x``: a resolution ``std / mean`` of the
+#: events is a figure of their distribution, not of any one event.
+SMEARED = """
+import numpy as np
+rng = np.random.default_rng(inp["seed"])
+x, y = p["x"], p["y"]
+mu = 10 + 10 * x
+sigma = 0.5 + 4 * (y - 0.6) ** 2 + 4 * (x - 0.3) ** 2
+write({"energy": (mu + sigma * rng.standard_normal(inp["n_samples"])).tolist(), "cost": float(x)})
 """

@@ -155,10 +155,14 @@ def test_failures_give_failed_trials_with_reasons_and_the_study_goes_on(tmp_path
     )
 
 
-def test_a_resumed_run_does_not_rerun_finished_evaluations(tmp_path):
-    """The runner is killed (SIGKILL from the simulator) in the middle of a trial; the resumed
-    run re-runs that trial with the same seed, and every evaluation that had finished comes from
-    the cache: the only input the simulator sees twice is the one in flight at the kill."""
+@pytest.mark.parametrize("kill_at", [10, 30])
+def test_a_resumed_run_does_not_rerun_finished_evaluations(tmp_path, kill_at):
+    """The runner is killed (SIGKILL from the simulator) in the middle of a trial (the first, or
+    the second, whose local surrogate reuses the first one's evaluations); the resumed run
+    re-runs that trial with the same seed, and every evaluation that had finished comes from
+    the cache: the only input the simulator sees twice is the one in flight at the kill. A
+    fresh run of the study (new database, same workdir) then runs nothing and gives the same
+    trials: the resumed run reproduced the uninterrupted one."""
     study_file = tmp_path / "study.py"
     study_file.write_text(
         "from pathlib import Path\n"
@@ -172,7 +176,7 @@ def test_a_resumed_run_does_not_rerun_finished_evaluations(tmp_path):
         "study = StudyDefinition('resumable', space, [Objective('f'), Objective('g')], sim,\n"
         "                        ideal=[0, 0], nadir=[1, 1])\n"
     )
-    (tmp_path / "kill_at").write_text("10")
+    (tmp_path / "kill_at").write_text(str(kill_at))
     cmd = [
         sys.executable,
         "-m",
@@ -192,7 +196,7 @@ def test_a_resumed_run_does_not_rerun_finished_evaluations(tmp_path):
     first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == -9, first.stderr  # killed mid-run
     killed_at = len(_calls(tmp_path))
-    assert killed_at == 10
+    assert killed_at == kill_at
     second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     from paretoopt import load_study
@@ -215,6 +219,9 @@ def test_a_resumed_run_does_not_rerun_finished_evaluations(tmp_path):
     )
     assert third.returncode == 0, third.stderr
     assert len(_calls(tmp_path)) == before
+    fresh = load_study(study_name="resumable", storage=f"sqlite:///{tmp_path / 'again.db'}")
+    key = [(t.params, t.objectives, t.n_calls) for t in study.trials]
+    assert [(t.params, t.objectives, t.n_calls) for t in fresh.trials] == key
 
 
 def test_per_event_columns_in_output_parquet(tmp_path):

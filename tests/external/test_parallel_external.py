@@ -1,6 +1,8 @@
 """An external-simulator study on two Dask workers (``--workers 2``): the definition travels as
 its source text, each worker runs its trials' simulator processes, and the trials are those of
-the sequential run (no warm starts: a trial is then a function of its proposal and seed)."""
+the sequential run (no warm starts and no reuse of earlier trials' evaluations: a trial is then
+a function of its proposal and seed; with either, of which earlier trials had finished when it
+started, which in a parallel run depends on timing)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from paretoopt import DesignSpace, ExternalSimulator, Objective, Real, StudyDefi
 from tests.external.sims import ZDT1, write_sim
 
 here = Path(__file__).parent
-sim = ExternalSimulator(write_sim(here, "zdt1", ZDT1), timeout_s=60, workdir=here / "{workdir}")
+sim = ExternalSimulator(write_sim(here, "zdt1", ZDT1), timeout_s=60, workdir=here / "{workdir}",
+                        reuse=False)
 study = StudyDefinition("zdt1_external", DesignSpace(*[Real(f"x{{i}}", 0.0, 1.0) for i in range(6)]),
                         [Objective("f1"), Objective("f2")], sim, ideal=[0, 0], nadir=[1, 1])
 """
