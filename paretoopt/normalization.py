@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from paretoopt import pareto
+from paretoopt.external.records import Origin
 from paretoopt.inner import InnerResult, optimize_inner
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, normalize_weights
@@ -134,6 +135,7 @@ def optimize_anchor(
     seed: int = 0,
     init: Mapping[str, float] | None = None,
     device: str | torch.device = "cpu",
+    origin: Origin | None = None,
 ) -> InnerResult:
     """An anchor's inner loop, lexicographic in two stages: the anchored objective alone
     (``weights`` with every other weight set to 0), then ``weights`` from that optimum, whose
@@ -157,6 +159,7 @@ def optimize_anchor(
         seed=seed,
         init=init,
         device=device,
+        origin=origin,
     )
     second = optimize_inner(
         definition,
@@ -166,6 +169,7 @@ def optimize_anchor(
         seed=seed,
         init=first.params,
         device=device,
+        origin=origin,
     )
     offset = len(first.trajectory)
     trajectory = [*first.trajectory, *(replace(s, step=s.step + offset) for s in second.trajectory)]
@@ -176,6 +180,7 @@ def optimize_anchor(
         n_steps=first.n_steps + second.n_steps,
         n_events=first.n_events + second.n_events,
         wall_time_s=first.wall_time_s + second.wall_time_s,
+        n_reused=first.n_reused + second.n_reused,
         trajectory=trajectory,
     )
 

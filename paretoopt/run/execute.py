@@ -219,6 +219,7 @@ def execute_trial(
                 seed=trial.seed,
                 init=trial.init,
                 device=device,
+                origin=Origin(definition.name, trial.batch, trial.number),
             )
         else:
             scal = scalarization_for(trial, normalization, scalarization)
