@@ -55,6 +55,7 @@ class PopulationSettings:
     tol: float = 1e-5
     patience: int = 20
     n_samples: int | None = None
+    common_seed: int | None = None
 
 
 @dataclass
@@ -128,6 +129,7 @@ def optimize_population(
     """
     t0 = time.perf_counter()
     cfg = settings if settings is not None else PopulationSettings()
+    seed = seed if cfg.common_seed is None else int(cfg.common_seed)
     space = definition.space
     choices = space.validate_outer(choices)
     dev = torch.device(device)
