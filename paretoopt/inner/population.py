@@ -47,7 +47,10 @@ class PopulationSettings:
     """How one population run goes: ``max_steps`` steps (each costs one call per member),
     Adam's ``lr`` in the unit box (cosine-decayed to ``lr * lr_final_fraction``), the stop test
     (hypervolume growth below ``tol`` over ``patience`` steps) and the per-step Monte Carlo
-    sample (``n_samples``; ``None``: the inner plan's)."""
+    sample (``n_samples``; ``None``: the inner plan's). ``common_seed`` (``None``: the run's own
+    seed) seeds the starts, the Monte Carlo samples and the final evaluations instead: a
+    screening rung gives every combination the same starts and samples (common random numbers),
+    so their scores differ by the combinations, not by the draws."""
 
     max_steps: int = 60
     lr: float = 0.1
