@@ -923,6 +923,18 @@ def main() -> None:
     )
     ap.add_argument("--out", default="front_quality")
     ap.add_argument(
+        "--save-runs",
+        metavar="PATH",
+        help="write every finished run's objectives and calls to PATH (JSON, after each run)",
+    )
+    ap.add_argument(
+        "--merge-runs",
+        nargs="+",
+        metavar="PATH",
+        help="summarise the runs of several --save-runs files as one invocation (one reference front "
+        "per problem: the calorimeter's is the union of all of them)",
+    )
+    ap.add_argument(
         "--report",
         nargs="+",
         metavar="JSON",
@@ -978,6 +990,17 @@ def main() -> None:
     problems = [p for p in args.problems.split(",") if p]
     methods = [m for m in args.methods.split(",") if m]
     rows: list[dict[str, Any]] = []
+    if args.merge_runs:
+        import json
+
+        loaded = [Run(**r) for path in args.merge_runs for r in json.loads(Path(path).read_text())["runs"]]
+        problems = list(dict.fromkeys(r.problem for r in loaded))
+        for problem in problems:
+            definition = PROBLEMS[problem]()
+            rows += _summarise_runs(definition, [r for r in loaded if r.problem == problem], budget)
+        _write(rows, budget, n_seeds, tpe_cap, problems, args.out)
+        return
+    saved: list[Run] = []
     for problem in problems:
         definition = PROBLEMS[problem]()
         if args.untuned:  # the settings a user gets: the study's own InnerSettings removed
@@ -1018,24 +1041,45 @@ def main() -> None:
                         raise SystemExit(f"unknown method {method!r}; choose from {METHODS}")
                 run.method += args.suffix
                 runs.append(run)
+                if args.save_runs:
+                    import dataclasses
+                    import json
+
+                    saved.append(run)
+                    raw = {"runs": [dataclasses.asdict(r) for r in saved]}
+                    Path(args.save_runs).write_text(json.dumps(raw))
                 print(
                     f"{problem:10s} {method:18s} seed {seed}: calls {run.spent} trials {run.trials} "
                     f"({time.perf_counter() - t0:.0f} s)",
                     flush=True,
                 )
-        # the calorimeter has no known front: its reference is the union of all these runs
-        ref, front, hv_true = reference(definition, runs)
-        for run in runs:
-            row = summarise(run, definition, ref, front, hv_true, budget)
-            rows.append(row)
-            print(
-                f"{problem:10s} {run.method:18s} seed {run.seed}: hv@2000 {row['hv@2000']:.4f} "
-                f"igd@2000 {row['igd@2000']:.4g} calls_to_99 {row['calls_to_99']}",
-                flush=True,
-            )
-    table, checks = report(rows, budget, problems, args.out)
+        rows += _summarise_runs(definition, runs, budget)
+    _write(rows, budget, n_seeds, tpe_cap, problems, args.out)
+
+
+def _summarise_runs(definition: StudyDefinition, runs: list[Run], budget: int) -> list[dict[str, Any]]:
+    """The rows of one problem's runs; the calorimeter has no known front: its reference is the
+    union of all these runs."""
+    ref, front, hv_true = reference(definition, runs)
+    rows = []
+    for run in runs:
+        row = summarise(run, definition, ref, front, hv_true, budget)
+        rows.append(row)
+        print(
+            f"{run.problem:10s} {run.method:18s} seed {run.seed}: hv@2000 {row['hv@2000']:.4f} "
+            f"igd@2000 {row['igd@2000']:.4g} calls_to_99 {row['calls_to_99']}",
+            flush=True,
+        )
+    return rows
+
+
+def _write(
+    rows: list[dict[str, Any]], budget: int, n_seeds: int, tpe_cap: int, problems: list[str], out: str
+) -> None:
+    """Print the table and write ``results/<out>.json``."""
+    table, checks = report(rows, budget, problems, out)
     path = write_json(
-        args.out,
+        out,
         {
             "budget_calls": budget,
             "seeds": n_seeds,

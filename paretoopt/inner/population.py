@@ -47,7 +47,10 @@ class PopulationSettings:
     """How one population run goes: ``max_steps`` steps (each costs one call per member),
     Adam's ``lr`` in the unit box (cosine-decayed to ``lr * lr_final_fraction``), the stop test
     (hypervolume growth below ``tol`` over ``patience`` steps) and the per-step Monte Carlo
-    sample (``n_samples``; ``None``: the inner plan's)."""
+    sample (``n_samples``; ``None``: the inner plan's). ``common_seed`` (``None``: the run's own
+    seed) seeds the starts, the Monte Carlo samples and the final evaluations instead: a
+    screening rung gives every combination the same starts and samples (common random numbers),
+    so their scores differ by the combinations, not by the draws."""
 
     max_steps: int = 60
     lr: float = 0.1
@@ -55,6 +58,7 @@ class PopulationSettings:
     tol: float = 1e-5
     patience: int = 20
     n_samples: int | None = None
+    common_seed: int | None = None
 
 
 @dataclass
@@ -128,6 +132,7 @@ def optimize_population(
     """
     t0 = time.perf_counter()
     cfg = settings if settings is not None else PopulationSettings()
+    seed = seed if cfg.common_seed is None else int(cfg.common_seed)
     space = definition.space
     choices = space.validate_outer(choices)
     dev = torch.device(device)

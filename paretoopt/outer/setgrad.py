@@ -11,6 +11,12 @@ are screened first: rungs of small populations (``screen_population`` members) f
 (:mod:`paretoopt.outer.halving`); the survivors then get full populations, round after round,
 each warm-started from the last. Every call of every rung is a stored trial's call.
 
+With more than ``screen_all`` combinations, rung 0 screens only some of them, chosen by a model
+(:mod:`paretoopt.outer.screening`): a space-filling start, then the combination a Gaussian
+process over the combinations' encoding predicts closest to the front, until no unscreened one
+plausibly reaches it or ``screen_max`` are screened; its populations are smaller and shorter
+(``rung0_population`` members, ``rung0_steps`` steps). The later rungs are as above.
+
 The schedule is a function of the trials told (their ``source`` names the rung: ``setgrad-r0``,
 ``setgrad-r1``, ..., ``setgrad`` for full runs), so a resumed study continues where it stopped.
 """
@@ -22,9 +28,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from paretoopt import pareto
 from paretoopt.inner.population import PopulationSettings
 from paretoopt.outer.base import Engine, Proposal, TrialRecord, nested_simplex_weights
 from paretoopt.outer.halving import combo_key, contributions, promote, rung_steps
+from paretoopt.outer.screening import (
+    INFEASIBLE_SCORE,
+    choose_next,
+    encode_combinations,
+    front_scores,
+    initial_count,
+    initial_design,
+    screen_cap,
+)
 
 #: ``source`` of the trials of full population runs; screening rungs add ``-r<rung>``.
 SETGRAD = "setgrad"
@@ -43,7 +59,9 @@ class SetGradEngine(Engine):
     ``steps`` per full run (each costs one call per member), ``lr`` (Adam, unit box),
     ``screen`` (``None``: on when there are several combinations), ``screen_population``,
     ``screen_steps``, ``eta``, ``min_keep`` (successive halving), ``real_levels`` (levels of
-    non-differentiable reals).
+    non-differentiable reals); model-guided screening with more than ``screen_all`` (16)
+    combinations: ``screen_max`` (``None``: :func:`~paretoopt.outer.screening.screen_cap`),
+    ``rung0_population`` (2), ``rung0_steps`` (1), ``beta`` (the lower bound's width, 2 sd).
     """
 
     name = "setgrad"
@@ -63,6 +81,11 @@ class SetGradEngine(Engine):
         eta: int = 3,
         min_keep: int = 2,
         real_levels: int = 3,
+        screen_all: int = 16,
+        screen_max: int | None = None,
+        rung0_population: int = 2,
+        rung0_steps: int = 1,
+        beta: float = 2.0,
     ) -> None:
         super().__init__(seed=seed)
         self.population = population
@@ -74,6 +97,13 @@ class SetGradEngine(Engine):
         self.eta = int(eta)
         self.min_keep = int(min_keep)
         self.real_levels = int(real_levels)
+        self.screen_all = int(screen_all)
+        self.screen_max = None if screen_max is None else int(screen_max)
+        self.rung0_population = int(rung0_population)
+        self.rung0_steps = int(rung0_steps)
+        self.beta = float(beta)
+        if self.rung0_population < 1 or self.rung0_steps < 1:
+            raise TypeError("setgrad needs rung0_population >= 1 and rung0_steps >= 1")
         if self.eta < 2 or self.steps < 1 or self.screen_steps < 1 or self.screen_population < 1:
             raise TypeError("setgrad needs eta >= 2, steps >= 1, screen_steps >= 1, screen_population >= 1")
 
@@ -83,7 +113,18 @@ class SetGradEngine(Engine):
         self._keys = [combo_key(c) for c in self._combos]
         self._size = int(self.population or default_population(self.n_objectives))
         self._screening = bool(self.screen if self.screen is not None else len(self._combos) > 1)
-        self._rungs = rung_steps(self.screen_steps, self.steps, self.eta) if self._screening else []
+        steps = rung_steps(self.screen_steps, self.steps, self.eta) if self._screening else []
+        #: (members, steps) of each screening rung
+        self._rungs: list[tuple[int, int]] = [(self.screen_population, s) for s in steps]
+        n = len(self._combos)
+        self._guided = self._screening and n > self.screen_all
+        self._choice_cache: dict[tuple[int, ...], str | None] = {}
+        if self._guided:
+            self._rungs.insert(0, (self.rung0_population, self.rung0_steps))
+            self._X, self._cat = encode_combinations(self.definition, self._combos)
+            self._n_initial = initial_count(self.definition, n)
+            self._cap = min(n, self.screen_max or screen_cap(n, self._n_initial))
+            self._initial = initial_design(self._X, self._cat, self._n_initial, self.seed)
 
     @property
     def batch_size(self) -> int:
@@ -95,8 +136,10 @@ class SetGradEngine(Engine):
     def population_settings(self) -> dict[str, tuple[int, PopulationSettings]]:
         """Per trial ``source``: the population size and run settings of that rung."""
         out = {SETGRAD: (self._size, PopulationSettings(max_steps=self.steps, lr=self.lr))}
-        for r, s in enumerate(self._rungs):
-            out[f"{SETGRAD}-r{r}"] = (self.screen_population, PopulationSettings(max_steps=s, lr=self.lr))
+        for r, (size, s) in enumerate(self._rungs):
+            # common random numbers: every combination of a rung starts from the same designs
+            common = self.seed * 1000 + r
+            out[f"{SETGRAD}-r{r}"] = (size, PopulationSettings(max_steps=s, lr=self.lr, common_seed=common))
         return out
 
     # ----- schedule -----
@@ -105,14 +148,84 @@ class SetGradEngine(Engine):
 
     def survivors(self) -> list[dict[str, Any]] | None:
         """The combinations that reached (or will reach) full runs; ``None`` while screening."""
-        alive = list(self._keys)
-        for r in range(len(self._rungs)):
-            done = self._mine(f"{SETGRAD}-r{r}")
-            if {combo_key(t.choices) for t in done} < set(alive) or not done:
-                return None
-            alive = self._promote(alive, done)
+        alive, pending = self._schedule()
+        if pending is not None:
+            return None
         by_key = dict(zip(self._keys, self._combos, strict=True))
         return [by_key[k] for k in alive]
+
+    def screened(self) -> list[dict[str, Any]]:
+        """The combinations rung 0 has screened so far, in the order they were screened."""
+        by_key = dict(zip(self._keys, self._combos, strict=True))
+        keys = dict.fromkeys(combo_key(t.choices) for t in self._mine(f"{SETGRAD}-r0"))
+        return [by_key[k] for k in keys if k in by_key]
+
+    def _schedule(self) -> tuple[list[str], tuple[str, str, int] | None]:
+        """(combinations alive after the rungs finished so far, the next screening population as
+        (combination, source, size), or ``None`` once screening is over)."""
+        alive = list(self._keys)
+        for r, (size, _) in enumerate(self._rungs):
+            source = f"{SETGRAD}-r{r}"
+            done = self._mine(source)
+            seen = {combo_key(t.choices) for t in done}
+            if r == 0 and self._guided:
+                nxt = self._guided_next(done)
+                if nxt is not None:
+                    return alive, (nxt, source, size)
+                alive = [k for k in alive if k in seen]
+            else:
+                todo = [k for k in alive if k not in seen]
+                if todo:
+                    return alive, (todo[0], source, size)
+            alive = self._promote(alive, done)
+        return alive, None
+
+    def _bounds(self, pts: np.ndarray, front_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The study's ideal / nadir, else those of ``pts`` (of their non-dominated ones when
+        ``front_only``), natural units."""
+        assert self.definition is not None
+        if self.definition.ideal is not None and self.definition.nadir is not None:
+            return np.asarray(self.definition.ideal, dtype=float), np.asarray(
+                self.definition.nadir, dtype=float
+            )
+        signs = np.asarray(self.definition.signs, dtype=float)
+        oriented = pts * signs
+        if front_only:
+            oriented = oriented[pareto.non_dominated(oriented, ["minimize"] * oriented.shape[1])]
+        return oriented.min(axis=0) * signs, oriented.max(axis=0) * signs
+
+    def _guided_next(self, done: list[TrialRecord]) -> str | None:
+        """The next combination model-guided rung 0 screens; ``None`` once it is over."""
+        assert self.definition is not None
+        index = {k: i for i, k in enumerate(self._keys)}
+        screened = [k for k in dict.fromkeys(combo_key(t.choices) for t in done) if k in index]
+        rows = [index[k] for k in screened]
+        if len(rows) < self._n_initial:
+            return next(self._keys[i] for i in self._initial if i not in set(rows))
+        if len(rows) >= self._cap:
+            return None
+        cache = tuple(sorted(t.number for t in done))
+        if cache not in self._choice_cache:
+            scores = dict.fromkeys(screened, INFEASIBLE_SCORE)
+            ok = [
+                t for t in done if t.objectives is not None and t.feasible and combo_key(t.choices) in index
+            ]
+            if ok:
+                pts = np.array([t.objectives for t in ok], dtype=float)
+                ideal, nadir = self._bounds(pts, front_only=True)
+                keys = [combo_key(t.choices) for t in ok]
+                signs = np.asarray(self.definition.signs, dtype=float)
+                scores.update(front_scores(pts, keys, signs, ideal, nadir))
+            pick = choose_next(
+                self._X,
+                self._cat,
+                rows,
+                [scores[k] for k in screened],
+                beta=self.beta,
+                seed=self.seed + len(rows),
+            )
+            self._choice_cache[cache] = None if pick is None else self._keys[pick]
+        return self._choice_cache[cache]
 
     def _promote(self, alive: list[str], done: list[TrialRecord]) -> list[str]:
         assert self.definition is not None
@@ -120,28 +233,18 @@ class SetGradEngine(Engine):
         if not ok:
             return alive[: max(self.min_keep, 1)]
         pts = np.array([t.objectives for t in ok], dtype=float)
+        ideal, nadir = self._bounds(pts, front_only=False)
         signs = np.asarray(self.definition.signs, dtype=float)
-        if self.definition.ideal is not None and self.definition.nadir is not None:
-            ideal, nadir = np.asarray(self.definition.ideal), np.asarray(self.definition.nadir)
-        else:
-            oriented = pts * signs
-            ideal = oriented.min(axis=0) * signs
-            nadir = oriented.max(axis=0) * signs
         scores = contributions(pts, [combo_key(t.choices) for t in ok], signs, ideal, nadir)
         return promote(alive, scores, self.eta, self.min_keep)
 
     def _next(self) -> tuple[dict[str, Any], str, int]:
         """(combination, source, population size) of the next population."""
-        alive = list(self._keys)
         by_key = dict(zip(self._keys, self._combos, strict=True))
-        for r in range(len(self._rungs)):
-            source = f"{SETGRAD}-r{r}"
-            done = self._mine(source)
-            seen = {combo_key(t.choices) for t in done}
-            todo = [k for k in alive if k not in seen]
-            if todo:
-                return by_key[todo[0]], source, self.screen_population
-            alive = self._promote(alive, done)
+        alive, pending = self._schedule()
+        if pending is not None:
+            key, source, size = pending
+            return by_key[key], source, size
         rounds = {k: 0 for k in alive}
         for t in self._mine(SETGRAD):
             k = combo_key(t.choices)
@@ -171,6 +274,11 @@ class SetGradEngine(Engine):
                 "eta",
                 "min_keep",
                 "real_levels",
+                "screen_all",
+                "screen_max",
+                "rung0_population",
+                "rung0_steps",
+                "beta",
             )
         }
 
