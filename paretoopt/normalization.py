@@ -45,6 +45,14 @@ ANCHOR_COMBINATIONS = 8
 ANCHOR_OFF_WEIGHT = 1e-3
 
 
+#: Most simulator calls (steps) of an anchor's second, polishing stage (see :func:`optimize_anchor`).
+ANCHOR_POLISH_STEPS = 10
+
+#: How much of the anchored objective (relative) the polishing stage may give up (the off-weights
+#: are 1e-3 of it at its optimum; twice that, for the optimiser's tolerance).
+ANCHOR_POLISH_SLACK = 2e-3
+
+
 def anchor_weights(m: int) -> list[tuple[float, ...]]:
     """The weights of the ``m`` anchors: anchor ``k`` puts 1 on objective ``k``, 1e-3 elsewhere."""
     out = []
@@ -146,8 +154,10 @@ def optimize_anchor(
     1e-3, and the "lowest mass" anchor stops at 10.8 t where 4.5 t is reachable. Taken at the
     first stage's optimum, where the other objectives are at their worst, the off-terms can move
     the anchored objective by about 1e-3 of itself at most: enough to step off a weakly dominated
-    plateau, never enough to trade the anchor away. Both stages' calls are counted, and the
-    trajectory holds both (steps numbered on)."""
+    plateau, never enough to trade the anchor away. The second stage is a polish: at most
+    :data:`ANCHOR_POLISH_STEPS` steps, and dropped when it gave up more than
+    :data:`ANCHOR_POLISH_SLACK` of the anchored objective (plus 2 standard errors). Both stages'
+    calls are counted, and the trajectory holds both (steps numbered on)."""
     w = [float(v) for v in weights]
     k = int(np.argmax(w))
     pure = [1.0 if j == k else 0.0 for j in range(len(w))]
@@ -161,11 +171,13 @@ def optimize_anchor(
         device=device,
         origin=origin,
     )
+    base = settings if settings is not None else definition.inner
+    polish = replace(base, max_steps=min(base.max_steps or ANCHOR_POLISH_STEPS, ANCHOR_POLISH_STEPS))
     second = optimize_inner(
         definition,
         choices,
         anchor_scalarization(w, definition.signs),
-        settings=settings,
+        settings=polish,
         seed=seed,
         init=first.params,
         device=device,
@@ -173,8 +185,17 @@ def optimize_anchor(
     )
     offset = len(first.trajectory)
     trajectory = [*first.trajectory, *(replace(s, step=s.step + offset) for s in second.trajectory)]
+    name = definition.objective_names[k]
+    sign = float(definition.signs[k])
+    slack = ANCHOR_POLISH_SLACK * abs(first.objectives[name]) + 2.0 * (
+        first.stderr.get(name, 0.0) + second.stderr.get(name, 0.0)
+    )
+    # the polish may only step off a weakly dominated plateau: a stage that gave up more of the
+    # anchored objective than the off-weights allow (an optimiser's first steps moved it away)
+    # is dropped, its calls still counted
+    kept = second if sign * (second.objectives[name] - first.objectives[name]) <= slack else first
     return replace(
-        second,
+        kept,
         n_calls=first.n_calls + second.n_calls,
         n_backward=first.n_backward + second.n_backward,
         n_steps=first.n_steps + second.n_steps,

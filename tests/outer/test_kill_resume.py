@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDY = ROOT / "tests" / "data" / "studies" / "catalogue.py"
 N_TRIALS = 12
 # The call at which the killed run hangs: past the botorch engine's Sobol design (anchors 0-1,
-# 82 calls each with both of their stages; Sobol 2-7), inside a model-based trial, and past
+# 52 calls each with both of their stages; Sobol 2-7), inside a model-based trial, and past
 # nsga2's first generation (population 4).
-HANG_AT_CALL = 430
+HANG_AT_CALL = 410
 ENGINE_ARGS = {
     "grid": [],
     "random": [],
