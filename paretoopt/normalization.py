@@ -161,28 +161,26 @@ def optimize_anchor(
     w = [float(v) for v in weights]
     k = int(np.argmax(w))
     pure = [1.0 if j == k else 0.0 for j in range(len(w))]
-    first = optimize_inner(
-        definition,
-        choices,
-        anchor_scalarization(pure, definition.signs),
-        settings=settings,
-        seed=seed,
-        init=init,
-        device=device,
-        origin=origin,
-    )
+
+    def stage(
+        stage_weights: Sequence[float], stage_settings: InnerSettings | None, start: Any
+    ) -> InnerResult:
+        scal = anchor_scalarization(stage_weights, definition.signs)
+        return optimize_inner(
+            definition,
+            choices,
+            scal,
+            settings=stage_settings,
+            seed=seed,
+            init=start,
+            device=device,
+            origin=origin,
+        )
+
+    first = stage(pure, settings, init)
     base = settings if settings is not None else definition.inner
     polish = replace(base, max_steps=min(base.max_steps or ANCHOR_POLISH_STEPS, ANCHOR_POLISH_STEPS))
-    second = optimize_inner(
-        definition,
-        choices,
-        anchor_scalarization(w, definition.signs),
-        settings=polish,
-        seed=seed,
-        init=first.params,
-        device=device,
-        origin=origin,
-    )
+    second = stage(w, polish, first.params)
     offset = len(first.trajectory)
     trajectory = [*first.trajectory, *(replace(s, step=s.step + offset) for s in second.trajectory)]
     name = definition.objective_names[k]
