@@ -173,7 +173,6 @@ class DaskExecutor:
             return fut
 
         pending = as_completed([f for f in map(submit, trials) if f is not None])
-        slots = self.slots() if refill is not None else 0
         finished: list[FrozenTrial] = []
         for fut in pending:
             trial = futures.pop(fut)
@@ -191,6 +190,9 @@ class DaskExecutor:
             done = finish_trial(storage, trial, state, result)
             finished.append(done)
             on_finished(done)
+            # the slots are read again after every trial: a worker that joins mid-run (a nanny's
+            # restart after a crash, an adaptive or dask-jobqueue cluster scaling up) gets work
+            slots = self.slots() if refill is not None else 0
             if refill is not None and len(futures) < slots:
                 for t in refill(slots - len(futures)):
                     new = submit(t)
