@@ -28,7 +28,7 @@ import torch
 
 from paretoopt import pareto
 from paretoopt.external.records import Origin
-from paretoopt.inner import InnerResult, optimize_inner
+from paretoopt.inner import WARM_START_MARGIN, InnerResult, optimize_inner
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, normalize_weights
 from paretoopt.trials import trial_seed
@@ -163,7 +163,7 @@ def optimize_anchor(
     pure = [1.0 if j == k else 0.0 for j in range(len(w))]
 
     def stage(
-        stage_weights: Sequence[float], stage_settings: InnerSettings | None, start: Any
+        stage_weights: Sequence[float], stage_settings: InnerSettings | None, start: Any, margin: float
     ) -> InnerResult:
         scal = anchor_scalarization(stage_weights, definition.signs)
         return optimize_inner(
@@ -175,12 +175,13 @@ def optimize_anchor(
             init=start,
             device=device,
             origin=origin,
+            start_margin=margin,
         )
 
-    first = stage(pure, settings, init)
+    first = stage(pure, settings, init, WARM_START_MARGIN)
     base = settings if settings is not None else definition.inner
     polish = replace(base, max_steps=min(base.max_steps or ANCHOR_POLISH_STEPS, ANCHOR_POLISH_STEPS))
-    second = stage(w, polish, first.params)
+    second = stage(w, polish, first.params, 0.0)  # from exactly the first stage's optimum
     offset = len(first.trajectory)
     trajectory = [*first.trajectory, *(replace(s, step=s.step + offset) for s in second.trajectory)]
     name = definition.objective_names[k]

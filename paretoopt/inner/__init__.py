@@ -12,13 +12,14 @@ why it stopped. The anchor runs that fix a study's normalisation are in
 :mod:`paretoopt.normalization`.
 """
 
-from paretoopt.inner.loop import evaluate_design, optimize_inner
+from paretoopt.inner.loop import WARM_START_MARGIN, evaluate_design, optimize_inner
 from paretoopt.inner.population import PopulationResult, PopulationSettings, optimize_population
 from paretoopt.inner.result import STOP_REASONS, InnerResult, TrajectoryStep
 from paretoopt.problem import InnerSettings
 
 __all__ = [
     "STOP_REASONS",
+    "WARM_START_MARGIN",
     "InnerResult",
     "InnerSettings",
     "PopulationResult",

@@ -53,7 +53,7 @@ from paretoopt.scalarize import Scalarization
 #: on a face can hold a gradient method at a spurious stationary point: on ZDT2, x1 = 0 (the
 #: optimum of the f2 anchor) has a zero x1-gradient under every Chebyshev weight, so every
 #: trial warm-started from it stayed there.
-_WARM_START_MARGIN = 0.01
+WARM_START_MARGIN = 0.01
 
 #: Offset of the final-evaluation seed stream from the optimisation steps' seeds.
 _EVAL_STREAM = 2**31 - 1
@@ -95,6 +95,7 @@ def optimize_inner(
     init: Mapping[str, float] | None = None,
     device: str | torch.device = "cpu",
     origin: Origin | None = None,
+    start_margin: float = WARM_START_MARGIN,
 ) -> InnerResult:
     """Minimise ``scalarization(f(theta, choices))`` over the differentiable parameters.
 
@@ -109,6 +110,9 @@ def optimize_inner(
         device: where the simulation runs (``"cpu"``, ``"cuda"``).
         origin: the trial this loop runs for; the ``surrogate`` mode tags its evaluations with
             it and reuses those of the study's earlier batches (:mod:`paretoopt.external.records`).
+        start_margin: how far (fraction of each range) ``init`` is moved off the faces of the
+            box; 0 starts exactly there and skips the stuck-start check (a continuation of a
+            loop that ended there: a start that does not move is its optimum).
 
     Returns:
         An :class:`InnerResult` with the final design and its objectives +- standard errors.
@@ -125,13 +129,21 @@ def optimize_inner(
     dev = torch.device(device)
     if init is not None:  # off the faces of the box, where a stationary point could hold it
         given = space.validate_inner(init)
-        start = {p.name: p.interior(given[p.name], _WARM_START_MARGIN) for p in space.inner}
+        start = {p.name: p.interior(given[p.name], start_margin) for p in space.inner}
     else:
         start = space.default_inner()
     try:
         plan = make_plan(definition, choices, settings, dev)
         outcome = _optimise(
-            plan, definition, choices, scalarization, seed, start, dev, warm=init is not None, origin=origin
+            plan,
+            definition,
+            choices,
+            scalarization,
+            seed,
+            start,
+            dev,
+            warm=init is not None and start_margin > 0,
+            origin=origin,
         )
         ev, loss = final_evaluation(
             definition, outcome.params, choices, scalarization, plan.settings, seed, dev, plan.exact

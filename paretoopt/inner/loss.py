@@ -48,6 +48,21 @@ def penalty(definition: StudyDefinition, ev: Evaluation, weight: float) -> torch
     return total
 
 
+def slacks(definition: StudyDefinition, ev: Evaluation) -> torch.Tensor:
+    """The scaled slacks of every constraint bound of ``ev``, ``(upper - value) / scale`` and
+    ``(value - lower) / scale``: >= 0 where the bound holds (the hard constraints of the
+    fixed-sample solvers, :mod:`paretoopt.inner.trust`)."""
+    rows = []
+    for i, c in enumerate(definition.constraints):
+        if c.upper is not None:
+            rows.append((c.upper - ev.constraints[i]) / c.scale)
+        if c.lower is not None:
+            rows.append((ev.constraints[i] - c.lower) / c.scale)
+    if not rows:
+        return torch.zeros(0, dtype=ev.objectives.dtype, device=ev.objectives.device)
+    return torch.stack(rows)
+
+
 def objective_list(ev: Evaluation) -> list[float]:
     """The objective means of ``ev`` as floats (for a trajectory step)."""
     return [float(v) for v in ev.objectives.detach().cpu()]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from paretoopt.exceptions import NonFiniteError
-from paretoopt.inner.loss import check_first_gradient, loss_stderr, penalty, step_figures
+from paretoopt.inner.loss import check_first_gradient, loss_stderr, penalty, slacks, step_figures
 from paretoopt.inner.result import TrajectoryStep
 from paretoopt.problem import Evaluation, InnerSettings, StudyDefinition, evaluate
 from paretoopt.scalarize import Scalarization
@@ -31,7 +31,9 @@ class Point:
     """The loss at ``t`` (unit box) on one sample: its value, its gradient in ``t`` and its Monte
     Carlo standard error (0 for an exact evaluation). With ``parts`` (the epigraph solver of a
     Chebyshev scalarisation): the normalised objectives ``z``, their Jacobian ``jz`` (m x d),
-    the constraint penalty ``pen`` and its gradient ``gpen``."""
+    the constraint penalty ``pen`` and its gradient ``gpen``. With ``parts`` on a constrained
+    study: the scaled slacks ``g`` of every constraint bound (>= 0 where it holds,
+    :func:`~paretoopt.inner.loss.slacks`) and their Jacobian ``jg`` (k x d)."""
 
     t: np.ndarray
     value: float
@@ -41,6 +43,8 @@ class Point:
     jz: np.ndarray | None = None
     pen: float = 0.0
     gpen: np.ndarray | None = None
+    g: np.ndarray | None = None
+    jg: np.ndarray | None = None
 
 
 def projected_gradient(t: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -95,7 +99,8 @@ class Run:
 
     def loss(self, t_np: np.ndarray, seed: int, n_samples: int, parts: bool = False) -> Point:
         """One simulator call at ``t_np`` on the sample ``(seed, n_samples)``, with the gradient
-        (and with ``parts`` the normalised objectives, the penalty and their Jacobians).
+        (and with ``parts`` the normalised objectives, the penalty, the constraint slacks and
+        their Jacobians).
 
         Raises:
             BudgetSpent: the budget is spent (nothing is evaluated).
@@ -127,12 +132,17 @@ class Run:
                 "pen": float(pen.detach()),
                 "gpen": self._grad(pen, t),
             }
+            if self.definition.constraints:
+                g = slacks(self.definition, ev)
+                jg = [self._grad(g[i], t) for i in range(len(g))]
+                extra["g"] = g.detach().cpu().numpy().astype(float)
+                extra["jg"] = np.array(jg).reshape(len(jg), len(t_np))
         if loss.requires_grad:
             loss.backward()
             self.backward += 1
         grad = t.grad.detach().cpu().numpy().astype(float) if t.grad is not None else np.zeros(len(t_np))
         value = float(loss.detach())
-        jac_ok = not parts or bool(np.all(np.isfinite(extra["jz"])) and np.all(np.isfinite(extra["gpen"])))
+        jac_ok = all(bool(np.all(np.isfinite(v))) for v in extra.values())
         if not math.isfinite(value) or not np.all(np.isfinite(grad)) or not jac_ok:
             bad = [
                 n

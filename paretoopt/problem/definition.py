@@ -59,8 +59,10 @@ class Objective:
 class Constraint:
     """A quantity returned by the simulation that must stay within ``[lower, upper]``.
 
-    The inner loop adds a smooth quadratic penalty ``penalty * (violation / scale)^2``;
-    a final design violating a bound by more than ``tolerance * scale`` is infeasible.
+    The inner loop adds a smooth quadratic penalty ``penalty * (violation / scale)^2``, and
+    the fixed-sample solvers (``exact`` and ``lbfgs`` modes) also hold the bounds as hard
+    constraints; a final design violating a bound by more than ``tolerance * scale`` is
+    infeasible.
     ``scale`` (same unit as the quantity) sets what counts as a large violation; by default it
     is the size of the allowed range (``upper - lower``) or of the one bound (``|bound|``, 1 for
     a bound at 0), so the same constraint written in another unit behaves the same.
