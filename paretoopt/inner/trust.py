@@ -51,6 +51,10 @@ _MAX_TRUST_ROUNDS = 50
 #: Step-size test: the largest coordinate move (unit box) an iteration may make and still count
 #: as "not moving".
 X_TOL = 1e-7
+#: A best point this close (unit box) to its trust region's edge is on it (SLSQP stops up to
+#: ~1e-7 inside a bound it runs into; 1e-9 read such a point as an interior stop and ended the
+#: solve there with SLSQP's status).
+EDGE_TOL = 1e-6
 #: The share of the loss's standard error below which a decrease resolves nothing on a sample.
 NOISE_SHARE = 0.1
 #: SLSQP iterations in a row that do not lower the best value before a solve stops with
@@ -157,8 +161,8 @@ def solve(
                 reason = MAX_STEPS
                 break
             t_best = state.point.t
-            on_edge = ((np.abs(t_best - lo) < 1e-9) & (lo > 0.0)) | (
-                (np.abs(t_best - hi) < 1e-9) & (hi < 1.0)
+            on_edge = ((np.abs(t_best - lo) < EDGE_TOL) & (lo > 0.0)) | (
+                (np.abs(t_best - hi) < EDGE_TOL) & (hi < 1.0)
             )
             if on_edge.any() and state.merit < before:
                 # the region's edge held the descent: re-centre it there, twice as large (the
@@ -323,7 +327,8 @@ def _step_scale(run: Run, p: Point) -> float:
     of :data:`TRUST_RADIUS` per unit of the box. SLSQP's first step is the objective's gradient
     (identity Hessian): on a nearly flat loss (the shield's dose-only weight, where the dose is
     ~0 of its normalised range and only the 1e-3 augmentation pulls) it crept 1e-3 per step and
-    took 15 calls to cross its first trust region. Scaling the objective moves no optimum."""
+    took 15 calls to cross its first trust region. Scaling the loss (objectives, offset and
+    penalty alike, so the epigraph keeps its shape) moves no optimum."""
     sc = run.scalarization
     assert isinstance(sc, AugmentedChebyshev) and p.z is not None and p.jz is not None and p.gpen is not None
     w = sc.weights.numpy().astype(float)
@@ -356,23 +361,25 @@ def _epigraph_round(
         assert p.z is not None and p.jz is not None and p.gpen is not None
         return p.z, p.jz, p.pen, p.gpen
 
+    # the problem is solved with the loss (objectives, offset, penalty) multiplied by kappa: the
+    # same optimum in t, an epigraph variable kappa times larger
     kappa = _step_scale(run, at(t_cur))
 
     def objective(v: np.ndarray) -> float:
         z, _, pen, _ = parts(v)
-        return kappa * float(v[d] + rho * np.sum(z) + pen)
+        return float(v[d] + kappa * (rho * np.sum(z) + pen))
 
     def objective_grad(v: np.ndarray) -> np.ndarray:
         _, jz, _, gpen = parts(v)
-        return kappa * np.append(rho * jz.sum(axis=0) + gpen, 1.0)
+        return np.append(kappa * (rho * jz.sum(axis=0) + gpen), 1.0)
 
     def epigraph(v: np.ndarray) -> np.ndarray:
-        return v[d] - w * (parts(v)[0] + offset)
+        return v[d] - kappa * w * (parts(v)[0] + offset)
 
     def epigraph_jac(v: np.ndarray) -> np.ndarray:
-        return np.hstack([-(w[:, None] * parts(v)[1]), np.ones((len(w), 1))])
+        return np.hstack([-kappa * (w[:, None] * parts(v)[1]), np.ones((len(w), 1))])
 
-    s0 = float(np.max(w * (parts(np.append(t_cur, 0.0))[0] + offset)))
+    s0 = kappa * float(np.max(w * (parts(np.append(t_cur, 0.0))[0] + offset)))
     progress = {"best": best(), "idle": 0}
 
     def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
@@ -400,7 +407,7 @@ def _epigraph_round(
         callback,
         # SLSQP's ftol is absolute: the noise share on a Monte Carlo sample, else 1e-4 g_tol in
         # units of the loss (below that, iterates only dither at rounding level)
-        kappa * max(f_tol, 1e-4 * g_tol * max(1.0, abs(s0))),
+        kappa * max(f_tol, 1e-4 * g_tol * max(1.0, abs(s0) / kappa)),
     )
     t_new = np.clip(res.x[:d], lo, hi)
     if res.success:

@@ -92,11 +92,12 @@ def _resolve_from_witness(
     known: Sequence[KnownDesign],
     settings: InnerSettings | None,
     device: str,
-) -> InnerResult:
+) -> tuple[InnerResult, bool]:
     """``res``, or, when a known design beats it on ``scal`` (a local minimum) or another trade-off
     ended on the same design (a basin that holds several trade-offs), the best of the inner loops
     re-run from the witness's design and from :data:`SPREAD_STARTS` spread starts; the calls of
-    every run are counted."""
+    every run are counted. The flag says whether the simulation's last call evaluated the
+    result (False when an earlier run's result was kept: a pipeline's blocks then retrain)."""
     names = definition.objective_names
     witness = best_witness(
         scal, [res.objectives[n] for n in names], [res.stderr[n] for n in names], known, definition.signs
@@ -104,7 +105,7 @@ def _resolve_from_witness(
     if witness is None:
         witness = piles_up(res.params, trial.weights, known, definition.space)
     if witness is None:
-        return res
+        return res, True
     starts = [witness.params] if witness.params != res.params else []
     runs = [res]
     for start in [*starts, *spread_starts(definition, SPREAD_STARTS, trial.seed)]:
@@ -121,6 +122,7 @@ def _resolve_from_witness(
             )
         )
     best = min(runs, key=lambda r: r.loss)
+    last_kept = best is runs[-1]
     value = _scalarized(scal, [best.objectives[n] for n in names])
     target = _scalarized(scal, witness.objectives)
     if value is not None and target is not None and witness.params and target < value:
@@ -140,7 +142,8 @@ def _resolve_from_witness(
         )
         again = runs[-1]
         again_value = _scalarized(scal, [again.objectives[n] for n in names])
-        if again_value is not None and again_value < value:
+        last_kept = again_value is not None and again_value < value
+        if last_kept:
             steps = [replace(st, step=len(best.trajectory) + i) for i, st in enumerate(again.trajectory)]
             best = replace(
                 again,
@@ -165,7 +168,7 @@ def _resolve_from_witness(
         n_events=sum(r.n_events for r in runs),
         n_reused=sum(r.n_reused for r in runs),
         wall_time_s=sum(r.wall_time_s for r in runs),
-    )
+    ), last_kept
 
 
 def _scalarized(scal: Scalarization, objectives: Sequence[float]) -> float | None:
@@ -233,11 +236,10 @@ def execute_trial(
                 device=device,
                 origin=Origin(definition.name, trial.batch, trial.number),
             )
-            first = res
-            res = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
-            if res is not first and callable(getattr(definition.simulate, "trial_artefacts", None)):
-                # re-solved: the latest call belongs to the last run, not necessarily the
-                # kept one; its final evaluation again (same seed) retrains the blocks for it
+            res, last_kept = _resolve_from_witness(definition, trial, scal, res, known, settings, device)
+            if not last_kept and callable(getattr(definition.simulate, "trial_artefacts", None)):
+                # re-solved and an earlier run kept: the latest call belongs to another run; the
+                # kept one's final evaluation again (same seed) retrains the blocks for it
                 evaluate_design(
                     definition,
                     res.params,

@@ -108,3 +108,54 @@ def test_a_trade_off_beaten_by_a_known_design_ends_at_least_as_well_as_that_desi
     # every run was paid for: the first loop, the re-solves from the witness and 2 spread starts
     # (4 steps + a final evaluation each) and the witness's evaluation
     assert result.n_calls >= 4 * 5 + 1
+
+
+class _Recording:
+    """A simulation wrapper that records the design of every call; with ``blocks`` it poses as a
+    pipeline of blocks (``trial_artefacts``), whose last call must be the kept design's."""
+
+    def __init__(self, simulate, blocks: bool) -> None:
+        self.simulate = simulate
+        self.designs: list[dict[str, float]] = []
+        if blocks:
+            self.trial_artefacts = lambda: ()
+
+    def __call__(self, params, choices, n_samples, generator):
+        self.designs.append({k: float(v) for k, v in params.items()})
+        return self.simulate(params, choices, n_samples, generator)
+
+
+def test_a_pipeline_kept_at_its_witness_is_not_evaluated_twice(studies_dir):
+    """When the re-solve keeps the witness's own evaluation, that evaluation was the simulation's
+    last call: a pipeline's blocks are already trained on the kept design, and no further call
+    is made (one was, a duplicate of the witness's evaluation)."""
+    zdt3 = load_study_definition(studies_dir / "zdt3.py")
+    norm = Normalization(zdt3.ideal, zdt3.nadir, zdt3.signs)
+    weights = (0.7, 0.3)
+    scal = make_scalarization("chebyshev", weights, norm)
+    x1 = np.linspace(0.0, 1.0, 200_001)
+    f = np.column_stack([x1, 1.0 - np.sqrt(x1) - x1 * np.sin(10.0 * np.pi * x1)])
+    best = int(np.argmin(scal(torch.as_tensor(f, dtype=torch.float64)).numpy()))
+    names = zdt3.space.inner_names
+    witness = KnownDesign(
+        7,
+        1,
+        {},
+        {n: (float(x1[best]) if n == names[0] else 0.0) for n in names},
+        tuple(float(v) for v in f[best]),
+        (0.0, 0.0),
+        True,
+        (0.5, 0.5),
+    )
+    runs = {}
+    for blocks in (False, True):
+        study = copy.copy(zdt3)
+        study.inner = InnerSettings(max_steps=4)
+        study.simulate = _Recording(zdt3.simulate, blocks)
+        state, result = execute_trial(study, _trial(weights), norm, "chebyshev", known=[witness])
+        assert state is TrialState.COMPLETE
+        runs[blocks] = (study.simulate.designs, result)
+    plain, piped = runs[False], runs[True]
+    assert piped[1].params == witness.params  # the witness's design was kept ...
+    assert piped[0][-1] == pytest.approx(witness.params)  # ... and evaluated last
+    assert len(piped[0]) == len(plain[0]) == piped[1].n_calls  # no call beyond the plain study's

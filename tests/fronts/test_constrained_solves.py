@@ -171,3 +171,35 @@ def test_kkt_stationarity_takes_off_the_active_constraints_pull_only():
     assert kkt_stationarity(slack, grad) == pytest.approx(0.3)
     wrong_side = Point(t, 0.0, -grad, 0.0, g=np.array([0.0]), jg=np.array([[-1.0, 0.0]]))
     assert kkt_stationarity(wrong_side, -grad) == pytest.approx(0.3)  # nothing holds a move inward
+
+
+def _flat_study() -> StudyDefinition:
+    """Two quadratic wells at (0.2, 0.2) and (0.8, 0.8) of the unit square."""
+
+    def simulate(params, choices, n_samples, generator):
+        x, y = params["x"], params["y"]
+        return {"f1": (x - 0.2) ** 2 + (y - 0.2) ** 2, "f2": (x - 0.8) ** 2 + (y - 0.8) ** 2}
+
+    return StudyDefinition(
+        "flat",
+        DesignSpace(Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)),
+        [Objective("f1"), Objective("f2")],
+        simulate,
+    )
+
+
+def test_a_nearly_flat_chebyshev_loss_is_solved_to_its_optimum_without_creeping():
+    """A nadir 1,000 times the objectives' range (a user's generous guess) makes the normalised
+    loss ~1e-3 flat: SLSQP's first steps crept, and a first scaled version stopped on the trust
+    region's edge with ``no_progress``. The utopia offset makes the first term the max
+    everywhere, so the optimum is that of ``(w1 + rho) f1 + rho f2``: on the diagonal at
+    ``((w1 + rho) 0.2 + rho 0.8) / (w1 + 2 rho)`` (computed here)."""
+    definition = _flat_study()
+    sc = AugmentedChebyshev((0.8, 0.2), Normalization((0.0, 0.0), (1000.0, 1000.0), definition.signs))
+    rho = sc.rho
+    best = ((0.8 + rho) * 0.2 + rho * 0.8) / (0.8 + 2.0 * rho)
+    res = optimize_inner(definition, {}, sc, seed=0)
+    assert res.params["x"] == pytest.approx(best, abs=1e-5)
+    assert res.params["y"] == pytest.approx(best, abs=1e-5)
+    assert res.converged
+    assert res.n_calls <= 14  # 16 unscaled
