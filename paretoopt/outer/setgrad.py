@@ -97,7 +97,9 @@ class SetGradEngine(Engine):
     ``model``: ``"population"`` (hypervolume-gradient populations) or ``"psl"`` (a Pareto-set
     network per combination; ``population`` is then the designs each round reports, default
     :func:`default_front`; ``model_steps`` (50) training steps of ``model_batch`` (8) weights
-    per round, Adam's ``model_lr`` (3e-3), ``model_hidden`` (64) units per hidden layer).
+    per round, Adam's ``model_lr`` (1e-2), ``model_hidden`` (64) units per hidden layer,
+    ``model_ray`` the weight of the ray-alignment term (``None``: 1 without constraints, 0 with), see
+    :class:`~paretoopt.inner.psl.ParetoSetSettings`).
     """
 
     name = "setgrad"
@@ -125,8 +127,9 @@ class SetGradEngine(Engine):
         model: str = "population",
         model_steps: int = 50,
         model_batch: int = 8,
-        model_lr: float = 3e-3,
+        model_lr: float = 1e-2,
         model_hidden: int = 64,
+        model_ray: float | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.population = population
@@ -150,6 +153,7 @@ class SetGradEngine(Engine):
         self.model_batch = int(model_batch)
         self.model_lr = float(model_lr)
         self.model_hidden = int(model_hidden)
+        self.model_ray = None if model_ray is None else float(model_ray)
         if self.model_steps < 1 or self.model_batch < 1 or self.model_hidden < 1:
             raise TypeError("setgrad needs model_steps, model_batch and model_hidden >= 1")
         if self.rung0_population < 1 or self.rung0_steps < 1:
@@ -191,7 +195,11 @@ class SetGradEngine(Engine):
         full: PopulationSettings | ParetoSetSettings = PopulationSettings(max_steps=self.steps, lr=self.lr)
         if self.model == "psl":
             full = ParetoSetSettings(
-                steps=self.model_steps, batch=self.model_batch, lr=self.model_lr, hidden=self.model_hidden
+                steps=self.model_steps,
+                batch=self.model_batch,
+                lr=self.model_lr,
+                hidden=self.model_hidden,
+                ray_penalty=self._ray_weight(),
             )
         out: dict[str, tuple[int, PopulationSettings | ParetoSetSettings]] = {SETGRAD: (self._size, full)}
         for r, (size, s) in enumerate(self._rungs):
@@ -199,6 +207,16 @@ class SetGradEngine(Engine):
             common = self.seed * 1000 + r
             out[f"{SETGRAD}-r{r}"] = (size, PopulationSettings(max_steps=s, lr=self.lr, common_seed=common))
         return out
+
+    def _ray_weight(self) -> float:
+        """``model_ray``, else 1 without constraints and 0 with: where a constraint cuts the
+        front, a ray can miss the feasible front and its alignment term would pull designs off
+        it (an unconstrained front that rays miss, e.g. a disconnected one, has the same
+        problem: set ``model_ray=0`` there)."""
+        if self.model_ray is not None:
+            return self.model_ray
+        assert self.definition is not None
+        return 0.0 if self.definition.constraints else 1.0
 
     # ----- schedule -----
     def _mine(self, source: str) -> list[TrialRecord]:
@@ -359,6 +377,7 @@ class SetGradEngine(Engine):
                 "model_batch",
                 "model_lr",
                 "model_hidden",
+                "model_ray",
             )
         }
 
