@@ -230,3 +230,34 @@ def test_one_network_per_discrete_combination() -> None:
     for t in trials:  # a round's trials share its combination
         same = [u for u in trials if u.batch == t.batch]
         assert all(u.choices == t.choices for u in same)
+
+
+def test_cli_runs_the_psl_mode(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from paretoopt.cli import app
+
+    zdt1 = Path(__file__).resolve().parents[2] / "studies" / "zdt1.py"
+    url = f"sqlite:///{tmp_path}/cli.db"
+    args = ["run", str(zdt1), "--engine", "setgrad", "--set-model", "psl", "--population", "8"]
+    r = CliRunner().invoke(app, [*args, "--trials", "16", "--storage", url, "--no-progress"])
+    assert r.exit_code == 0, r.output
+    study = load_study(study_name="zdt1", storage=url)
+    assert study.record.engine_options["model"] == "psl"
+    done = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert len(done) == 16
+    arts = [a for t in done for a in study.storage.get_trial_artefacts(t.id)]
+    assert [a.block for a in arts] == [MODEL_BLOCK, MODEL_BLOCK]  # one network per round
+    bad = CliRunner().invoke(app, ["run", str(zdt1), "--set-model", "psl", "--storage", url])
+    assert bad.exit_code != 0 and "--set-model applies to --engine setgrad" in bad.output
+
+
+@pytest.mark.parametrize("bad", [{"model": "network"}, {"model": "psl", "model_steps": 0}])
+def test_bad_model_options_raise(bad: dict) -> None:
+    from paretoopt.exceptions import EngineError
+    from paretoopt.outer import make_engine
+
+    with pytest.raises(EngineError):
+        make_engine("setgrad", **bad)
