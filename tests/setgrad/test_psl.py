@@ -261,3 +261,44 @@ def test_bad_model_options_raise(bad: dict) -> None:
 
     with pytest.raises(EngineError):
         make_engine("setgrad", **bad)
+
+
+def test_monte_carlo_study_uses_its_sample_sizes() -> None:
+    """A Monte Carlo study: every training call simulates the study's ``n_samples`` events,
+    every reported design its ``n_eval_samples``; the result's calls and events are the
+    simulator's (counted by a wrapper)."""
+    import torch
+
+    from paretoopt.inner.psl import ParetoSetSettings, train_pareto_set
+    from paretoopt.problem import InnerSettings, Objective
+    from paretoopt.scalarize import Normalization
+    from paretoopt.space import DesignSpace, Real
+
+    seen: list[int] = []
+
+    def simulate(params, choices, n, gen):  # type: ignore[no-untyped-def]
+        seen.append(int(n))
+        eps = torch.randn(n, generator=gen, dtype=torch.float64) * 0.1
+        x = params["x"]
+        return {"f": (x - 1) ** 2 + eps, "g": (x + 1) ** 2 + eps}
+
+    definition = StudyDefinition(
+        "noisy_psl",
+        DesignSpace(Real("x", -3, 3)),
+        [Objective("f"), Objective("g")],
+        simulate,
+        inner=InnerSettings(mode="adam", n_samples=64, n_eval_samples=1000),
+    )
+    norm = Normalization([0.0, 0.0], [4.0, 4.0], [1.0, 1.0])
+    weights = np.array([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]])
+    res = train_pareto_set(
+        definition, {}, norm, weights, settings=ParetoSetSettings(steps=30, batch=4, lr=0.05), seed=2
+    )
+    assert seen == [64] * (30 * 4) + [1000] * 3
+    assert res.n_calls == len(seen) == sum(m.n_calls for m in res.members)
+    assert res.n_events == sum(seen) == sum(int(m.n_events or 0) for m in res.members)
+    assert all(m.n_samples == 1000 for m in res.members)
+    # the designs are ordered along the front x in [-1, 1] as their weights ask: f-heavy
+    # weights (first) want x near 1, g-heavy ones near -1 (the Pareto set, written here)
+    xs = [m.params["x"] for m in res.members]
+    assert all(-1.1 <= x <= 1.1 for x in xs) and xs[0] > xs[1] > xs[2], xs
