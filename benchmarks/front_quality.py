@@ -101,6 +101,8 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "nsga2": {"population": 12},
     "grid": {},
     "setgrad": {},
+    # the set-based engine in Pareto-set-learning mode (issue 19): engine setgrad, model psl
+    "setgrad-psl": {"model": "psl"},
 }
 METHODS = (
     "paretoopt-botorch",
@@ -112,6 +114,7 @@ METHODS = (
     "optuna-tpe",
     "botorch-full",
     "paretoopt-setgrad",
+    "paretoopt-setgrad-psl",
     "mgda",
     "epo",
     "psl",
@@ -299,7 +302,7 @@ def run_paretoopt(
 
     run = Run(f"paretoopt-{engine}" + ("" if warm_start else "-cold"), problem, seed)
     _TIMES.clear()
-    eng = _timed(ENGINES[engine])(seed=seed, **ENGINE_OPTIONS[engine])
+    eng = _timed(ENGINES[engine.split("-")[0]])(seed=seed, **ENGINE_OPTIONS[engine])
     spent = {"calls": 0}
 
     def progress(info: Any) -> None:
@@ -337,7 +340,7 @@ def run_paretoopt(
             batch_calls[t.batch] = (c + t.n_calls, b + t.n_backward)
         for t in finished:
             ok = t.state is TrialState.COMPLETE and t.objectives is not None and t.feasible
-            if engine == "setgrad" and t.batch >= 0:
+            if engine.startswith("setgrad") and t.batch >= 0:
                 calls, back = batch_calls[t.batch] if first_of_batch[t.batch] == t.number else (0, 0)
             else:
                 calls, back = t.n_calls, t.n_backward

@@ -18,10 +18,12 @@ from paretoopt.exceptions import (
 from paretoopt.external import ExternalSimulator
 from paretoopt.inner import (
     InnerResult,
+    ParetoSetSettings,
     PopulationSettings,
     TrajectoryStep,
     optimize_inner,
     optimize_population,
+    train_pareto_set,
 )
 from paretoopt.normalization import resolve_normalization
 from paretoopt.problem import (
@@ -66,6 +68,7 @@ __all__ = [
     "Normalization",
     "Objective",
     "ParetoOptError",
+    "ParetoSetSettings",
     "Pipeline",
     "PopulationSettings",
     "Real",
@@ -93,4 +96,5 @@ __all__ = [
     "optimize_population",
     "refine_study",
     "resolve_normalization",
+    "train_pareto_set",
 ]

@@ -35,6 +35,10 @@ def run(
         int | None, typer.Option(help="botorch: Sobol trials before the GP takes over.")
     ] = None,
     population: Annotated[int | None, typer.Option(help="nsga2, setgrad: population size.")] = None,
+    set_model: Annotated[
+        str | None,
+        typer.Option(help="setgrad: 'population' (default) or 'psl' (a Pareto-set network per combination)."),
+    ] = None,
     max_baseline: Annotated[
         int | None,
         typer.Option(
@@ -85,6 +89,10 @@ def run(
             if engine not in ("nsga2", "setgrad"):
                 raise fail("--population applies to --engine nsga2 or setgrad only")
             options["population"] = population
+        if set_model is not None:
+            if engine != "setgrad":
+                raise fail("--set-model applies to --engine setgrad only")
+            options["model"] = set_model
         if max_baseline is not None:
             if engine != "botorch":
                 raise fail("--max-baseline applies to --engine botorch only")

@@ -14,6 +14,7 @@ why it stopped. The anchor runs that fix a study's normalisation are in
 
 from paretoopt.inner.loop import WARM_START_MARGIN, evaluate_design, optimize_inner
 from paretoopt.inner.population import PopulationResult, PopulationSettings, optimize_population
+from paretoopt.inner.psl import ParetoSetResult, ParetoSetSettings, train_pareto_set
 from paretoopt.inner.result import STOP_REASONS, InnerResult, TrajectoryStep
 from paretoopt.problem import InnerSettings
 
@@ -22,10 +23,13 @@ __all__ = [
     "WARM_START_MARGIN",
     "InnerResult",
     "InnerSettings",
+    "ParetoSetResult",
+    "ParetoSetSettings",
     "PopulationResult",
     "PopulationSettings",
     "TrajectoryStep",
     "evaluate_design",
     "optimize_inner",
     "optimize_population",
+    "train_pareto_set",
 ]

@@ -1,5 +1,6 @@
 """One asked batch of a joint engine (``setgrad``) run as one population: claim every trial,
-move the population together, pair members with trials, store each trial.
+move the population together, pair members with trials, store each trial (in Pareto-set-learning
+mode, :mod:`paretoopt.run.pareto_set` trains the combination's network instead).
 
 The population's calls are shared out over its trials so that the study's call count is the
 population's; each trial's design is the member that best fits the trial's weights (the
@@ -19,9 +20,11 @@ from scipy.optimize import linear_sum_assignment
 
 from paretoopt.exceptions import ParetoOptError, SimulationError
 from paretoopt.inner.population import PopulationSettings, optimize_population
+from paretoopt.inner.psl import ParetoSetSettings
 from paretoopt.normalization import NormalizationHistory
 from paretoopt.run.execute import TrialJob, trial_result
 from paretoopt.run.lifecycle import Heartbeat, claim_trial, finish_trial
+from paretoopt.run.pareto_set import run_pareto_set
 from paretoopt.storage import BaseStorage, FrozenTrial, TrialResult, TrialState
 
 log = logging.getLogger("paretoopt")
@@ -40,7 +43,7 @@ def run_population(
     storage: BaseStorage,
     trials: Sequence[FrozenTrial],
     job: TrialJob,
-    plan: Mapping[str, tuple[int, PopulationSettings]],
+    plan: Mapping[str, tuple[int, PopulationSettings | ParetoSetSettings]],
     worker: str,
     fixed: np.ndarray | None = None,
 ) -> list[FrozenTrial]:
@@ -52,6 +55,8 @@ def run_population(
         return []
     first = claimed[0]
     _, cfg = plan.get(first.source, (len(claimed), PopulationSettings()))
+    if isinstance(cfg, ParetoSetSettings):  # Pareto-set learning: one network, not a population
+        return run_pareto_set(storage, claimed, job, cfg)
     norm = job.normalization
     normalization = norm.for_batch(first.batch) if isinstance(norm, NormalizationHistory) else norm
     t0 = time.perf_counter()
@@ -98,7 +103,7 @@ def run_populations(
     storage: BaseStorage,
     trials: Sequence[FrozenTrial],
     job: TrialJob,
-    plan: Mapping[str, tuple[int, PopulationSettings]],
+    plan: Mapping[str, tuple[int, PopulationSettings | ParetoSetSettings]],
     worker: str,
     on_finished: Callable[[FrozenTrial], None],
     stop: Any = None,
