@@ -262,6 +262,23 @@ def _slsqp(
     return res
 
 
+def _stall_callback(best: Callable[[], float]) -> Callable[[scipy.optimize.OptimizeResult], None]:
+    """An SLSQP callback that stops after :data:`STALL_ITERATIONS` iterations without a better
+    point. SLSQP's iterates need not lower the loss (it trades it against the constraints'
+    feasibility); what counts is whether any evaluation found a better point."""
+    progress = {"best": best(), "idle": 0}
+
+    def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        if best() < progress["best"]:
+            progress["best"], progress["idle"] = best(), 0
+        else:
+            progress["idle"] += 1
+            if progress["idle"] >= STALL_ITERATIONS:
+                raise StopIteration
+
+    return callback
+
+
 def _slsqp_round(
     at: Callable[[np.ndarray], Point],
     best: Callable[[], float],
@@ -275,16 +292,6 @@ def _slsqp_round(
     """SLSQP on the loss with the study's constraints as hard constraints, inside ``[lo, hi]``:
     the point it stopped at and the reason."""
     v0 = at(t_cur).value
-    progress = {"best": best(), "idle": 0}
-
-    def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-        if best() < progress["best"]:
-            progress["best"], progress["idle"] = best(), 0
-        else:
-            progress["idle"] += 1
-            if progress["idle"] >= STALL_ITERATIONS:
-                raise StopIteration
-
     res = _slsqp(
         lambda x: at(x).value,
         t_cur,
@@ -292,7 +299,7 @@ def _slsqp_round(
         list(zip(lo, hi, strict=True)),
         [],
         [{"type": "ineq", "fun": lambda x: _slack(at, x), "jac": lambda x: _slack_jac(at, x)}],
-        callback,
+        _stall_callback(best),
         max(f_tol, 1e-4 * g_tol * max(1.0, abs(v0))),
     )
     t_new = np.clip(res.x, lo, hi)
@@ -380,18 +387,6 @@ def _epigraph_round(
         return np.hstack([-kappa * (w[:, None] * parts(v)[1]), np.ones((len(w), 1))])
 
     s0 = kappa * float(np.max(w * (parts(np.append(t_cur, 0.0))[0] + offset)))
-    progress = {"best": best(), "idle": 0}
-
-    def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-        # SLSQP's iterates need not lower the Chebyshev value (it trades it against the
-        # epigraph's feasibility); what counts is whether any evaluation found a better point
-        if best() < progress["best"]:
-            progress["best"], progress["idle"] = best(), 0
-        else:
-            progress["idle"] += 1
-            if progress["idle"] >= STALL_ITERATIONS:
-                raise StopIteration
-
     study = []
     if constrained(run):
         study = [
@@ -404,7 +399,7 @@ def _epigraph_round(
         [*zip(lo, hi, strict=True), (None, None)],
         [{"type": "ineq", "fun": epigraph, "jac": epigraph_jac}],
         study,
-        callback,
+        _stall_callback(best),
         # SLSQP's ftol is absolute: the noise share on a Monte Carlo sample, else 1e-4 g_tol in
         # units of the loss (below that, iterates only dither at rounding level)
         kappa * max(f_tol, 1e-4 * g_tol * max(1.0, abs(s0) / kappa)),

@@ -75,17 +75,13 @@ def _trial(weights: tuple[float, ...], seed: int = 3) -> FrozenTrial:
     return FrozenTrial(**fields)
 
 
-def test_a_trade_off_beaten_by_a_known_design_ends_at_least_as_well_as_that_design(studies_dir):
-    """ZDT3 with a 4-step inner loop (too few to converge from the centre or from a start moved
-    off the bounds): the witness, the trade-off's optimum found here by brute force, must not be
-    lost to the re-solves that start from it."""
-    zdt3 = load_study_definition(studies_dir / "zdt3.py")
-    zdt3 = copy.copy(zdt3)
-    zdt3.inner = InnerSettings(max_steps=4)
+def _zdt3_witness(zdt3: StudyDefinition):
+    """ZDT3's normalisation, the weights (0.7, 0.3), their Chebyshev scalarisation, the known
+    design at that trade-off's optimum (brute force over f1 = x1, every other x at 0, where
+    g = 1) and its value."""
     norm = Normalization(zdt3.ideal, zdt3.nadir, zdt3.signs)
     weights = (0.7, 0.3)
     scal = make_scalarization("chebyshev", weights, norm)
-    # brute force over f1 = x1 (every other x at 0, where g = 1): the trade-off's optimum
     x1 = np.linspace(0.0, 1.0, 200_001)
     f = np.column_stack([x1, 1.0 - np.sqrt(x1) - x1 * np.sin(10.0 * np.pi * x1)])
     values = scal(torch.as_tensor(f, dtype=torch.float64)).numpy()
@@ -101,10 +97,20 @@ def test_a_trade_off_beaten_by_a_known_design_ends_at_least_as_well_as_that_desi
         True,
         (0.5, 0.5),
     )
+    return norm, weights, scal, witness, float(values[best])
+
+
+def test_a_trade_off_beaten_by_a_known_design_ends_at_least_as_well_as_that_design(studies_dir):
+    """ZDT3 with a 4-step inner loop (too few to converge from the centre or from a start moved
+    off the bounds): the witness, the trade-off's optimum found here by brute force, must not be
+    lost to the re-solves that start from it."""
+    zdt3 = copy.copy(load_study_definition(studies_dir / "zdt3.py"))
+    zdt3.inner = InnerSettings(max_steps=4)
+    norm, weights, scal, witness, best_value = _zdt3_witness(zdt3)
     state, result = execute_trial(zdt3, _trial(weights), norm, "chebyshev", known=[witness])
     assert state is TrialState.COMPLETE
     got = float(scal(torch.as_tensor(result.objectives, dtype=torch.float64)))
-    assert got <= float(values[best]) + 1e-12
+    assert got <= best_value + 1e-12
     # every run was paid for: the first loop, the re-solves from the witness and 2 spread starts
     # (4 steps + a final evaluation each) and the witness's evaluation
     assert result.n_calls >= 4 * 5 + 1
@@ -130,23 +136,7 @@ def test_a_pipeline_kept_at_its_witness_is_not_evaluated_twice(studies_dir):
     last call: a pipeline's blocks are already trained on the kept design, and no further call
     is made (one was, a duplicate of the witness's evaluation)."""
     zdt3 = load_study_definition(studies_dir / "zdt3.py")
-    norm = Normalization(zdt3.ideal, zdt3.nadir, zdt3.signs)
-    weights = (0.7, 0.3)
-    scal = make_scalarization("chebyshev", weights, norm)
-    x1 = np.linspace(0.0, 1.0, 200_001)
-    f = np.column_stack([x1, 1.0 - np.sqrt(x1) - x1 * np.sin(10.0 * np.pi * x1)])
-    best = int(np.argmin(scal(torch.as_tensor(f, dtype=torch.float64)).numpy()))
-    names = zdt3.space.inner_names
-    witness = KnownDesign(
-        7,
-        1,
-        {},
-        {n: (float(x1[best]) if n == names[0] else 0.0) for n in names},
-        tuple(float(v) for v in f[best]),
-        (0.0, 0.0),
-        True,
-        (0.5, 0.5),
-    )
+    norm, weights, _, witness, _ = _zdt3_witness(zdt3)
     runs = {}
     for blocks in (False, True):
         study = copy.copy(zdt3)
