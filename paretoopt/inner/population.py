@@ -89,7 +89,8 @@ def _unit(definition: StudyDefinition, values: Mapping[str, float]) -> np.ndarra
     return np.clip(np.array(t, dtype=float), START_MARGIN, 1.0 - START_MARGIN)
 
 
-def _values(definition: StudyDefinition, t: np.ndarray) -> dict[str, float]:
+def unit_values(definition: StudyDefinition, t: np.ndarray) -> dict[str, float]:
+    """The differentiable parameters' values (their units) at unit-box coordinates ``t``."""
     return {
         p.name: p.from_unit_float(float(np.clip(t[i], 0.0, 1.0)))
         for i, p in enumerate(definition.space.inner)
@@ -204,7 +205,7 @@ def optimize_population(
                         step=step,
                         loss=-hv,
                         objectives=[float(v) for v in raw[k]],
-                        params=_values(definition, t[k].detach().numpy()),
+                        params=unit_values(definition, t[k].detach().numpy()),
                         # errors, constraints and sample size: the archive's (issue 19)
                         **step_figures(evs[k], n_samples, plan.exact),
                     )
@@ -234,13 +235,13 @@ def optimize_population(
     finals = t.detach().numpy()
     scal = WeightedSum([1.0 / m] * m, normalization)
     members = []
-    per_member = _share(calls + plan.probe_calls, n_points)
-    back_share = _share(backward, n_points)
-    event_share = _share(events + plan.probe_events, n_points)
+    per_member = split_evenly(calls + plan.probe_calls, n_points)
+    back_share = split_evenly(backward, n_points)
+    event_share = split_evenly(events + plan.probe_events, n_points)
     for k in range(n_points):
         res = evaluate_design(
             definition,
-            _values(definition, finals[k]),
+            unit_values(definition, finals[k]),
             choices,
             scal,
             settings=inner,
@@ -274,7 +275,7 @@ def optimize_population(
     return PopulationResult(members, hv_history, total_calls, backward, stop)
 
 
-def _share(total: int, n: int) -> list[int]:
+def split_evenly(total: int, n: int) -> list[int]:
     """``total`` split into ``n`` integers that differ by at most one and sum to ``total``."""
     base, extra = divmod(int(total), max(n, 1))
     return [base + (1 if k < extra else 0) for k in range(n)]

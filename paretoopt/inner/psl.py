@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from paretoopt.exceptions import NonFiniteError
 from paretoopt.inner.loop import evaluate_design
 from paretoopt.inner.loss import penalty, set_mode, step_figures, step_seed
 from paretoopt.inner.plan import make_plan
+from paretoopt.inner.population import split_evenly, unit_values
 from paretoopt.inner.result import MAX_STEPS, InnerResult, TrajectoryStep
 from paretoopt.problem import InnerSettings, StudyDefinition, evaluate
 from paretoopt.scalarize import AugmentedChebyshev, Normalization
@@ -219,7 +220,7 @@ def train_pareto_set(
                         step=len(trajectories[k]),
                         loss=float(loss.detach()),
                         objectives=[float(v) for v in ev.objectives.detach().cpu()],
-                        params=_values(definition, ts[b].detach().numpy()),
+                        params=unit_values(definition, ts[b].detach().numpy()),
                         **step_figures(ev, n_samples, plan.exact),
                     )
                 )
@@ -234,15 +235,15 @@ def train_pareto_set(
         set_mode(definition, training=False)
     with torch.no_grad():
         finals = model(torch.as_tensor(weight_to_ray(w_eval), dtype=torch.float64)).numpy()
-    shares = _share(calls + plan.probe_calls, n)
-    back_share = _share(backward, n)
-    event_share = _share(events + plan.probe_events, n)
+    shares = split_evenly(calls + plan.probe_calls, n)
+    back_share = split_evenly(backward, n)
+    event_share = split_evenly(events + plan.probe_events, n)
     members = []
     final_calls = final_events = 0
     for k in range(n):
         res = evaluate_design(
             definition,
-            _values(definition, finals[k]),
+            unit_values(definition, finals[k]),
             choices,
             AugmentedChebyshev(w_eval[k], normalization),
             settings=inner,
@@ -253,15 +254,8 @@ def train_pareto_set(
         final_events += int(res.n_events or 0)
         feasible = res.feasible
         members.append(
-            InnerResult(
-                params=res.params,
-                choices=res.choices,
-                objectives=res.objectives,
-                stderr=res.stderr,
-                constraints=res.constraints,
-                constraint_stderr=res.constraint_stderr,
-                feasible=feasible,
-                loss=res.loss,
+            replace(
+                res,
                 n_calls=shares[k] + res.n_calls,
                 n_backward=back_share[k],
                 n_steps=len(history),
@@ -269,10 +263,8 @@ def train_pareto_set(
                 optimizer="psl",
                 wall_time_s=(time.perf_counter() - t0) / n,
                 trajectory=trajectories[k],
-                extras=res.extras,
                 stop_reason=MAX_STEPS if feasible else "constraint_infeasible",
                 n_events=event_share[k] + int(res.n_events or 0),
-                n_samples=res.n_samples,
             )
         )
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -307,16 +299,3 @@ def _design_loss(
         cos = torch.dot(shifted, target) / (shifted.norm() * target.norm() + 1e-12)
         loss = loss + cfg.ray_penalty * (1.0 - cos)
     return loss
-
-
-def _values(definition: StudyDefinition, t: np.ndarray) -> dict[str, float]:
-    return {
-        p.name: p.from_unit_float(float(np.clip(t[i], 0.0, 1.0)))
-        for i, p in enumerate(definition.space.inner)
-    }
-
-
-def _share(total: int, n: int) -> list[int]:
-    """``total`` split into ``n`` integers that differ by at most one and sum to ``total``."""
-    base, extra = divmod(int(total), max(n, 1))
-    return [base + (1 if k < extra else 0) for k in range(n)]
