@@ -17,7 +17,9 @@ spread over seeds). ``--sigma-check SEEDS``: which sigma of the block is right w
 unknown: on a small volume (40 x 40 x 40 cm of water, a 20 x 20 x 20 cm lead block, default
 drift tubes 4 + 4) the seed-to-seed spread of the converged inference's block estimate over
 ``SEEDS`` scans of ``--sigma-muons`` muons each, against the Asimov figure and the Laplace
-sigma at the same exposure (``results/muon_tomography_sigma.json``).
+sigma at the same exposure (``results/muon_tomography_sigma.json``). ``--profile-fit N``: where
+the unknown-momentum inference spends its time on one scan of ``N`` muons (``--seed``;
+``results/muon_tomography_profile_fit.json``).
 
 TomOpt (``--tomopt``, skipped with ``--skip-tomopt``) runs in its own virtual environment,
 ``benchmarks/.venv-tomopt`` (created here if missing: ``pip install torch==2.13.0 tomopt==0.1.0
@@ -364,6 +366,7 @@ def main() -> None:
     ap.add_argument("--sigma-check", type=int, default=0, help="seeds of the sigma check (0: skip; alone)")
     ap.add_argument("--sigma-muons", type=int, default=20000, help="muons per scan of the sigma check")
     ap.add_argument("--sigma-first-seed", type=int, default=100)
+    ap.add_argument("--profile-fit", type=int, default=0, help="muons of a profiled fit (0: skip)")
     # worker mode (internal)
     ap.add_argument("--worker", choices=["tomopt", "ours"])
     ap.add_argument("--mode", choices=["timing", "accuracy", "figures"], default="timing")
@@ -380,6 +383,11 @@ def main() -> None:
         print(json.dumps(ours_worker(a.mode, a.n, a.repeats, int(a.threads), a.seed, a.method, a.device)))
         return
 
+    if args.profile_fit:
+        out = HERE / "results" / "muon_tomography_profile_fit.json"
+        out.write_text(json.dumps(profile_fit(args.profile_fit, args.seed), indent=1))
+        print(f"wrote {out.relative_to(ROOT)}")
+        return
     if args.sigma_check:
         seeds = list(range(args.sigma_first_seed, args.sigma_first_seed + args.sigma_check))
         out = HERE / "results" / "muon_tomography_sigma.json"
@@ -486,6 +494,60 @@ def sigma_check(n_muons: int, seeds: list[int]) -> dict:
     }
     print(json.dumps(summary))
     return {"summary": summary, "rows": rows}
+
+
+def profile_fit(n_muons: int, seed: int) -> dict:
+    """Where the unknown-momentum MAP fit spends its time on one scan of the full-size scenario
+    (default drift tubes): cProfile's cumulative seconds of the backward passes (gradient and
+    Hessian-vector products), the eigendecompositions and the forward likelihood evaluations,
+    with the iterations per stage."""
+    import cProfile
+    import pstats
+
+    import torch
+
+    from paretoopt.physics.tomography import MuonTomography, infer_x0, tomography_space
+    from paretoopt.physics.tomography.simulation import cat_kinks
+
+    torch.set_num_threads(1)
+    sim = MuonTomography()
+    sim.eval()
+    params = {k: torch.tensor(v, dtype=torch.float64) for k, v in tomography_space().default_inner().items()}
+    kinks: list = []
+    with torch.no_grad():
+        sim.information(
+            params, {"n_above": 4, "n_below": 4, "technology": "drift_tubes"}, n_muons,
+            torch.Generator().manual_seed(seed), kinks=kinks,
+        )  # fmt: skip
+    data = cat_kinks(kinks)
+    trace: list[dict[str, float]] = []
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    est = infer_x0(data, sim.inference_grid, loss=sim.loss, settings=sim.inference, trace=trace)
+    prof.disable()
+    total = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+
+    def cum(name: str) -> float:
+        # built-ins are keyed "<method 'run_backward' of ...>", "<built-in method ...linalg_eigh>"
+        hits = (k for k in stats if k[2] == name or f"{name}'" in k[2] or k[2].endswith(f"{name}>"))
+        return sum(stats[k][3] for k in hits)
+
+    row = {
+        "n_muons": n_muons,
+        "reconstructed": len(data),
+        "seed": seed,
+        "time_s": total,
+        "iterations": est.iterations,
+        "per_stage": [sum(1 for t in trace if t["stage"] == s) for s in sorted({t["stage"] for t in trace})],
+        "converged": est.converged,
+        "backward_s": cum("run_backward"),
+        "eigh_s": cum("linalg_eigh"),
+        "forward_loglik_s": cum("mixture_loglik"),
+    }
+    print(json.dumps(row))
+    return row
 
 
 def _fmt(r: dict) -> str:
