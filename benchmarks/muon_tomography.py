@@ -13,7 +13,13 @@ over the process after imports (``psutil``); with ``--device cuda`` the same cod
 (peak CUDA memory). ``--accuracy``: the evaluation-mode figure and the converged inference
 (momentum unknown and known): the block's estimate, its pull, iterations and time.
 ``--figures``: the figure of merit per technology, panel count and span (mean and seed-to-seed
-spread over seeds).
+spread over seeds). ``--sigma-check SEEDS``: which sigma of the block is right with the momentum
+unknown: on a small volume (40 x 40 x 40 cm of water, a 20 x 20 x 20 cm lead block, default
+drift tubes 4 + 4) the seed-to-seed spread of the converged inference's block estimate over
+``SEEDS`` scans of ``--sigma-muons`` muons each, against the Asimov figure and the Laplace
+sigma at the same exposure (``results/muon_tomography_sigma.json``). ``--profile-fit N``: where
+the unknown-momentum inference spends its time on one scan of ``N`` muons (``--seed``;
+``results/muon_tomography_profile_fit.json``).
 
 TomOpt (``--tomopt``, skipped with ``--skip-tomopt``) runs in its own virtual environment,
 ``benchmarks/.venv-tomopt`` (created here if missing: ``pip install torch==2.13.0 tomopt==0.1.0
@@ -357,6 +363,10 @@ def main() -> None:
     ap.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--skip-tomopt", action="store_true")
+    ap.add_argument("--sigma-check", type=int, default=0, help="seeds of the sigma check (0: skip; alone)")
+    ap.add_argument("--sigma-muons", type=int, default=20000, help="muons per scan of the sigma check")
+    ap.add_argument("--sigma-first-seed", type=int, default=100)
+    ap.add_argument("--profile-fit", type=int, default=0, help="muons of a profiled fit (0: skip)")
     # worker mode (internal)
     ap.add_argument("--worker", choices=["tomopt", "ours"])
     ap.add_argument("--mode", choices=["timing", "accuracy", "figures"], default="timing")
@@ -373,6 +383,17 @@ def main() -> None:
         print(json.dumps(ours_worker(a.mode, a.n, a.repeats, int(a.threads), a.seed, a.method, a.device)))
         return
 
+    if args.profile_fit:
+        out = HERE / "results" / "muon_tomography_profile_fit.json"
+        out.write_text(json.dumps(profile_fit(args.profile_fit, args.seed), indent=1))
+        print(f"wrote {out.relative_to(ROOT)}")
+        return
+    if args.sigma_check:
+        seeds = list(range(args.sigma_first_seed, args.sigma_first_seed + args.sigma_check))
+        out = HERE / "results" / "muon_tomography_sigma.json"
+        out.write_text(json.dumps(sigma_check(args.sigma_muons, seeds), indent=1))
+        print(f"wrote {out.relative_to(ROOT)}")
+        return
     threads = _ints(args.threads)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rows: list[dict] = []
@@ -419,6 +440,114 @@ def main() -> None:
     RESULTS.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
     _summary(rows)
+
+
+def sigma_check(n_muons: int, seeds: list[int]) -> dict:
+    """Per seed: the Asimov sigma (the figure at the sample's own exposure), the Laplace sigma
+    and the error of the converged MAP block estimate (ln of the block's mean density), on the
+    small volume of the module docstring; then the spread of the errors with its bootstrap
+    error (2,000 resamples)."""
+    import numpy as np
+    import torch
+
+    from paretoopt.physics.tomography import MuonTomography, tomography_space
+    from paretoopt.physics.tomography.detector import Geometry
+    from paretoopt.physics.tomography.volumes import lead_block_grid
+
+    torch.set_num_threads(1)
+    geo = Geometry(volume_xy=(0.3, 0.7, 0.3, 0.7), volume_z=(0.8, 1.2))
+    grid = lead_block_grid(geo, block_voxels=((1, 3), (1, 3), (1, 3)))
+    sim = MuonTomography(grid, geo, infer=True)
+    sim.exposure_s = n_muons / sim.source.rate_hz()
+    sim.eval()
+    params = {k: torch.tensor(v, dtype=torch.float64) for k, v in tomography_space().default_inner().items()}
+    choices = {"n_above": 4, "n_below": 4, "technology": "drift_tubes"}
+    rows = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out = sim(params, choices, n_muons, torch.Generator().manual_seed(seed))
+        rows.append(
+            {
+                "seed": seed,
+                "asimov": float(out["x0_precision"].value) / 100.0,
+                "laplace": out["inferred_precision"] / 100.0,
+                "err": out["block_error"],
+                "conv": out["inference_converged"],
+                "it": out["inference_iterations"],
+                "s": time.perf_counter() - t0,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    e = np.array([r["err"] for r in rows])
+    rng = np.random.default_rng(0)
+    boot = float(np.std([e[rng.integers(0, e.size, e.size)].std(ddof=1) for _ in range(2000)]))
+    summary = {
+        "n_muons": n_muons,
+        "seeds": len(rows),
+        "spread": float(e.std(ddof=1)),
+        "spread_bootstrap_error": boot,
+        "mean_error": float(e.mean()),
+        "asimov_mean": float(np.mean([r["asimov"] for r in rows])),
+        "laplace_mean": float(np.mean([r["laplace"] for r in rows])),
+        "converged": int(sum(r["conv"] for r in rows)),
+    }
+    print(json.dumps(summary))
+    return {"summary": summary, "rows": rows}
+
+
+def profile_fit(n_muons: int, seed: int) -> dict:
+    """Where the unknown-momentum MAP fit spends its time on one scan of the full-size scenario
+    (default drift tubes): cProfile's cumulative seconds of the backward passes (gradient and
+    Hessian-vector products), the eigendecompositions and the forward likelihood evaluations,
+    with the iterations per stage."""
+    import cProfile
+    import pstats
+
+    import torch
+
+    from paretoopt.physics.tomography import MuonTomography, infer_x0, tomography_space
+    from paretoopt.physics.tomography.simulation import cat_kinks
+
+    torch.set_num_threads(1)
+    sim = MuonTomography()
+    sim.eval()
+    params = {k: torch.tensor(v, dtype=torch.float64) for k, v in tomography_space().default_inner().items()}
+    kinks: list = []
+    with torch.no_grad():
+        sim.information(
+            params, {"n_above": 4, "n_below": 4, "technology": "drift_tubes"}, n_muons,
+            torch.Generator().manual_seed(seed), kinks=kinks,
+        )  # fmt: skip
+    data = cat_kinks(kinks)
+    trace: list[dict[str, float]] = []
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    est = infer_x0(data, sim.inference_grid, loss=sim.loss, settings=sim.inference, trace=trace)
+    prof.disable()
+    total = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+
+    def cum(name: str) -> float:
+        # built-ins are keyed "<method 'run_backward' of ...>", "<built-in method ...linalg_eigh>"
+        hits = (k for k in stats if k[2] == name or f"{name}'" in k[2] or k[2].endswith(f"{name}>"))
+        return sum(stats[k][3] for k in hits)
+
+    row = {
+        "n_muons": n_muons,
+        "reconstructed": len(data),
+        "seed": seed,
+        "time_s": total,
+        "iterations": est.iterations,
+        "per_stage": [sum(1 for t in trace if t["stage"] == s) for s in sorted({t["stage"] for t in trace})],
+        "converged": est.converged,
+        "backward_s": cum("run_backward"),
+        "eigh_s": cum("linalg_eigh"),
+        "forward_loglik_s": cum("mixture_loglik"),
+    }
+    print(json.dumps(row))
+    return row
 
 
 def _fmt(r: dict) -> str:

@@ -109,14 +109,37 @@ def test_rear_leakage_of_a_25_8_x0_pbwo4_block(energy):
     """CMS ECAL crystals: 23 cm of PbWO4 = 25.8 X0, built so that rear leakage stays far below
     their 0.3 % constant term (test beam: sigma/E = 2.8 %/sqrt(E) (+) 0.125/E (+) 0.30 %,
     P. Adzic et al., JINST 2 (2007) P04004; its abstract: "mean stochastic term 2.8 % and mean
-    constant term 0.3 %", 20-250 GeV electrons, 3 x 3 crystals; the noise term not re-checked). We know
-    of no published leakage fraction to quote exactly, so the reference is PDG's own gamma fit
+    constant term 0.3 %", 20-250 GeV electrons, 3 x 3 crystals; the noise term not re-checked). The
+    only published containment figure found is a one-sided bound at 1 TeV (more than 98 %,
+    `test_cms_crystals_contain_98_percent_up_to_1_tev`), so the reference here is PDG's own gamma fit
     to EGS4 showers, t_max = ln y - 0.5 with b between 0.45 and 0.55 (PDG: "b ~ 0.5"),
     integrated here: 0.09-0.27 % at 10 GeV, 0.26-0.66 % at 50 GeV, 0.40-0.93 % at 100 GeV.
     The late tail this model once had gave 3.8 % at 100 GeV and would fail."""
     ec, z = MEDIA["PbWO4"]
     lo, hi = (pdg_gamma_leakage(25.8, energy, ec, b) for b in (0.55, 0.45))
     assert lo < model_leakage(25.8, energy, ec, z) < hi
+
+
+def test_cms_crystals_contain_98_percent_up_to_1_tev():
+    """The one published containment figure found for a 25.8 X0 PbWO4 crystal: "The crystal
+    length of 23 (22) cm, corresponding to 25.8 (24.7) radiation lengths in the barrel
+    (endcaps), is sufficient to contain more than 98% of the energy of electrons and photons up
+    to 1 TeV" (a CMS PhD thesis, ch. V "The Compact Muon Solenoid experiment", sec. 5.2,
+    restating the CMS ECAL design; read at
+    123dok.com/id/article/electromagnetic-calorimeter-the-compact-muon-solenoid-experiment.10400847;
+    the CMS ECAL TDR it goes back to, CERN/LHCC 97-33, was not reachable). A one-sided bound, so
+    the test is one-sided: the model's longitudinal containment of a 25.8 X0 block at 1 TeV is
+    above 98 % (measured: 98.3 %, sampled profiles, statistical error < 0.01 %; PDG's gamma
+    fit with b = 0.45-0.55 gives 97.5-98.6 %, computed here). At the design energy the bound
+    is nearly saturated, so a model leaking a few tenths of a percent more at high energy
+    fails; the old late tail (3.8 % already at 100 GeV) fails by far."""
+    ec, z = MEDIA["PbWO4"]
+    leak = model_leakage(25.8, 1000.0, ec, z)
+    assert 1.0 - leak > 0.98
+    # the bound is not trivially met: PDG's own fit straddles it
+    lo, hi = (pdg_gamma_leakage(25.8, 1000.0, ec, b) for b in (0.55, 0.45))
+    assert lo < 0.02 < hi
+    assert lo < leak < hi
 
 
 def stack_medium(layers):
@@ -287,7 +310,18 @@ def test_pbwo4_depth_profile_matches_geant4():
     P04004, abstracts only; Geant4's TestEm9 macros for the CMS crystal, no reference output
     of leakage) or of a 25 X0 Pb/scintillator stack (LHCb, JINST 3 (2008) S08005). This
     Geant4 profile is the nearest published full-simulation figure; the 25.8 X0 and 25 X0
-    tests above compare with PDG's gamma fit instead."""
+    tests above compare with PDG's gamma fit instead.
+
+    Searched again in issue #18's third follow-up (30 minutes): Geant4's TestEm3 ships the
+    LHCb ECAL model as macros (lhcb.mac, lhcb10gev.mac: 66 x (2 mm Pb + 4 mm scintillator), 10
+    GeV electrons) but its only reference output, TestEm3.out, is the default 50 x (10 mm Pb +
+    5 mm liquid argon) at 1 GeV (89 X0, nothing leaks); Geant4's StatAccepTest cmsECAL.g4 (23
+    cm PbWO4, 100 GeV electrons) is a macro without output; Bathow et al., Nucl. Phys. B20
+    (1970) 592 (6 GeV electrons in Pb, Cu, Al, transition curves to 40 X0) and an LHCb
+    calorimeter fast-simulation thesis (G. Vitali, Pisa 2018) were reachable only as their
+    first pages. Found: a CMS thesis restating the ECAL design, "25.8 X0 ... sufficient to
+    contain more than 98% of the energy of electrons and photons up to 1 TeV", tested above
+    as a one-sided bound. Still no figure for a 25 X0 Pb/scintillator stack."""
     ec, z = MEDIA["PbWO4"]
     energy = 5.0
     prof = mean_profile(energy, ec, z)
