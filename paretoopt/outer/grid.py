@@ -15,7 +15,7 @@ import numpy as np
 
 from paretoopt import pareto
 from paretoopt.outer.base import Engine, Proposal, nested_simplex_weights
-from paretoopt.trials import EXTERNAL_SOURCES
+from paretoopt.trials import ANCHOR, EXTERNAL_SOURCES
 
 
 class GridEngine(Engine):
@@ -74,14 +74,29 @@ class GridEngine(Engine):
                 out.append(Proposal(weights=tuple(self._weights[k % w_n]), choices=dict(combo)))
             return out
         counts = self._counts()
-        deferred = self._deferred(counts)
+        anchored = self._anchored()
+        deferred = self._deferred(counts, anchored)
         for _ in range(n):
             # the combination furthest behind in its weight sequence goes next; one that owns no
             # point of the front moves at 1/DEFER_PACE of the others' pace
             i = min(range(c), key=lambda j: (counts[j] * (DEFER_PACE if deferred[j] else 1), j))
-            out.append(Proposal(weights=tuple(self._weight(counts[i])), choices=dict(self._combos[i])))
+            k = anchored_order(counts[i], self.n_objectives) if anchored[i] else counts[i]
+            out.append(Proposal(weights=tuple(self._weight(k)), choices=dict(self._combos[i])))
             counts[i] += 1
         return out
+
+    def _anchored(self) -> list[bool]:
+        """Combinations whose ``m`` anchors (:mod:`paretoopt.normalization`) are told: their
+        extremes are known, so their sequence starts with the trade-off weights
+        (:func:`anchored_order`). Anchors finish before the engine's first ask, so this is the
+        same in a resumed run."""
+        keys = [_key(combo) for combo in self._combos]
+        found = [0] * len(keys)
+        for t in self.completed:
+            key = _key(t.choices)
+            if t.source == ANCHOR and key in keys:
+                found[keys.index(key)] += 1
+        return [f >= self.n_objectives for f in found]
 
     def _counts(self) -> list[int]:
         """Proposals so far per combination (pending ones included): from the study's stored
@@ -97,10 +112,11 @@ class GridEngine(Engine):
             return counts
         return [self.n_asked // c + (1 if j < self.n_asked % c else 0) for j in range(c)]
 
-    def _deferred(self, counts: list[int]) -> list[bool]:
+    def _deferred(self, counts: list[int], anchored: list[bool]) -> list[bool]:
         """Combinations whose first :func:`screen_size` weights are all told and none of whose
         points is on the non-dominated set of every completed feasible trial: they are not
-        dropped (the grid stays exhaustive), only visited less often."""
+        dropped (the grid stays exhaustive), only visited less often. A combination's anchors
+        stand for its ``m`` extremes: it is judged once its trade-off weights are told."""
         c = len(self._combos)
         if c < 2:
             return [False] * c
@@ -119,12 +135,26 @@ class GridEngine(Engine):
                 j = keys.index(key)
                 told[j] += t.source not in EXTERNAL_SOURCES
                 owns[j] = owns[j] or bool(front)
-        screen = screen_size(self.n_objectives)
-        return [counts[j] >= screen and told[j] >= screen and not owns[j] for j in range(c)]
+        m = self.n_objectives
+        screen = [screen_size(m) - (m if anchored[j] else 0) for j in range(c)]
+        return [counts[j] >= screen[j] and told[j] >= screen[j] and not owns[j] for j in range(c)]
 
 
 #: A combination that owns no front point gets one weight for every DEFER_PACE of the others.
 DEFER_PACE = 4
+
+
+def anchored_order(k: int, m: int) -> int:
+    """The index in the nested weight sequence of the ``k``-th weight of a combination whose
+    anchors stand: the second lattice's new (trade-off) points first, then the ``m`` extremes,
+    then the rest unchanged. The anchors already found the extremes; the grid's pure weights
+    (augmented, so they can still land elsewhere, e.g. on a knee) come after the middle."""
+    middle = m * (m - 1) // 2
+    if k < middle:
+        return m + k
+    if k < middle + m:
+        return k - middle
+    return k
 
 
 def screen_size(m: int) -> int:

@@ -62,11 +62,14 @@ def test_a_combination_owning_no_front_point_is_visited_less_but_still_visited(t
     bad = [t for t in engine_trials if t.choices["geometry"] == "bad"]
     good = [t for t in engine_trials if t.choices["geometry"] == "good"]
     assert len(engine_trials) == 20  # 24 minus the 4 anchors (2 objectives x 2 geometries)
-    # the bad geometry got its 3 screening weights (alternating with the good one's), then one
-    # turn per 4 of the good one's over the 14 trials left: at most 3 + ceil(14 / 5) = 6, where
-    # weights-major alternation would have given it 10; and it is not dropped (more than 3)
+    # the bad geometry's screen of 3 is its 2 anchors (its extremes, both dominated by the good
+    # geometry's) and its trade-off weight (0.5, 0.5), which comes first; then it gets one turn
+    # per 4 of the good one's over the 18 trials left: at most 1 + ceil(18 / 5) = 5, where
+    # weights-major alternation would have given it 10; and it is not dropped (more than 1)
     assert DEFER_PACE == 4 and screen_size(2) == 3
-    assert 3 < len(bad) <= 6 and len(good) == 20 - len(bad)
+    assert 1 < len(bad) <= 5 and len(good) == 20 - len(bad)
+    assert bad[0].weights == (0.5, 0.5) and good[0].weights == (0.5, 0.5)
+    assert [t.choices["geometry"] for t in engine_trials[:7]] == ["good", "bad", *["good"] * 4, "bad"]
     # both walk the same weight sequence: the bad geometry's weights are a prefix of the good's
     assert [t.weights for t in bad] == [t.weights for t in good][: len(bad)]
 
@@ -85,7 +88,7 @@ def test_the_deferral_resumes_and_extends_as_an_uninterrupted_run(tmp_path):
 
     def stop_after_eleven(info):
         finished.append(info)
-        if len(finished) == 11:  # past the deferral of the bad geometry (its 3 weights told)
+        if len(finished) == 11:  # past the deferral of the bad geometry (its screen told)
             raise Interrupted
 
     with pytest.raises(Interrupted):
@@ -100,3 +103,18 @@ def test_the_deferral_resumes_and_extends_as_an_uninterrupted_run(tmp_path):
         ]
 
     assert sig(parts) == sig(whole)
+
+
+def test_an_anchored_combination_walks_its_trade_off_weights_before_its_extremes():
+    import numpy as np
+
+    from paretoopt.outer.base import nested_simplex_weights
+    from paretoopt.outer.grid import anchored_order
+
+    w = nested_simplex_weights(3, 10)
+    order = [anchored_order(k, 3) for k in range(10)]
+    assert sorted(order) == list(range(10))  # a permutation: every weight still comes
+    # first the three midpoints (two halves each), then the three vertices, then the rest as before
+    assert all(sorted(w[i].tolist()) == [0.0, 0.5, 0.5] for i in order[:3])
+    assert all(np.max(w[i]) == 1.0 for i in order[3:6])
+    assert order[6:] == list(range(6, 10))
