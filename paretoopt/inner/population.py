@@ -31,7 +31,7 @@ from paretoopt.inner.loop import evaluate_design
 from paretoopt.inner.loss import penalty, set_mode, step_figures, step_seed
 from paretoopt.inner.plan import make_plan
 from paretoopt.inner.result import CONVERGED, MAX_STEPS, InnerResult, TrajectoryStep
-from paretoopt.problem import InnerSettings, StudyDefinition, evaluate
+from paretoopt.problem import Evaluation, InnerSettings, StudyDefinition, evaluate
 from paretoopt.scalarize import Normalization, WeightedSum
 
 #: Penalty below which a member counts as feasible in a step (1e3 x (1e-3 violation)^2 = 1e-3:
@@ -87,6 +87,26 @@ def _unit(definition: StudyDefinition, values: Mapping[str, float]) -> np.ndarra
     inner = definition.space.inner
     t = [float(p.to_unit(torch.tensor(float(values[p.name]), dtype=torch.float64))) for p in inner]
     return np.clip(np.array(t, dtype=float), START_MARGIN, 1.0 - START_MARGIN)
+
+
+def evaluate_unit(
+    definition: StudyDefinition,
+    choices: Mapping[str, Any],
+    t: torch.Tensor,
+    n_samples: int,
+    seed: int,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    exact: bool,
+) -> tuple[torch.Tensor, Evaluation]:
+    """One simulator call at unit-box coordinates ``t`` on the sample ``(seed, n_samples)``: the
+    leaf the gradient is taken at (a detached copy of ``t``) and the evaluation."""
+    leaf = t.detach().clone().to(dtype).requires_grad_(True)
+    params = {p.name: p.from_unit(leaf[i]) for i, p in enumerate(definition.space.inner)}
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return leaf, evaluate(definition, params, choices, n_samples, gen, dtype=dtype, exact=exact)
 
 
 def unit_values(definition: StudyDefinition, t: np.ndarray) -> dict[str, float]:
@@ -171,11 +191,9 @@ def optimize_population(
             zs, pens, grads_z, raw = [], [], [], []
             graphs, evs = [], []
             for k in range(n_points):
-                tk = t[k].detach().clone().to(dtype).requires_grad_(True)
-                params = {p.name: p.from_unit(tk[i]) for i, p in enumerate(space.inner)}
-                gen = torch.Generator(device=dev)
-                gen.manual_seed(gen_seed)
-                ev = evaluate(definition, params, choices, n_samples, gen, dtype=dtype, exact=plan.exact)
+                tk, ev = evaluate_unit(
+                    definition, choices, t[k], n_samples, gen_seed, dtype=dtype, device=dev, exact=plan.exact
+                )
                 calls += 1
                 events += n_samples
                 evs.append(ev)

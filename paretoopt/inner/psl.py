@@ -31,9 +31,9 @@ from paretoopt.exceptions import NonFiniteError
 from paretoopt.inner.loop import evaluate_design
 from paretoopt.inner.loss import penalty, set_mode, step_figures, step_seed
 from paretoopt.inner.plan import make_plan
-from paretoopt.inner.population import split_evenly, unit_values
+from paretoopt.inner.population import evaluate_unit, split_evenly, unit_values
 from paretoopt.inner.result import MAX_STEPS, InnerResult, TrajectoryStep
-from paretoopt.problem import InnerSettings, StudyDefinition, evaluate
+from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import AugmentedChebyshev, Normalization
 
 
@@ -194,11 +194,9 @@ def train_pareto_set(
             grads = torch.zeros_like(ts)
             total = 0.0
             for b in range(cfg.batch):
-                leaf = ts[b].detach().clone().to(dtype).requires_grad_(True)
-                params = {p.name: p.from_unit(leaf[i]) for i, p in enumerate(space.inner)}
-                gen = torch.Generator(device=dev)
-                gen.manual_seed(gen_seed)
-                ev = evaluate(definition, params, choices, n_samples, gen, dtype=dtype, exact=plan.exact)
+                leaf, ev = evaluate_unit(
+                    definition, choices, ts[b], n_samples, gen_seed, dtype=dtype, device=dev, exact=plan.exact
+                )
                 calls += 1
                 events += n_samples
                 if not bool(torch.all(torch.isfinite(ev.objectives.detach()))):
