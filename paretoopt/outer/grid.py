@@ -58,6 +58,8 @@ class GridEngine(Engine):
                 self._weights = nested_simplex_weights(self.n_objectives, self._w_per_combo)[
                     : self._w_per_combo
                 ]
+        #: each combination's position, by its key (a trial's choices -> its combination)
+        self._index = {_key(combo): j for j, combo in enumerate(self._combos)}
 
     def _weight(self, i: int) -> np.ndarray:
         if i >= len(self._weights):
@@ -90,12 +92,11 @@ class GridEngine(Engine):
         extremes are known, so their sequence starts with the trade-off weights
         (:func:`anchored_order`). Anchors finish before the engine's first ask, so this is the
         same in a resumed run."""
-        keys = [_key(combo) for combo in self._combos]
-        found = [0] * len(keys)
+        found = [0] * len(self._combos)
         for t in self.completed:
-            key = _key(t.choices)
-            if t.source == ANCHOR and key in keys:
-                found[keys.index(key)] += 1
+            j = self._index.get(_key(t.choices))
+            if t.source == ANCHOR and j is not None:
+                found[j] += 1
         return [f >= self.n_objectives for f in found]
 
     def _counts(self) -> list[int]:
@@ -103,12 +104,11 @@ class GridEngine(Engine):
         proposals when the runner gave them, else as the fixed weights-major order has them."""
         c = len(self._combos)
         if self.stored and len(self.stored) >= self.n_asked:
-            keys = [_key(combo) for combo in self._combos]
             counts = [0] * c
             for _, choices in self.stored:
-                key = _key(choices)
-                if key in keys:
-                    counts[keys.index(key)] += 1
+                j = self._index.get(_key(choices))
+                if j is not None:
+                    counts[j] += 1
             return counts
         return [self.n_asked // c + (1 if j < self.n_asked % c else 0) for j in range(c)]
 
@@ -126,13 +126,11 @@ class GridEngine(Engine):
             return [False] * c
         f = np.array([t.objectives for t in done], dtype=float)
         on_front = pareto.non_dominated(f, pareto.directions_of(self.definition))
-        keys = [_key(combo) for combo in self._combos]
         told = [0] * c
         owns = [False] * c
         for t, front in zip(done, on_front, strict=True):
-            key = _key(t.choices)
-            if key in keys:
-                j = keys.index(key)
+            j = self._index.get(_key(t.choices))
+            if j is not None:
                 told[j] += t.source not in EXTERNAL_SOURCES
                 owns[j] = owns[j] or bool(front)
         m = self.n_objectives
