@@ -24,7 +24,7 @@ from paretoopt import (
     optimize,
     optimize_inner,
 )
-from paretoopt.analytic import zdt_study
+from paretoopt.analytic import mixed_study, zdt_study
 from paretoopt.exceptions import NonFiniteError, StudyDefinitionError
 from paretoopt.inner.plan import make_plan
 from paretoopt.inner.result import STOP_REASONS
@@ -391,3 +391,53 @@ def test_trajectory_noise_of_run_time_sample_sizes():
 
     assert trajectory_noise_factor({"n_samples": None, "n_eval_samples": None}) == 10000 / 250
     assert trajectory_noise_factor({"n_samples": 500, "n_eval_samples": 5000}) == 10.0
+
+
+def test_a_square_root_kink_at_a_bound_stops_on_the_merit_test_at_its_optimum():
+    """The mixed study's family B at the weight (0, 1): ``f2 = x1`` plus the augmentation's
+    ``rho (1 - sqrt x1)``, whose gradient is infinite at the bound. The optimum sits at
+    ``sqrt x1 = rho / (2 (1 + rho))`` (x1 = 2.5e-7). SLSQP reached it to 2.5e-7 in 23 calls and
+    its line searches then won 1e-7 of merit for 31 more (54 calls); the merit test
+    (``STALL_EVALUATIONS`` calls without a gain of 1e-5 of the first-order scale) ends there,
+    converged."""
+    study = mixed_study(10)
+    study.inner = InnerSettings()
+    rho, offset = 1e-3, 0.01
+    s = AugmentedChebyshev([0.0, 1.0], Normalization([0, 0], [1, 1], [1, 1]), rho=rho, utopia_offset=offset)
+    r = optimize_inner(study, {"family": "B", "level": 0}, s, seed=0)
+    x_opt = (rho / (2 * (1 + rho))) ** 2
+    best = offset + (1 + rho) * x_opt + rho * (1 - np.sqrt(x_opt))  # g = 1 at x2..x10 = 0.3
+    f1, f2 = r.objectives["f1"], r.objectives["f2"]
+    got = max(0.0, f2 + offset) + rho * (f1 + f2)
+    assert r.converged and r.stop_reason == "converged"
+    assert got == pytest.approx(best, abs=1e-6)
+    assert r.n_calls <= 32
+
+
+def test_a_bound_optimum_on_the_kink_of_the_max_is_not_probed_as_a_spurious_face():
+    """f1 = 2 - x + y, f2 = 3x - 2y + 1 at the weights (0.5, 0.5): the optimum is on the kink at
+    x = 0.25, y = 0 (along the kink, f1 = 1.75 + y / 4 grows with y). Its multipliers (3/4, 1/4)
+    give y a slope of +1/8 out of the box; the smoothed max weighs both terms 1/2 there and gave
+    -1/4, so the face y = 0 was probed as a spurious one (3 calls for nothing, 6 a trial on the
+    shield study)."""
+    from paretoopt.inner.stages import FACE_STEPS
+
+    calls: list[tuple[float, float]] = []
+
+    def simulate(params, choices, n, gen):
+        x, y = params["x"], params["y"]
+        calls.append((float(x), float(y)))
+        return {"f1": 2 - x + y, "f2": 3 * x - 2 * y + 1}
+
+    d = StudyDefinition(
+        "kink", DesignSpace(Real("x", 0, 1), Real("y", 0, 1)), [Objective("f1"), Objective("f2")], simulate
+    )
+    d.inner = InnerSettings()
+    s = AugmentedChebyshev([0.5, 0.5], Normalization.identity([1, 1]))
+    r = optimize_inner(d, {}, s, seed=0)
+    assert (
+        r.converged
+        and r.params["x"] == pytest.approx(0.25, abs=1e-6)
+        and r.params["y"] == pytest.approx(0, abs=1e-9)
+    )
+    assert not [c for c in calls if any(abs(c[1] - step) < 1e-12 for step in FACE_STEPS)]

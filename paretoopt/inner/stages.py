@@ -28,7 +28,7 @@ import numpy as np
 from paretoopt.inner.loss import step_seed
 from paretoopt.inner.result import CONVERGED, MAX_STEPS
 from paretoopt.inner.sample import BudgetSpent, Run
-from paretoopt.inner.trust import Solve, merit, point, solve
+from paretoopt.inner.trust import Solve, chebyshev_subgradient, merit, point, solve, uses_epigraph
 
 #: A warm start that moved less than this (unit box) "did not move".
 STUCK = 1e-6
@@ -71,7 +71,10 @@ def _escape(
     for _ in range(2):  # at most two escapes: each costs calls
         p = s.best
         limit = FACE_SLOPE * max(abs(s.best_merit), 1e-12)
-        outward = np.where(p.t <= 1e-12, p.grad, np.where(p.t >= 1.0 - 1e-12, -p.grad, np.inf))
+        # a Chebyshev loss's slopes from the subgradient its optimum's multipliers give (the
+        # smoothed max's gradient weighs the active terms by its softmax instead)
+        grad = chebyshev_subgradient(run, p) if uses_epigraph(run) else p.grad
+        outward = np.where(p.t <= 1e-12, grad, np.where(p.t >= 1.0 - 1e-12, -grad, np.inf))
         suspects = [i for i in np.argsort(outward, kind="stable")[:FACE_COORDS] if outward[i] <= limit]
         escaped = False
         for i in suspects:

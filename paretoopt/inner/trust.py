@@ -61,6 +61,15 @@ NOISE_SHARE = 0.1
 #: ``no_progress`` (its line search backtracks without end when the gradient does not describe
 #: the loss, e.g. a detached piece of the simulation).
 STALL_ITERATIONS = 10
+#: The ftol test across line searches: a trust region's solve that has lowered the merit by more
+#: than the tolerance stops as converged once ``STALL_EVALUATIONS`` evaluations in a row lower
+#: it by less, the tolerance being ``MERIT_TOL`` of the merit's first-order scale (the decrease
+#: the first gradient promises over one trust region, at most 1 in normalised units); a best
+#: point on the region's edge still moves the region. Against a square-root kink at a bound
+#: (ZDT1's ``sqrt(f1)`` family at its extreme, the optimum at x = 2.5e-7) SLSQP's line searches
+#: kept winning 1e-7 of merit for 36 calls after reaching it to 2.5e-7.
+STALL_EVALUATIONS = 8
+MERIT_TOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,21 @@ class Solve:
 
 @dataclass
 class _Best:
-    """The best point a solve has evaluated, and its merit."""
+    """The best point a solve has evaluated, its merit, and the ftol test's state in the current
+    trust region: the merit at its start, that of the last decrease by more than ``tol`` and the
+    evaluations since."""
 
     point: Point
     merit: float
+    tol: float = 0.0
+    start: float = 0.0
+    mark: float = 0.0
+    idle: int = 0
+
+
+class _Stalled(Exception):
+    """:data:`STALL_EVALUATIONS` evaluations in a row lowered the best merit by less than the
+    solve's tolerance."""
 
 
 def uses_epigraph(run: Run) -> bool:
@@ -129,7 +149,8 @@ def solve(
     if first is None:
         first = point(run, t0, seed, n_samples)
     cache[first.t.tobytes()] = first
-    state = _Best(first, merit(run, first))
+    first_merit = merit(run, first)
+    state = _Best(first, first_merit, merit_tol(run, first))
 
     def at(x: np.ndarray) -> Point:
         key = np.clip(x, 0.0, 1.0).tobytes()
@@ -140,6 +161,12 @@ def solve(
             m = merit(run, p)
             if m < state.merit:
                 state.point, state.merit = p, m
+            if state.merit < state.mark - state.tol:
+                state.mark, state.idle = state.merit, 0
+            else:
+                state.idle += 1
+                if state.idle >= STALL_EVALUATIONS and state.mark < state.start:
+                    raise _Stalled
         return p
 
     hard = constrained(run)
@@ -155,11 +182,15 @@ def solve(
             lo = np.maximum(0.0, t_cur - radius)
             hi = np.minimum(1.0, t_cur + radius)
             before = state.merit
+            state.start, state.mark, state.idle = state.merit, state.merit, 0
             try:
                 _, status = sub(at, lambda: state.merit, t_cur, lo, hi, run, g_tol, f_tol)
             except BudgetSpent:
                 reason = MAX_STEPS
                 break
+            except _Stalled:
+                # the ftol test ends the region's solve; on its edge the region still moves
+                status = CONVERGED
             t_best = state.point.t
             on_edge = ((np.abs(t_best - lo) < EDGE_TOL) & (lo > 0.0)) | (
                 (np.abs(t_best - hi) < EDGE_TOL) & (hi < 1.0)
@@ -171,7 +202,18 @@ def solve(
                 continue
             reason = status if not on_edge.any() else NO_PROGRESS
             break
-    return Solve(state.point, state.merit, first, merit(run, first), reason)
+    return Solve(state.point, state.merit, first, first_merit, reason)
+
+
+def merit_tol(run: Run, p: Point) -> float:
+    """The ftol test's tolerance from the start ``p`` (:data:`MERIT_TOL`): a share of the
+    decrease the first-order model promises over one trust region, ``TRUST_RADIUS`` times the
+    largest projected (sub)gradient component, capped at 1 (normalised units: the front's
+    range) against a singular gradient; the Monte Carlo noise share when larger. 0 for a start
+    that is already stationary (SLSQP's own tests decide there)."""
+    g = _subgradient(run, p) if uses_epigraph(run) else p.grad
+    size = float(np.max(np.abs(projected_gradient(p.t, g)), initial=0.0))
+    return max(MERIT_TOL * min(TRUST_RADIUS * size, 1.0), NOISE_SHARE * p.stderr)
 
 
 def _stationary(p: Point, g_tol: float) -> bool:
@@ -336,13 +378,18 @@ def _step_scale(run: Run, p: Point) -> float:
     ~0 of its normalised range and only the 1e-3 augmentation pulls) it crept 1e-3 per step and
     took 15 calls to cross its first trust region. Scaling the loss (objectives, offset and
     penalty alike, so the epigraph keeps its shape) moves no optimum."""
+    size = float(np.max(np.abs(projected_gradient(p.t, _subgradient(run, p))), initial=0.0))
+    return float(np.clip(TRUST_RADIUS / size, 1.0, 1e6)) if size > 0 else 1.0
+
+
+def _subgradient(run: Run, p: Point) -> np.ndarray:
+    """The gradient of the Chebyshev loss's largest term plus the augmentation and penalty at
+    ``p`` (one subgradient of the max)."""
     sc = run.scalarization
     assert isinstance(sc, AugmentedChebyshev) and p.z is not None and p.jz is not None and p.gpen is not None
     w = sc.weights.numpy().astype(float)
     a = int(np.argmax(w * (p.z + sc.utopia_offset)))
-    g = w[a] * p.jz[a] + sc.rho * p.jz.sum(axis=0) + p.gpen
-    size = float(np.max(np.abs(projected_gradient(p.t, g)), initial=0.0))
-    return float(np.clip(TRUST_RADIUS / size, 1.0, 1e6)) if size > 0 else 1.0
+    return w[a] * p.jz[a] + sc.rho * p.jz.sum(axis=0) + p.gpen
 
 
 def _epigraph_round(
@@ -418,6 +465,15 @@ def chebyshev_stationarity(run: Run, p: Point) -> float:
     the active terms of the max (those within 1e-8 of it), plus the augmentation and penalty
     gradients, less the active constraints' pull (:func:`kkt_stationarity`): zero at a
     stationary point of the nonsmooth loss, bound and constraint optima included."""
+    return kkt_stationarity(p, chebyshev_subgradient(run, p))
+
+
+def chebyshev_subgradient(run: Run, p: Point) -> np.ndarray:
+    """The subgradient of an augmented Chebyshev loss at ``p`` that comes closest to
+    stationarity (see :func:`chebyshev_stationarity`): at a kink of the max, the combination of
+    its active terms that the optimum's multipliers give, where the smoothed max's gradient
+    weighs them by its softmax instead (on the shield's kink it pointed into the box along
+    coordinates the optimum holds at their bounds)."""
     sc = run.scalarization
     assert isinstance(sc, AugmentedChebyshev) and p.z is not None and p.jz is not None and p.gpen is not None
     w = sc.weights.numpy().astype(float)
@@ -431,12 +487,11 @@ def chebyshev_stationarity(run: Run, p: Point) -> float:
     held = (at_low & np.all(combos >= 0, axis=1)) | (at_high & np.all(combos <= 0, axis=1))
     keep = ~held
     if not keep.any():
-        return 0.0
+        return combos.mean(axis=1)
     # weights on the simplex minimising |combination| on the other coordinates (NNLS with a
     # heavily weighted row for sum = 1)
     big = 1e3 * max(1.0, float(np.max(np.abs(combos[keep]), initial=0.0)))
     a = np.vstack([combos[keep], big * np.ones(len(active))])
     b = np.append(np.zeros(int(keep.sum())), big)
     lam, _ = scipy.optimize.nnls(a, b)
-    g = combos @ (lam / max(lam.sum(), 1e-300))
-    return kkt_stationarity(p, g)
+    return np.asarray(combos @ (lam / max(lam.sum(), 1e-300)))
