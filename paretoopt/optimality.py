@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from paretoopt.normalization import ANCHOR_OFF_WEIGHT, NormalizationHistory
-from paretoopt.scalarize import Scalarization, make_scalarization
+from paretoopt.scalarize import Scalarization, make_scalarization, unsmoothed
 from paretoopt.storage import BaseStorage
 from paretoopt.trials import EXTERNAL_SOURCES
 
@@ -63,10 +63,12 @@ def best_witness(
     known: Sequence[KnownDesign],
     signs: Sequence[float] | torch.Tensor,
 ) -> KnownDesign | None:
-    """The known design that beats ``objectives`` by most on ``scalarization`` (each side given
-    the benefit of ``WITNESS_SIGMAS`` standard errors), or ``None`` when none does."""
+    """The known design that beats ``objectives`` by most on ``scalarization`` with an exact max
+    (:func:`~paretoopt.scalarize.unsmoothed`; each side given the benefit of ``WITNESS_SIGMAS``
+    standard errors), or ``None`` when none does."""
     if not known:
         return None
+    scalarization = unsmoothed(scalarization)
     sg = torch.as_tensor(signs, dtype=torch.float64)
     own = torch.as_tensor(list(objectives), dtype=torch.float64)
     own_best = float(
