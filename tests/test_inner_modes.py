@@ -441,3 +441,21 @@ def test_a_bound_optimum_on_the_kink_of_the_max_is_not_probed_as_a_spurious_face
         and r.params["y"] == pytest.approx(0, abs=1e-9)
     )
     assert not [c for c in calls if any(abs(c[1] - step) < 1e-12 for step in FACE_STEPS)]
+
+
+def test_a_trial_does_not_depend_on_the_blas_thread_count():
+    """Dask's workers run numpy's and scipy's BLAS on one thread (OPENBLAS_NUM_THREADS=1), a
+    user's shell on all cores: SLSQP's small linear algebra summed in another order and the
+    mixed study's (A, 0) extreme ended 6e-9 apart, so two workers did not give the sequential
+    trials. The inner loop runs that BLAS on one thread whatever the environment says."""
+    from threadpoolctl import ThreadpoolController
+
+    study = mixed_study(10)
+    study.inner = InnerSettings()
+    s = AugmentedChebyshev([0.0, 1.0], Normalization([0, 0], [1, 1], [1, 1]))
+    got = []
+    for threads in (1, 2):
+        with ThreadpoolController().limit(limits=threads, user_api="blas"):
+            r = optimize_inner(study, {"family": "A", "level": 0}, s, seed=123)
+        got.append((r.params, r.objectives))
+    assert got[0] == got[1]
