@@ -26,10 +26,13 @@ ZDT2 and DTLZ2 have spurious stationary points). Inside each region:
   test (no coordinate moved by more than ``X_TOL`` and the loss fell by at most a tenth of its
   Monte Carlo standard error on this sample, or by rounding only on an exact one).
 
-A solve also stops when the budget (``max_steps`` calls) is spent, or with ``no_progress`` when
-a line search fails, ``STALL_ITERATIONS`` SLSQP iterations in a row find no better point, or the
-region was re-centred ``_MAX_TRUST_ROUNDS`` times. It returns the best point evaluated (one fixed sample:
-values compare exactly).
+A region's solve that has lowered the merit also ends, converged, once ``STALL_EVALUATIONS``
+calls in a row lower it by less than ``MERIT_TOL`` of its first-order scale (an ftol test
+across line searches: at a singular gradient, a square-root kink at a bound, no
+projected-gradient test passes). A solve also stops when the budget (``max_steps`` calls) is
+spent, or with ``no_progress`` when a line search fails, ``STALL_ITERATIONS`` SLSQP iterations
+in a row find no better point, or the region was re-centred ``_MAX_TRUST_ROUNDS`` times. It
+returns the best point evaluated (one fixed sample: values compare exactly).
 """
 
 from __future__ import annotations
@@ -465,7 +468,8 @@ def chebyshev_stationarity(run: Run, p: Point) -> float:
     the active terms of the max (those within 1e-8 of it), plus the augmentation and penalty
     gradients, less the active constraints' pull (:func:`kkt_stationarity`): zero at a
     stationary point of the nonsmooth loss, bound and constraint optima included."""
-    return kkt_stationarity(p, chebyshev_subgradient(run, p))
+    g, held = _closest_subgradient(run, p)
+    return 0.0 if held else kkt_stationarity(p, g)
 
 
 def chebyshev_subgradient(run: Run, p: Point) -> np.ndarray:
@@ -474,6 +478,13 @@ def chebyshev_subgradient(run: Run, p: Point) -> np.ndarray:
     its active terms that the optimum's multipliers give, where the smoothed max's gradient
     weighs them by its softmax instead (on the shield's kink it pointed into the box along
     coordinates the optimum holds at their bounds)."""
+    return _closest_subgradient(run, p)[0]
+
+
+def _closest_subgradient(run: Run, p: Point) -> tuple[np.ndarray, bool]:
+    """:func:`chebyshev_subgradient`, and whether every coordinate sits on a bound that every
+    combination of the active terms pushes it against (stationary whatever the weights; the
+    subgradient is then their mean)."""
     sc = run.scalarization
     assert isinstance(sc, AugmentedChebyshev) and p.z is not None and p.jz is not None and p.gpen is not None
     w = sc.weights.numpy().astype(float)
@@ -487,11 +498,11 @@ def chebyshev_subgradient(run: Run, p: Point) -> np.ndarray:
     held = (at_low & np.all(combos >= 0, axis=1)) | (at_high & np.all(combos <= 0, axis=1))
     keep = ~held
     if not keep.any():
-        return combos.mean(axis=1)
+        return combos.mean(axis=1), True
     # weights on the simplex minimising |combination| on the other coordinates (NNLS with a
     # heavily weighted row for sum = 1)
     big = 1e3 * max(1.0, float(np.max(np.abs(combos[keep]), initial=0.0)))
     a = np.vstack([combos[keep], big * np.ones(len(active))])
     b = np.append(np.zeros(int(keep.sum())), big)
     lam, _ = scipy.optimize.nnls(a, b)
-    return np.asarray(combos @ (lam / max(lam.sum(), 1e-300)))
+    return np.asarray(combos @ (lam / max(lam.sum(), 1e-300))), False
