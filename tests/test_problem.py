@@ -7,6 +7,7 @@ import torch
 from paretoopt import (
     DesignSpace,
     Estimate,
+    InnerSettings,
     Objective,
     Real,
     SimulationError,
@@ -99,6 +100,27 @@ def test_loaded_definition_pickles_by_source(tmp_path, studies_dir):
     assert d.source is not None and len(d.source_hash) == 64
     d2 = pickle.loads(pickle.dumps(d))
     assert d2.name == "zdt1" and d2.source_hash == d.source_hash
+
+
+def test_a_loaded_definition_keeps_what_a_script_set_through_pickling_and_copies(studies_dir):
+    """A script loads a study file and sets its inner settings, ideal and nadir: a Dask worker
+    (pickling re-executes the file) ran the file's settings instead, and ``copy.copy`` (through
+    the same path) dropped them and a replaced reference front."""
+    import copy
+    import pickle
+
+    d = load_study_definition(studies_dir / "zdt1.py")
+    d.inner = InnerSettings(mode="exact", max_steps=17)
+    d.ideal, d.nadir = (0.5, 0.25), (2.0, 3.0)
+    d.description = "set by a script"
+    d.true_front = lambda n: torch.zeros(n, 2).numpy()
+    sent = pickle.loads(pickle.dumps(d))
+    assert sent.source == d.source  # still travels as its source ...
+    assert (sent.inner, sent.ideal, sent.nadir) == (d.inner, d.ideal, d.nadir)
+    assert sent.description == d.description
+    copied = copy.copy(d)
+    assert (copied.inner, copied.ideal, copied.nadir) == (d.inner, d.ideal, d.nadir)
+    assert copied.true_front is d.true_front and copied.simulate is d.simulate  # ... and copies keep code
 
 
 def test_warning_when_parameter_gets_no_gradient(tmp_path):

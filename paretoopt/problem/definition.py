@@ -301,10 +301,21 @@ class StudyDefinition:
 
     def __reduce__(self) -> Any:
         # A definition loaded from a file travels (to Dask workers, subprocesses) as its
-        # source text and is re-executed there: closures in study files need not pickle.
+        # source text and is re-executed there: closures in study files need not pickle. The
+        # plain-data attributes a script may change after loading travel beside it (they were
+        # lost: a worker ran the file's InnerSettings, not the ones the script had set).
         if self.source is not None:
-            return (definition_from_source, (self.source, self.path or f"<{self.name}>"))
+            state = {k: self.__dict__[k] for k in _CARRIED if k in self.__dict__}
+            return (definition_from_source, (self.source, self.path or f"<{self.name}>"), state)
         return object.__reduce__(self)
+
+    def __copy__(self) -> StudyDefinition:
+        """A shallow copy in this process, every attribute kept (through :meth:`__reduce__` a
+        loaded definition's copy re-executed its file and lost what had been set since: a
+        benchmark's copy of an RE study lost the ideal, nadir and reference front it had set)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
 
     @property
     def objective_names(self) -> list[str]:
@@ -331,6 +342,10 @@ class StudyDefinition:
             text = repr(self) + repr(self.space) + repr(self.objectives) + text
         return hashlib.sha256(text.encode()).hexdigest()
 
+
+#: The plain-data attributes of a loaded definition that pickling carries beside its source
+#: (``simulate`` and ``true_front`` are code: they come from the source).
+_CARRIED = ("name", "inner", "description", "ideal", "nadir")
 
 _loaded_counter = 0
 
