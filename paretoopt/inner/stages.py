@@ -29,7 +29,8 @@ import numpy as np
 from paretoopt.inner.loss import step_seed
 from paretoopt.inner.result import CONVERGED, MAX_STEPS
 from paretoopt.inner.sample import BudgetSpent, Run
-from paretoopt.inner.trust import Solve, chebyshev_subgradient, merit, point, solve, uses_epigraph
+from paretoopt.inner.stationarity import chebyshev_subgradient
+from paretoopt.inner.trust import Solve, merit, point, solve, uses_epigraph
 
 #: A warm start that moved less than this (unit box) "did not move".
 STUCK = 1e-6

@@ -46,6 +46,7 @@ import scipy.optimize
 
 from paretoopt.inner.result import CONVERGED, MAX_STEPS, NO_PROGRESS
 from paretoopt.inner.sample import BudgetSpent, Point, Run, projected_gradient
+from paretoopt.inner.stationarity import chebyshev_stationarity, kkt_stationarity, largest_term_subgradient
 from paretoopt.scalarize import AugmentedChebyshev
 
 #: The most a sub-run may move a coordinate (fraction of its range).
@@ -214,7 +215,7 @@ def merit_tol(run: Run, p: Point) -> float:
     largest projected (sub)gradient component, capped at 1 (normalised units: the front's
     range) against a singular gradient; the Monte Carlo noise share when larger. 0 for a start
     that is already stationary (SLSQP's own tests decide there)."""
-    g = _subgradient(run, p) if uses_epigraph(run) else p.grad
+    g = largest_term_subgradient(run, p) if uses_epigraph(run) else p.grad
     size = float(np.max(np.abs(projected_gradient(p.t, g)), initial=0.0))
     return max(MERIT_TOL * min(TRUST_RADIUS * size, 1.0), NOISE_SHARE * p.stderr)
 
@@ -355,25 +356,6 @@ def _slsqp_round(
     ) else NO_PROGRESS
 
 
-def kkt_stationarity(p: Point, grad: np.ndarray) -> float:
-    """The projected-gradient test of a smooth loss with gradient ``grad`` at ``p`` once the best
-    nonnegative combination of the active constraints' slack gradients is taken off: zero at a
-    KKT point (bound and constraint optima included)."""
-    return float(np.max(np.abs(projected_gradient(p.t, grad - _constraint_pull(p, grad))), initial=0.0))
-
-
-def _constraint_pull(p: Point, grad: np.ndarray) -> np.ndarray:
-    """``sum_j mu_j grad g_j`` over the active slacks (``g_j <= 1e-6``), ``mu >= 0`` fitting ``grad``."""
-    if p.g is None or p.jg is None:
-        return np.zeros_like(grad)
-    active = np.flatnonzero(p.g <= 1e-6)
-    if not len(active):
-        return np.zeros_like(grad)
-    jt = p.jg[active].T  # d x k
-    mu, _ = scipy.optimize.nnls(jt, grad)
-    return jt @ mu
-
-
 def _step_scale(run: Run, p: Point) -> float:
     """The factor (>= 1) that gives the Chebyshev loss's subgradient at ``p`` a largest component
     of :data:`TRUST_RADIUS` per unit of the box. SLSQP's first step is the objective's gradient
@@ -381,18 +363,8 @@ def _step_scale(run: Run, p: Point) -> float:
     ~0 of its normalised range and only the 1e-3 augmentation pulls) it crept 1e-3 per step and
     took 15 calls to cross its first trust region. Scaling the loss (objectives, offset and
     penalty alike, so the epigraph keeps its shape) moves no optimum."""
-    size = float(np.max(np.abs(projected_gradient(p.t, _subgradient(run, p))), initial=0.0))
+    size = float(np.max(np.abs(projected_gradient(p.t, largest_term_subgradient(run, p))), initial=0.0))
     return float(np.clip(TRUST_RADIUS / size, 1.0, 1e6)) if size > 0 else 1.0
-
-
-def _subgradient(run: Run, p: Point) -> np.ndarray:
-    """The gradient of the Chebyshev loss's largest term plus the augmentation and penalty at
-    ``p`` (one subgradient of the max)."""
-    sc = run.scalarization
-    assert isinstance(sc, AugmentedChebyshev) and p.z is not None and p.jz is not None and p.gpen is not None
-    w = sc.weights.numpy().astype(float)
-    a = int(np.argmax(w * (p.z + sc.utopia_offset)))
-    return w[a] * p.jz[a] + sc.rho * p.jz.sum(axis=0) + p.gpen
 
 
 def _epigraph_round(
@@ -460,49 +432,3 @@ def _epigraph_round(
     # SLSQP's line search found no descent (status 8): at rounding level, or stuck. The
     # projected-gradient test of the max (its smallest projected subgradient) tells which.
     return t_new, CONVERGED if chebyshev_stationarity(run, at(t_new)) <= max(g_tol, 1e-4) else NO_PROGRESS
-
-
-def chebyshev_stationarity(run: Run, p: Point) -> float:
-    """The projected-gradient test of an augmented Chebyshev loss at ``p``: the smallest
-    ``max_i |clip(t - g, 0, 1) - t|_i`` over the convex combinations ``g`` of the gradients of
-    the active terms of the max (those within 1e-8 of it), plus the augmentation and penalty
-    gradients, less the active constraints' pull (:func:`kkt_stationarity`): zero at a
-    stationary point of the nonsmooth loss, bound and constraint optima included."""
-    g, held = _closest_subgradient(run, p)
-    return 0.0 if held else kkt_stationarity(p, g)
-
-
-def chebyshev_subgradient(run: Run, p: Point) -> np.ndarray:
-    """The subgradient of an augmented Chebyshev loss at ``p`` that comes closest to
-    stationarity (see :func:`chebyshev_stationarity`): at a kink of the max, the combination of
-    its active terms that the optimum's multipliers give, where the smoothed max's gradient
-    weighs them by its softmax instead (on the shield's kink it pointed into the box along
-    coordinates the optimum holds at their bounds)."""
-    return _closest_subgradient(run, p)[0]
-
-
-def _closest_subgradient(run: Run, p: Point) -> tuple[np.ndarray, bool]:
-    """:func:`chebyshev_subgradient`, and whether every coordinate sits on a bound that every
-    combination of the active terms pushes it against (stationary whatever the weights; the
-    subgradient is then their mean)."""
-    sc = run.scalarization
-    assert isinstance(sc, AugmentedChebyshev) and p.z is not None and p.jz is not None and p.gpen is not None
-    w = sc.weights.numpy().astype(float)
-    terms = w * (p.z + sc.utopia_offset)
-    active = np.flatnonzero(terms >= terms.max() - 1e-8 * max(1.0, abs(float(terms.max()))))
-    cols = (w[active, None] * p.jz[active]).T  # d x k
-    rest = sc.rho * p.jz.sum(axis=0) + p.gpen
-    at_low, at_high = p.t <= 1e-12, p.t >= 1.0 - 1e-12
-    combos = cols + rest[:, None]
-    # a bound coordinate that every combination pushes outward holds whatever the weights
-    held = (at_low & np.all(combos >= 0, axis=1)) | (at_high & np.all(combos <= 0, axis=1))
-    keep = ~held
-    if not keep.any():
-        return combos.mean(axis=1), True
-    # weights on the simplex minimising |combination| on the other coordinates (NNLS with a
-    # heavily weighted row for sum = 1)
-    big = 1e3 * max(1.0, float(np.max(np.abs(combos[keep]), initial=0.0)))
-    a = np.vstack([combos[keep], big * np.ones(len(active))])
-    b = np.append(np.zeros(int(keep.sum())), big)
-    lam, _ = scipy.optimize.nnls(a, b)
-    return np.asarray(combos @ (lam / max(lam.sum(), 1e-300))), False

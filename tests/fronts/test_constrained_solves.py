@@ -19,7 +19,7 @@ import torch
 from paretoopt import Constraint, DesignSpace, Objective, Real, StudyDefinition
 from paretoopt.inner import optimize_inner
 from paretoopt.inner.sample import Point
-from paretoopt.inner.trust import kkt_stationarity
+from paretoopt.inner.stationarity import kkt_stationarity
 from paretoopt.normalization import anchor_weights, optimize_anchor
 from paretoopt.scalarize import AugmentedChebyshev, Normalization
 
