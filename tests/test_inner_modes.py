@@ -470,7 +470,6 @@ def test_a_monte_carlo_chebyshev_kink_stops_growing_its_sample_within_the_noise(
     from the noise-free expectations) to its noise."""
     from scipy.optimize import brentq
 
-
     def simulate(params, choices, n, gen):
         t = params["thickness_mm"]
         noise = torch.randn(n, generator=gen, dtype=t.dtype)
