@@ -15,12 +15,11 @@ from paretoopt.physics.tomography import (
     InferenceGrid,
     InferenceSettings,
     LossModel,
-    MomentumModel,
     RobustPrior,
     infer_x0,
 )
 from paretoopt.physics.tomography.likelihood import KinkData, mixture_loglik
-from paretoopt.physics.tomography.scattering_model import ScatteringModel, covariance_model
+from tests.physics.column_scans import column_scan
 
 torch.set_num_threads(1)
 
@@ -32,35 +31,10 @@ X0_CM = [36.08, 36.08, 36.08, 36.08, 0.5612, 1.757, 36.08, 36.08]
 def _scan(n_per_column: int = 1000, seed: int = 7) -> tuple[KinkData, InferenceGrid, LossModel, torch.Tensor]:
     """Vertical muons through each column, true momenta drawn from the spectrum's 8 nodes
     (0.5-50 GeV at the zenith), kinks drawn from the model's own Gaussian at the true momentum;
-    the inference sees only the spectrum (momentum unknown)."""
+    the inference sees only the spectrum (momentum unknown; ``column_scan``)."""
     grid = InferenceGrid((2, 2, 2), (0.0, 0.0, 0.0), 0.1)
-    n = 4 * n_per_column
-    column = torch.arange(4).repeat_interleave(n_per_column)
-    idx = torch.stack([column, 4 + column], dim=1)  # bottom layer, top layer
-    h = 10.0
-    rows = [[h, 0.5 * (hi**2 - lo**2), (hi**3 - lo**3) / 3.0] for lo, hi in ((0.0, h), (h, 2 * h))]
-    a = torch.tensor(rows, dtype=torch.float64)[None, :, None, :].expand(n, 2, 2, 3).clone()
-    design = ScatteringModel(idx, a, torch.full((n, 2), h, dtype=torch.float64), torch.arange(2))
-    momentum = MomentumModel("unknown", n_nodes=8, range_gev=(0.5, 50.0))
-    cos_t = torch.ones(n, dtype=torch.float64)
-    log_prior = momentum.log_weights(cos_t)
-    nodes = momentum.nodes()
-    g = torch.Generator().manual_seed(seed)
-    p_true = nodes[torch.multinomial(torch.exp(log_prior), 1, generator=g)[:, 0]]
-    loss = LossModel()
-    lam_true = 1.0 / torch.tensor(X0_CM, dtype=torch.float64)
-    meas = torch.tensor([1e-6, 0.0, 1e-2], dtype=torch.float64).expand(n, 2, 3).clone()
-    s = covariance_model(design, lam_true, p_true, loss, 2).s + meas
-    z = torch.randn((n, 2, 2), generator=g, dtype=torch.float64)
-    l11 = torch.sqrt(s[..., 0])
-    l21 = s[..., 1] / l11
-    l22 = torch.sqrt(s[..., 2] - l21 * l21)
-    dt, dx = l11 * z[..., 0], l21 * z[..., 0] + l22 * z[..., 1]
-    data = KinkData(
-        design, dt, dx, meas, torch.ones(n, dtype=torch.float64), nodes[None, :].expand(n, -1),
-        log_prior, momentum.log_p_precision(cos_t),
-    )  # fmt: skip
-    return data, grid, loss, lam_true
+    scan = column_scan(torch.tensor(X0_CM, dtype=torch.float64), n_per_column, seed)
+    return scan.data, grid, scan.loss, scan.lam
 
 
 def test_unknown_momentum_fit_converges_with_full_newton_steps() -> None:

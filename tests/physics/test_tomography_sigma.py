@@ -14,13 +14,12 @@ from paretoopt.physics.tomography import (
     InferenceGrid,
     InferenceSettings,
     LossModel,
-    MomentumModel,
     RobustPrior,
     infer_x0,
 )
 from paretoopt.physics.tomography.fisher import linear_sigma, muon_fisher, posterior_precision, scatter_pairs
 from paretoopt.physics.tomography.likelihood import KinkData, entry_loglik
-from paretoopt.physics.tomography.scattering_model import ScatteringModel, covariance_model
+from tests.physics.column_scans import column_scan
 
 torch.set_num_threads(1)
 
@@ -33,44 +32,18 @@ def _columns(
     n_columns: int, per_column: int, seed: int
 ) -> tuple[KinkData, InferenceGrid, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Vertical muons through ``n_columns`` independent columns of two 10 cm layers, water
-    below; the top voxel of every fourth column is lead (the replicates), the rest water. True
-    momenta drawn from the spectrum's 8 nodes over 0.5-50 GeV, kinks from the model's own
-    Gaussian at the true momentum (1 mrad, 1 mm fit errors); the inference sees only the
-    spectrum. Returns the data, grid, true ``lambda = 1/X0``, and the two information matrices:
-    the Asimov one (true momenta, ``ln p`` profiled) and the outer product of the marginal
-    likelihood's per-muon scores at the truth (an unbiased estimate of the exact expected
-    information of the momentum-marginalised likelihood)."""
+    below; the top voxel of every fourth column is lead (the replicates), the rest water
+    (``column_scan``: momentum unknown to the inference). Returns the data, grid, true
+    ``lambda = 1/X0``, and the two information matrices: the Asimov one (true momenta, ``ln p``
+    profiled) and the outer product of the marginal likelihood's per-muon scores at the truth
+    (an unbiased estimate of the exact expected information of the momentum-marginalised
+    likelihood)."""
     k = n_columns
     grid = InferenceGrid((2, 1, k), (0.0, 0.0, 0.0), 0.1)
-    n = k * per_column
-    col = torch.arange(k).repeat_interleave(per_column)
-    idx = torch.stack([col, k + col], 1)
-    h = 10.0
-    # PDG scattering moments of a vertical path through each 10 cm layer: H, H^2/2, H^3/3
-    rows = [[h, 0.5 * (b * b - a * a), (b**3 - a**3) / 3.0] for a, b in ((0.0, h), (h, 2 * h))]
-    moments = torch.tensor(rows, dtype=torch.float64)[None, :, None, :].expand(n, 2, 2, 3).clone()
-    design = ScatteringModel(idx, moments, torch.full((n, 2), h, dtype=torch.float64), torch.arange(2))
-    momentum = MomentumModel("unknown", n_nodes=8, range_gev=(0.5, 50.0))
-    cos_t = torch.ones(n, dtype=torch.float64)
-    log_prior, nodes = momentum.log_weights(cos_t), momentum.nodes()
-    g = torch.Generator().manual_seed(seed)
-    p_true = nodes[torch.multinomial(torch.exp(log_prior), 1, generator=g)[:, 0]]
-    loss = LossModel()
     x0 = torch.full((2 * k,), WATER, dtype=torch.float64)
     x0[k::4] = LEAD
-    lam = 1.0 / x0
-    meas = torch.tensor([1e-6, 0.0, 1e-2], dtype=torch.float64).expand(n, 2, 3).clone()
-    model = covariance_model(design, lam, p_true, loss, 2)
-    s = model.s + meas
-    z = torch.randn((n, 2, 2), generator=g, dtype=torch.float64)
-    l11 = torch.sqrt(s[..., 0])
-    l21 = s[..., 1] / l11
-    l22 = torch.sqrt(s[..., 2] - l21 * l21)
-    dt, dx = l11 * z[..., 0], l21 * z[..., 0] + l22 * z[..., 1]
-    data = KinkData(
-        design, dt, dx, meas, torch.ones(n, dtype=torch.float64), nodes[None, :].expand(n, -1),
-        log_prior, momentum.log_p_precision(cos_t),
-    )  # fmt: skip
+    scan = column_scan(x0, per_column, seed)
+    data, idx, lam, model, s, loss = scan.data, scan.idx, scan.lam, scan.model, scan.s, scan.loss
     asimov = scatter_pairs(idx, muon_fisher(model.d, model.nuisance, s, data.lnp_precision), 2 * k)
     u_e = torch.log(lam)[idx].clone().requires_grad_(True)
     (score,) = torch.autograd.grad(entry_loglik(data, u_e, loss, 2).sum(), u_e)
