@@ -16,7 +16,6 @@ and of a constrained one no constraint values, so there they do not witness.)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from paretoopt.normalization import ANCHOR_OFF_WEIGHT, NormalizationHistory
-from paretoopt.scalarize import Scalarization, make_scalarization, unsmoothed
+from paretoopt.scalarize import Scalarization, make_scalarization, smoothing_gap, unsmoothed
 from paretoopt.storage import BaseStorage
 from paretoopt.trials import EXTERNAL_SOURCES
 
@@ -73,7 +72,7 @@ def best_witness(
     ZDT1's 30 legacy-mode grid points was flagged so and left off its front)."""
     if not known:
         return None
-    gap = _smoothing_gap(scalarization)
+    gap = smoothing_gap(scalarization)
     scalarization = unsmoothed(scalarization)
     sg = torch.as_tensor(signs, dtype=torch.float64)
     own = torch.as_tensor(list(objectives), dtype=torch.float64)
@@ -87,15 +86,6 @@ def best_witness(
     margin = WITNESS_RTOL * max(abs(own_best), 1e-12) + gap
     i = int(torch.argmin(values))
     return known[i] if float(values[i]) < own_best - margin else None
-
-
-def _smoothing_gap(scalarization: Scalarization) -> float:
-    """How far above the exact max a smoothed (log-sum-exp) Chebyshev max can lie, at a kink of
-    all ``m`` terms: ``smoothing * ln m``; 0 for any other scalarisation."""
-    smoothing = float(getattr(scalarization, "smoothing", 0.0) or 0.0)
-    weights = getattr(scalarization, "weights", None)
-    m = int(weights.numel()) if isinstance(weights, torch.Tensor) else 1
-    return smoothing * math.log(m) if m > 1 else 0.0
 
 
 def known_design(t: Any) -> KnownDesign:

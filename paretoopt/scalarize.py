@@ -16,6 +16,7 @@ percent and a cost in kEUR.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, overload
@@ -270,6 +271,14 @@ def unsmoothed(scalarization: Scalarization) -> Scalarization:
             smoothing=0.0,
         )
     return scalarization
+
+
+def smoothing_gap(scalarization: Scalarization) -> float:
+    """How far above the exact max a smoothed Chebyshev max can lie (at a kink of all ``m``
+    terms): ``smoothing * ln m``; 0 for an exact max or any other scalarisation."""
+    if isinstance(scalarization, AugmentedChebyshev):
+        return scalarization.smoothing * math.log(scalarization.weights.numel())
+    return 0.0
 
 
 class BudgetConstraint(Scalarization):
