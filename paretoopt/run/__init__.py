@@ -11,7 +11,8 @@ from paretoopt.run.executors import Executor, SerialExecutor
 from paretoopt.run.feed import EngineFeed, to_record
 from paretoopt.run.lifecycle import run_trial
 from paretoopt.run.prepare import build_engine, check_compatible, open_or_create_study
-from paretoopt.run.runner import Runner, RunProgress, nearest_warm_start, optimize, run_waiting_trials
+from paretoopt.run.runner import Runner, RunProgress, optimize, run_waiting_trials
+from paretoopt.run.warm_start import nearest_warm_start
 
 __all__ = [
     "DaskExecutor",

@@ -10,7 +10,6 @@ ends with the same trials as an uninterrupted one. At most the trial in flight i
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +39,7 @@ from paretoopt.run.executors import Executor, SerialExecutor
 from paretoopt.run.feed import EngineFeed
 from paretoopt.run.population import run_populations
 from paretoopt.run.prepare import build_engine, open_or_create_study
+from paretoopt.run.warm_start import nearest_warm_start
 from paretoopt.scalarize import Normalization
 from paretoopt.storage import BaseStorage, FrozenTrial, TrialProposal, TrialState, get_storage
 from paretoopt.study import Study
@@ -88,39 +88,6 @@ class StopFlag:
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def nearest_warm_start(
-    weights: Sequence[float], choices: Mapping[str, Any], done: Sequence[FrozenTrial]
-) -> dict[str, float] | None:
-    """Parameters of the completed trial with the same choices whose weights are nearest
-    (Euclidean) to ``weights``; ``None`` when there is none.
-
-    A trade-off that weighs every objective starts from a trial that did too, when there is one:
-    a trial with a zero weight ignores an objective, and its design tends to lie on a face of
-    the box where that objective's slope vanishes (DTLZ2's x1 = 0), a spurious stationary point
-    for every trade-off started there (on DTLZ2's lattice those starts cost 56-72 calls a trial
-    to re-solve; benchmarks/README.md, issue 19)."""
-    w = np.asarray(weights, dtype=float)
-    if np.all(w > 0):
-        interior = [t for t in done if np.all(np.asarray(t.weights, dtype=float) > 0)]
-        found = _nearest(w, choices, interior)
-        if found is not None:
-            return found
-    return _nearest(w, choices, done)
-
-
-def _nearest(
-    w: np.ndarray, choices: Mapping[str, Any], done: Sequence[FrozenTrial]
-) -> dict[str, float] | None:
-    best, best_d = None, math.inf
-    for t in done:
-        if t.state is not TrialState.COMPLETE or t.choices != dict(choices) or not t.params:
-            continue
-        d = float(np.linalg.norm(np.asarray(t.weights, dtype=float) - w))
-        if d < best_d:
-            best, best_d = t, d
-    return dict(best.params) if best is not None else None
 
 
 class Runner:
