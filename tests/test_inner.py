@@ -19,7 +19,7 @@ from paretoopt import (
     optimize_inner,
     resolve_normalization,
 )
-from paretoopt.analytic import distance_to_front
+from paretoopt.analytic import LEGACY_ANALYTIC_INNER, distance_to_front
 
 WEIGHTS = np.linspace(0.05, 0.95, 7)
 
@@ -54,7 +54,7 @@ def test_adam_on_interior_zdt_reaches_front(studies_dir):
     d = load_study_definition(studies_dir / "zdt1_interior.py")
     norm = Normalization(d.ideal, d.nadir, d.signs)
     front = d.true_front(20000)
-    settings = d.inner.replace(optimizer="adam", max_steps=500, lr=0.05)
+    settings = LEGACY_ANALYTIC_INNER.replace(optimizer="adam", max_steps=500, lr=0.05)
     pts = [
         optimize_inner(
             d, {}, AugmentedChebyshev([w, 1 - w], norm), settings=settings, seed=1
@@ -138,11 +138,12 @@ def test_lbfgs_spends_exactly_its_call_budget_and_keeps_the_best_point(studies_d
     d = load_study_definition(studies_dir / "zdt1.py")
     norm = Normalization(d.ideal, d.nadir, d.signs)
     s = AugmentedChebyshev([0.3, 0.7], norm)
-    r = optimize_inner(d, {}, s, seed=0, settings=d.inner.replace(max_steps=max_steps))
+    legacy = LEGACY_ANALYTIC_INNER
+    r = optimize_inner(d, {}, s, seed=0, settings=legacy.replace(max_steps=max_steps))
     assert r.n_backward == max_steps and len(r.trajectory) == max_steps
     best = min(r.trajectory, key=lambda step: step.loss)
     assert r.params == pytest.approx(best.params, abs=1e-12)
-    free = optimize_inner(d, {}, s, seed=0)
+    free = optimize_inner(d, {}, s, seed=0, settings=legacy)
     assert free.n_backward > 12  # so the caps above do cut the run short
 
 

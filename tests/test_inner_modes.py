@@ -24,7 +24,7 @@ from paretoopt import (
     optimize,
     optimize_inner,
 )
-from paretoopt.analytic import mixed_study, zdt_study
+from paretoopt.analytic import LEGACY_ANALYTIC_INNER, mixed_study, zdt_study
 from paretoopt.exceptions import NonFiniteError, StudyDefinitionError
 from paretoopt.inner.plan import make_plan
 from paretoopt.inner.result import STOP_REASONS
@@ -234,6 +234,7 @@ def test_a_study_that_names_its_optimizer_behaves_as_on_main():
     assert r.params["x"] == pytest.approx(0.0, abs=0.02) and r.params["y"] == pytest.approx(0.5, abs=0.02)
 
     z = zdt_study("zdt1", n_var=6)
+    z.inner = LEGACY_ANALYTIC_INNER  # what ZDT1 shipped then
     r = optimize_inner(
         z, {}, AugmentedChebyshev([0.3, 0.7], Normalization(z.ideal, z.nadir, z.signs)), seed=0
     )

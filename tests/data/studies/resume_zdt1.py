@@ -5,9 +5,11 @@ database interrupted mid-trial. Without the variable it is plain ZDT1."""
 import os
 import signal
 
-from paretoopt.analytic import zdt_study
+from paretoopt.analytic import LEGACY_ANALYTIC_INNER, zdt_study
 
 _base = zdt_study("zdt1", n_var=6)
+# the settings the fixture's database was written with: the study must not change under it
+_base.inner = LEGACY_ANALYTIC_INNER
 _exact = _base.simulate
 _calls = [0]
 
