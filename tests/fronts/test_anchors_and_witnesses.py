@@ -22,6 +22,7 @@ from paretoopt.optimality import KnownDesign, best_witness
 from paretoopt.run.execute import SPREAD_STARTS, execute_trial, spread_starts
 from paretoopt.scalarize import Normalization, make_scalarization, unsmoothed
 from paretoopt.storage import FrozenTrial, TrialState
+from paretoopt.study import _empty_trial
 
 MU_PER_CM = 0.9  # an attenuation of the order of lead's for 1 MeV gammas (0.0776 cm2/g x 11.35 g/cm3)
 
@@ -54,26 +55,16 @@ def test_the_anchors_reach_each_extreme_when_another_objective_spans_decades():
 
 
 def _trial(weights: tuple[float, ...], seed: int = 3) -> FrozenTrial:
-    fields = {f.name: None for f in dataclasses.fields(FrozenTrial)}
-    fields.update(
+    return dataclasses.replace(
+        _empty_trial(),
         id=1,
         number=20,
         batch=3,
         state=TrialState.RUNNING,
         source="engine",
         weights=weights,
-        choices={},
-        params={},
-        init=None,
         seed=seed,
-        n_calls=0,
-        n_backward=0,
-        n_steps=0,
-        feasible=True,
-        converged=False,
-        retries=0,
     )
-    return FrozenTrial(**fields)
 
 
 def _zdt3_witness(zdt3: StudyDefinition):

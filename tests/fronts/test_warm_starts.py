@@ -19,6 +19,7 @@ from paretoopt.normalization import given_normalization
 from paretoopt.run import nearest_warm_start
 from paretoopt.scalarize import make_scalarization, unsmoothed
 from paretoopt.storage import FrozenTrial, TrialState
+from paretoopt.study import _empty_trial
 
 BOUNDARY = (0.0, 0.25, 0.75)
 INTERIOR = (0.1875, 0.25, 0.5625)
@@ -26,26 +27,17 @@ TARGET = (0.0625, 0.25, 0.6875)  # nearer BOUNDARY (0.088) than INTERIOR (0.125)
 
 
 def _done(weights: tuple[float, ...], params: dict[str, float], choices: dict | None = None) -> FrozenTrial:
-    fields = {f.name: None for f in dataclasses.fields(FrozenTrial)}
-    fields.update(
+    return dataclasses.replace(
+        _empty_trial(),
         id=1,
-        number=0,
-        batch=0,
         state=TrialState.COMPLETE,
         source="grid",
         weights=weights,
         choices=choices or {},
         params=params,
-        init=None,
-        seed=0,
         n_calls=1,
-        n_backward=0,
-        n_steps=0,
-        feasible=True,
         converged=True,
-        retries=0,
     )
-    return FrozenTrial(**fields)
 
 
 def test_an_interior_trade_off_skips_a_nearer_donor_with_a_zero_weight():
