@@ -309,11 +309,13 @@ def run_paretoopt(
     problem: str,
     warm_start: bool = True,
     credit_archive: bool = False,
+    on_study: Callable[[Any], None] | None = None,
 ) -> Run:
     """paretoopt's ``engine`` through the runner until ``budget`` calls; ``credit_archive``:
     each trial's exact trajectory points (designs its inner loop evaluated, deterministic
     studies only) count too, credited once the trial's calls are paid, as the peers credit
-    every design they evaluate."""
+    every design they evaluate; ``on_study`` is handed the finished study (a
+    :class:`paretoopt.Study`) before its temporary database goes."""
     from paretoopt.run import optimize
     from paretoopt.storage import TrialState
     from paretoopt.study import load_study
@@ -346,6 +348,8 @@ def run_paretoopt(
             pass
         run.wall_s = time.perf_counter() - t0
         study = load_study(study_name=definition.name, storage=url)
+        if on_study is not None:
+            on_study(study)
         finished = sorted((t for t in study.trials if t.state.is_finished), key=lambda t: t.number)
         steps: dict[int, list[list[float]]] = {}
         if credit_archive:

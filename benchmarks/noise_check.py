@@ -20,7 +20,6 @@ import argparse
 import copy
 import json
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -78,39 +77,16 @@ def nsga2_front(definition: StudyDefinition, seed: int, budget: int) -> tuple[np
 
 def setgrad_front(definition: StudyDefinition, seed: int, budget: int) -> tuple[np.ndarray, list[Any]]:
     """paretoopt ``setgrad`` (the defaults): the completed feasible trials' non-dominated points."""
-    from paretoopt.outer import ENGINES
-    from paretoopt.run import optimize
     from paretoopt.storage import TrialState
-    from paretoopt.study import load_study
 
     d = copy.copy(definition)
     d.inner = InnerSettings()
-    spent = {"calls": 0}
+    done: list[Any] = []
 
-    class _Budget(Exception):
-        pass
+    def keep(study: Any) -> None:
+        done.extend(t for t in study.trials if t.state is TrialState.COMPLETE and t.feasible and t.objectives)
 
-    def progress(info: Any) -> None:
-        spent["calls"] += info.last.n_calls if info.last is not None else 0
-        if spent["calls"] >= budget:
-            raise _Budget
-
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/noise.db"
-        try:
-            optimize(
-                d,
-                storage=url,
-                engine=ENGINES["setgrad"](seed=seed),
-                n_trials=10**6,
-                seed=seed,
-                progress=progress,
-            )
-        except _Budget:
-            pass
-        study = load_study(study_name=d.name, storage=url)
-        done = [t for t in study.trials if t.state is TrialState.COMPLETE and t.feasible and t.objectives]
-        study.storage.close()
+    fq.run_paretoopt(d, "setgrad", seed, budget, "noise_check", on_study=keep)
     f = np.array([t.objectives for t in done])
     nd = np.where(pareto.non_dominated(f, pareto.directions_of(d)))[0]
     return f[nd], [(dict(done[k].params), dict(done[k].choices)) for k in nd]
