@@ -12,7 +12,7 @@ from paretoopt.run.feed import EngineFeed, to_record
 from paretoopt.run.lifecycle import run_trial
 from paretoopt.run.prepare import build_engine, check_compatible, open_or_create_study
 from paretoopt.run.runner import Runner, RunProgress, optimize, run_waiting_trials
-from paretoopt.run.warm_start import nearest_warm_start
+from paretoopt.run.warm_start import anchor_donors, nearest_warm_start
 
 __all__ = [
     "DaskExecutor",
@@ -22,6 +22,7 @@ __all__ = [
     "Runner",
     "SerialExecutor",
     "TrialJob",
+    "anchor_donors",
     "build_engine",
     "check_compatible",
     "execute_trial",

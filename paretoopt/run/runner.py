@@ -39,7 +39,7 @@ from paretoopt.run.executors import Executor, SerialExecutor
 from paretoopt.run.feed import EngineFeed
 from paretoopt.run.population import run_populations
 from paretoopt.run.prepare import build_engine, open_or_create_study
-from paretoopt.run.warm_start import nearest_warm_start
+from paretoopt.run.warm_start import anchor_donors, nearest_warm_start
 from paretoopt.scalarize import Normalization
 from paretoopt.storage import BaseStorage, FrozenTrial, TrialProposal, TrialState, get_storage
 from paretoopt.study import Study
@@ -298,13 +298,16 @@ class Runner:
         start = max((t.number for t in trials), default=-1) + 1
         batch = max((t.batch for t in trials), default=-1) + 1
         self._renormalize(trials, batch)
+        # a population of a combination nothing has run on starts from the anchors' extremes
+        joint = getattr(self._feed.engine, "joint", False)
+        donors = anchor_donors(done, pareto.directions_of(self.definition)) if joint else None
         props = [
             TrialProposal(
                 p.weights,
                 p.choices,
                 trial_seed(self.study.record.seed, start + i),
                 p.source or self.trial_source or self._feed.engine.name,
-                nearest_warm_start(p.weights, p.choices, done) if self.warm_start else None,
+                nearest_warm_start(p.weights, p.choices, done, donors=donors) if self.warm_start else None,
             )
             for i, p in enumerate(proposals)
         ]

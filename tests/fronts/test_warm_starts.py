@@ -16,10 +16,11 @@ import torch
 from paretoopt import InnerSettings, analytic
 from paretoopt.inner import optimize_inner
 from paretoopt.normalization import given_normalization
-from paretoopt.run import nearest_warm_start
+from paretoopt.run import anchor_donors, nearest_warm_start
 from paretoopt.scalarize import make_scalarization, unsmoothed
 from paretoopt.storage import FrozenTrial, TrialState
 from paretoopt.study import _empty_trial
+from paretoopt.trials import ANCHOR
 
 BOUNDARY = (0.0, 0.25, 0.75)
 INTERIOR = (0.1875, 0.25, 0.5625)
@@ -49,6 +50,34 @@ def test_an_interior_trade_off_skips_a_nearer_donor_with_a_zero_weight():
     # a donor of other choices never counts
     other = _done(INTERIOR, {"x": 0.9}, {"kind": "B"})
     assert nearest_warm_start(TARGET, {}, [face, other]) == {"x": 0.0}
+
+
+def test_a_population_of_an_unseen_combination_starts_from_the_anchors_extremes():
+    """``donors`` (the set-based engine's populations): with no trial of these choices, the
+    donor nearest in weights, whatever its choices; the donors are, per objective, the anchor
+    best in the objective it anchors (maximised objectives: the largest); a trial of the same
+    choices wins over any donor."""
+
+    def anchor(weights, objectives, x, choices):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(_done(weights, {"x": x}, choices), source=ANCHOR, objectives=objectives)
+
+    pb, fe = {"n": 35, "absorber": "Pb"}, {"n": 15, "absorber": "Fe"}
+    trials = [
+        anchor((1.0, 1e-3), [4.2, 250.0], 0.1, pb),
+        anchor((1e-3, 1.0), [38.3, 53.5], 0.2, pb),  # the cheaper cost anchor
+        anchor((1.0, 1e-3), [13.5, 333.0], 0.3, fe),
+        anchor((1e-3, 1.0), [90.5, 83.9], 0.4, fe),
+        dataclasses.replace(_done((0.5, 0.5), {"x": 0.9}, pb), objectives=[1.0, 1.0]),  # not an anchor
+    ]
+    donors = anchor_donors(trials, ["minimize", "minimize"])
+    assert [t.params["x"] for t in donors] == [0.1, 0.2]
+    assert [t.params["x"] for t in anchor_donors(trials, ["maximize", "minimize"])] == [0.3, 0.2]
+    combo = {"n": 10, "absorber": "W"}
+    assert nearest_warm_start((0.0, 1.0), combo, trials) is None  # the default: same choices only
+    assert nearest_warm_start((0.0, 1.0), combo, trials, donors=donors) == {"x": 0.2}
+    assert nearest_warm_start((1.0, 0.0), combo, trials, donors=donors) == {"x": 0.1}
+    own = _done((1.0, 0.0), {"x": 0.7}, combo)
+    assert nearest_warm_start((0.0, 1.0), combo, [*trials, own], donors=donors) == {"x": 0.7}
 
 
 def test_on_dtlz2_the_zero_weight_donor_traps_the_trade_off_the_interior_donor_does_not():

@@ -11,6 +11,7 @@ package's code)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,10 @@ from paretoopt.analytic import mixed_objectives
 from paretoopt.outer import SetGradEngine
 from paretoopt.outer.screening import choose_next, front_scores, initial_design
 from paretoopt.problem import InnerSettings, Objective, StudyDefinition
+from paretoopt.run import anchor_donors
 from paretoopt.run.feed import to_record
 from paretoopt.space import Choice, DesignSpace, Integer, Real
+from paretoopt.trials import ANCHOR
 
 BEST = {"A": 3, "B": 11, "C": 3, "D": 11}
 OFFSET = {"A": 0, "B": 0, "C": 2, "D": 2}
@@ -156,3 +159,30 @@ def test_choose_next_follows_the_model() -> None:
     assert len(set(spread)) == 3
     gaps = np.abs(X[:, 0] - X[spread[0], 0])
     assert gaps[spread[1]] == gaps.max()  # maximin: the second is the farthest from the first
+
+
+def test_unseen_combinations_start_from_the_anchors_extremes() -> None:
+    """Without a given ideal / nadir the study runs anchors; every screening population of a
+    combination no anchor ran on then starts from the anchors' extremes (the same designs for
+    every combination: common starts), member by member the one nearest its weights."""
+    definition = copy.copy(_study({"n": 0}))
+    definition.ideal = definition.nadir = None
+    study = optimize(
+        definition,
+        storage="sqlite:///:memory:",
+        engine="setgrad",
+        engine_options={"population": 8, "steps": 30, "screen_steps": 5, "eta": 3},
+        n_trials=60,
+        seed=0,
+    )
+    trials = study.trials
+    donors = anchor_donors(trials, ["minimize", "minimize"])
+    assert [int(np.argmax(t.weights)) for t in donors] == [0, 1]
+    anchored = {tuple(sorted(t.choices.items())) for t in trials if t.source == ANCHOR}
+    fresh = [
+        t for t in trials if t.source == "setgrad-r0" and tuple(sorted(t.choices.items())) not in anchored
+    ]
+    assert len(fresh) >= 10
+    for t in fresh:
+        nearest = donors[int(np.argmax(t.weights))]
+        assert t.init == nearest.params, (t.number, t.weights, t.init)
