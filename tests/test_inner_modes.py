@@ -27,6 +27,7 @@ from paretoopt import (
 from paretoopt.analytic import LEGACY_ANALYTIC_INNER, mixed_study, zdt_study
 from paretoopt.exceptions import NonFiniteError, StudyDefinitionError
 from paretoopt.inner.plan import make_plan
+from paretoopt.inner.population import PopulationSettings, optimize_population
 from paretoopt.inner.result import STOP_REASONS
 from paretoopt.storage import STOP_REASONS as STORED_REASONS
 
@@ -152,6 +153,36 @@ def test_the_monte_carlo_sample_grows_and_a_set_sample_size_wins():
     sizes.clear()
     optimize_inner(_noisy(InnerSettings(n_samples=300), record=sizes), {}, s, seed=1)
     assert set(sizes[4:-1]) == {300} and sizes[-1] == 10000
+
+
+def test_a_population_skips_the_smoothness_test_and_reuses_a_full_probe():
+    """A population runs Adam on fresh samples whatever the probe says, so its plan
+    (``smoothness=False``) probes a Monte Carlo study with the two determinism calls only (64
+    events, then one), where a full probe adds the two smoothness calls; a full probe memoised
+    for the same choices is reused at no cost."""
+    sizes: list[int] = []
+    d = _noisy(record=sizes)
+    plan = make_plan(d, {}, d.inner, torch.device("cpu"), smoothness=False)
+    assert (plan.method, plan.probe_calls, sizes) == ("adam", 2, [64, 1])
+    assert "smoothness not tested" in plan.detail
+    assert make_plan(d, {}, d.inner, torch.device("cpu"), smoothness=False).probe_calls == 0  # memoised
+    sizes.clear()
+    full = make_plan(d, {}, d.inner, torch.device("cpu"))
+    assert (full.method, full.probe_calls, sizes) == ("lbfgs", 4, [64, 1, 64, 64])
+    other = _noisy(record=sizes)
+    make_plan(other, {}, other.inner, torch.device("cpu"))
+    sizes.clear()
+    assert make_plan(other, {}, other.inner, torch.device("cpu"), smoothness=False).probe_calls == 0
+    assert sizes == []
+    # a population on the Monte Carlo study pays the short probe, counted in its calls
+    sizes.clear()
+    fresh = _noisy(record=sizes)
+    norm = Normalization([0.0, 0.0], [5.0, 5.0], [1, 1])
+    result = optimize_population(
+        fresh, {}, norm, n_points=2, settings=PopulationSettings(max_steps=1), seed=0
+    )
+    assert sizes[:2] == [64, 1] and result.n_calls == len(sizes)
+    assert sum(m.n_calls for m in result.members) == len(sizes)
 
 
 def test_a_rough_fixed_sample_loss_gets_adam():

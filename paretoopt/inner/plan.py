@@ -85,8 +85,12 @@ def make_plan(
     choices: Mapping[str, Any],
     settings: InnerSettings,
     device: torch.device,
+    *,
+    smoothness: bool = True,
 ) -> Plan:
-    """Resolve ``settings`` for ``definition`` with ``choices`` (see the module docstring)."""
+    """Resolve ``settings`` for ``definition`` with ``choices`` (see the module docstring);
+    ``smoothness=False``: the caller runs Adam on fresh samples whatever the probe says (a
+    population), so a Monte Carlo simulation skips the smoothness test and plans ``adam``."""
     if settings.legacy and not getattr(definition.simulate, "black_box", False):
         return Plan(f"legacy-{settings.optimizer}", settings.with_defaults(LEGACY_DEFAULTS), False, False)
     mode = settings.mode
@@ -95,7 +99,7 @@ def make_plan(
         return Plan("surrogate", resolved, False, False, 0, "no gradients: local surrogate")
     calls, detail, single, events = 0, "", True, 0
     if mode == "auto":
-        probe = probe_simulation(definition, choices, settings, device)
+        probe = probe_simulation(definition, choices, settings, device, smoothness=smoothness)
         calls, detail, single, events = probe.n_calls, probe.detail, probe.single_sample, probe_events(probe)
         mode = "exact" if probe.deterministic else "lbfgs" if probe.smooth else "adam"
     if mode == "exact":

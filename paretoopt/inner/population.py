@@ -157,7 +157,10 @@ def optimize_population(
     space = definition.space
     choices = space.validate_outer(choices)
     dev = torch.device(device)
-    plan = make_plan(definition, choices, inner if inner is not None else definition.inner, dev)
+    # Adam on fresh samples whatever the probe says: no smoothness test (two calls saved)
+    plan = make_plan(
+        definition, choices, inner if inner is not None else definition.inner, dev, smoothness=False
+    )
     n_samples = int(cfg.n_samples or plan.settings.n_samples or 1)
     d = len(space.inner)
     starts = spread_unit_starts(d, n_points, seed)

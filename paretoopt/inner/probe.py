@@ -77,10 +77,26 @@ def _outputs(ev: Evaluation) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([ev.objectives, ev.constraints]), torch.cat([ev.objective_stderr, ev.constraint_stderr])
 
 
+def forget_probes(definition: StudyDefinition) -> None:
+    """Drop what this process memoised about ``definition`` (a benchmark's next seed must pay
+    its own probes, as a fresh study in a fresh process would)."""
+    _MEMO.pop(definition, None)
+
+
 def probe_simulation(
-    definition: StudyDefinition, choices: Mapping[str, Any], settings: InnerSettings, device: torch.device
+    definition: StudyDefinition,
+    choices: Mapping[str, Any],
+    settings: InnerSettings,
+    device: torch.device,
+    *,
+    smoothness: bool = True,
 ) -> Probe:
-    """Probe ``definition`` at the centre of its box with ``choices`` (see the module docstring)."""
+    """Probe ``definition`` at the centre of its box with ``choices`` (see the module docstring).
+
+    ``smoothness=False`` (a population, which runs Adam on fresh samples whatever the answer):
+    a Monte Carlo simulation is not tested for smoothness, which saves the test's two calls per
+    combination (half of a one-step screening population's overhead), and is reported as rough;
+    a full probe memoised for these choices is used when there is one."""
     key = json.dumps(
         {"choices": dict(choices), "dtype": settings.dtype, "device": str(device)},
         sort_keys=True,
@@ -89,12 +105,15 @@ def probe_simulation(
     memo = _MEMO.setdefault(definition, {})
     if key in memo:
         return replace(memo[key], n_calls=0)
+    short = key + "|no-smoothness"
+    if not smoothness and short in memo:
+        return replace(memo[short], n_calls=0)
     set_mode(definition, training=True)
     try:
-        found = _probe(definition, dict(choices), settings.torch_dtype, device)
+        found = _probe(definition, dict(choices), settings.torch_dtype, device, smoothness)
     finally:
         set_mode(definition, training=False)
-    memo[key] = found
+    memo[key if smoothness else short] = found
     return found
 
 
@@ -115,7 +134,11 @@ def _call(
 
 
 def _probe(
-    definition: StudyDefinition, choices: dict[str, Any], dtype: torch.dtype, device: torch.device
+    definition: StudyDefinition,
+    choices: dict[str, Any],
+    dtype: torch.dtype,
+    device: torch.device,
+    smoothness: bool = True,
 ) -> Probe:
     space = definition.space
     d = len(space.inner)
@@ -148,6 +171,10 @@ def _probe(
     if d == 0 or not values.requires_grad:
         return Probe(
             False, True, single, calls, f"Monte Carlo ({why}); no inner parameters to test smoothness on"
+        )
+    if not smoothness:
+        return Probe(
+            False, False, single, calls, f"Monte Carlo ({why}); smoothness not tested (a population)"
         )
     # pathwise derivatives of every output along a fixed direction
     rng = np.random.default_rng(20261207)

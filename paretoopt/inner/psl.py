@@ -170,7 +170,10 @@ def train_pareto_set(
     space = definition.space
     choices = space.validate_outer(choices)
     dev = torch.device(device)
-    plan = make_plan(definition, choices, inner if inner is not None else definition.inner, dev)
+    # Adam on fresh samples whatever the probe says: no smoothness test (two calls saved)
+    plan = make_plan(
+        definition, choices, inner if inner is not None else definition.inner, dev, smoothness=False
+    )
     n_samples = int(cfg.n_samples or plan.settings.n_samples or 1)
     dtype = plan.settings.torch_dtype
     w_eval = np.asarray(weights, dtype=float)
