@@ -80,5 +80,6 @@ def anchor_donors(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> l
         mine = [t for t in anchors if len(t.weights) == len(directions) and int(np.argmax(t.weights)) == k]
         if mine:
             sign = 1.0 if direction == "minimize" else -1.0
-            out.append(min(mine, key=lambda t: (sign * float(t.objectives[k]), t.number)))
+            # completed_feasible: objectives are set
+            out.append(min(mine, key=lambda t: (sign * float((t.objectives or ())[k]), t.number)))
     return out
