@@ -41,9 +41,7 @@ def nearest_warm_start(
     from the same designs and screening still compares combinations on common starts."""
     w = np.asarray(weights, dtype=float)
     if np.all(w > 0):
-        interior = [
-            t for t in done if len(t.weights) == len(w) and np.all(np.asarray(t.weights, dtype=float) > 0)
-        ]
+        interior = [t for t in done if np.all(np.asarray(t.weights, dtype=float) > 0)]
         found = _nearest(w, choices, interior)
         if found is not None:
             return found
