@@ -112,11 +112,18 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "setgrad": {},
     # the set-based engine in Pareto-set-learning mode (issue 19): engine setgrad, model psl
     "setgrad-psl": {"model": "psl"},
+    "grid-fill": {},
+}
+#: Runner options of the paretoopt runs (``optimize``'s keywords), by engine entry.
+RUN_OPTIONS: dict[str, dict[str, Any]] = {
+    # the grid with fills: designs halfway between neighbouring front trials (paretoopt.run.fill)
+    "grid-fill": {"fill": 0.5},
 }
 METHODS = (
     "paretoopt-botorch",
     "paretoopt-nsga2",
     "paretoopt-grid",
+    "paretoopt-grid-fill",
     "lbfgs-by-hand",
     "pymoo-nsga2",
     "optuna-nsga2",
@@ -348,6 +355,7 @@ def run_paretoopt(
                 seed=seed,
                 progress=progress,
                 warm_start=warm_start,
+                **RUN_OPTIONS.get(engine, {}),
             )
         except _Budget:
             pass
@@ -1057,7 +1065,7 @@ def main() -> None:
                     warnings.simplefilter("ignore")
                     if method.startswith("paretoopt-"):
                         engine = method.split("-", 1)[1]
-                        if engine == "grid" and seed > 0 and definition.true_front is not None:
+                        if engine in ("grid", "grid-fill") and seed > 0 and definition.true_front is not None:
                             continue  # the grid ignores the seed and the analytic studies are exact
                         warm, archive = not args.no_warm_start, args.credit_archive
                         run = run_paretoopt(definition, engine, seed, budget, problem, warm, archive)

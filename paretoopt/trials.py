@@ -26,8 +26,11 @@ SURROGATE = "surrogate"
 RESIMULATED = "resimulated"
 #: Trials added from the dashboard's what-if panel ("simulate this design").
 WHATIF = "whatif"
+#: A design halfway between two neighbouring front trials, evaluated once (no inner loop; the
+#: runner's ``fill``, see paretoopt.run.fill).
+INTERPOLATED = "interpolated"
 #: Trials the engine did not propose: told to it, never asked for or replayed.
-EXTERNAL_SOURCES = (ANCHOR, RESIMULATED, WHATIF)
+EXTERNAL_SOURCES = (ANCHOR, RESIMULATED, WHATIF, INTERPOLATED)
 
 
 def worker_id() -> str:

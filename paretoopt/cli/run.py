@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,6 +50,13 @@ def run(
     warm_start: Annotated[
         bool, typer.Option(help="Start inner loops from the nearest finished trial.")
     ] = True,
+    fill: Annotated[
+        float,
+        typer.Option(
+            help="At most this share of the calls on designs halfway between neighbouring front "
+            "trials, one call each, while they land on the front (0: none; docs/engines.md)."
+        ),
+    ] = 0.0,
     device: Annotated[str, typer.Option(help="Where simulations run: cpu or cuda.")] = "cpu",
     workers: Annotated[int, typer.Option(help="Run N trials at a time on a Dask LocalCluster.")] = 1,
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
@@ -78,6 +86,10 @@ def run(
             raise fail(f"--simulator must be 'real' or 'surrogate', got {simulator!r}")
         if workers < 1:
             raise fail(f"--workers must be >= 1, got {workers}")
+        if not 0.0 <= fill < 1.0:
+            raise fail(f"--fill is a share of the calls in [0, 1), got {fill}")
+        if fill and (simulator != "real" or engine == "setgrad"):
+            raise fail("--fill applies to the real simulation and engines other than setgrad")
         if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
             raise fail(f"--device must be cpu, cuda or cuda:N, got {device!r}")
         options: dict[str, Any] = {}
@@ -113,7 +125,7 @@ def run(
 
             if not torch.cuda.is_available():
                 raise fail(f"--device {device}: torch reports no CUDA device on this machine")
-        trace = optimize
+        trace: Any = optimize if not fill else functools.partial(optimize, fill=fill)
         if simulator == "surrogate":
             from paretoopt.workflows import optimize_on_surrogate
 

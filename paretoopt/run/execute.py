@@ -19,7 +19,7 @@ from paretoopt.optimality import WITNESS_RTOL, KnownDesign, best_witness, piles_
 from paretoopt.problem import InnerSettings, StudyDefinition
 from paretoopt.scalarize import Normalization, Scalarization, make_scalarization, unsmoothed
 from paretoopt.storage import FrozenTrial, StoredArtefact, TrialProposal, TrialResult, TrialState
-from paretoopt.trials import ANCHOR, RESIMULATED
+from paretoopt.trials import ANCHOR, INTERPOLATED, RESIMULATED
 
 log = logging.getLogger("paretoopt")
 
@@ -216,11 +216,11 @@ def execute_trial(
     ``evaluate_only``: evaluate the design ``trial.init`` (+ ``trial.choices``) as it is, one
     simulator call, instead of optimising from it (the dashboard's "simulate this design").
     A simulation that raises, returns NaN/inf or gives a non-finite gradient makes a FAILED
-    trial with the reason; nothing else is caught. A ``"resimulated"`` trial runs no inner loop:
-    its design (``trial.init``) gets one final evaluation."""
+    trial with the reason; nothing else is caught. A ``"resimulated"`` or ``"interpolated"``
+    trial runs no inner loop: its design (``trial.init``) gets one final evaluation."""
     t0 = time.perf_counter()
     try:
-        if evaluate_only or trial.source == RESIMULATED:
+        if evaluate_only or trial.source in (RESIMULATED, INTERPOLATED):
             res: InnerResult = evaluate_design(
                 definition,
                 trial.init or {},

@@ -10,10 +10,7 @@ ends with the same trials as an uninterrupted one. At most the trial in flight i
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,9 +31,11 @@ from paretoopt.optimality import KnownDesign, witnesses_for
 from paretoopt.outer import Engine, Proposal
 from paretoopt.outer.setgrad import population_plan
 from paretoopt.problem import InnerSettings, StudyDefinition
+from paretoopt.run.control import RunProgress, StopFlag
 from paretoopt.run.execute import TrialJob
 from paretoopt.run.executors import Executor, SerialExecutor
 from paretoopt.run.feed import EngineFeed
+from paretoopt.run.fill import fill_proposals
 from paretoopt.run.population import run_populations
 from paretoopt.run.prepare import build_engine, open_or_create_study
 from paretoopt.run.warm_start import anchor_donors, nearest_warm_start
@@ -54,40 +53,6 @@ from paretoopt.trials import (
 )
 
 log = logging.getLogger("paretoopt")
-
-
-@dataclass
-class RunProgress:
-    """What the progress callback receives after each finished trial."""
-
-    finished: int
-    target: int
-    failed: int
-    hypervolume: float
-    last: FrozenTrial | None
-
-
-class StopFlag:
-    """First Ctrl-C: finish the trial in flight, then stop. Second Ctrl-C: abort now."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("stopping after the trial in flight (Ctrl-C again to abort it)")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 class Runner:
@@ -111,6 +76,8 @@ class Runner:
         executor: how trials run (default :class:`~paretoopt.run.executors.SerialExecutor`).
         batch_size: proposals asked at a time (default: the engine's ``batch_size`` or 1).
         trial_source: ``source`` of the trials asked for (default: the engine's name).
+        fill: the most a study spends on fills, as a share of its calls (0: none; see
+            :mod:`paretoopt.run.fill`); engines that run joint populations are not filled.
     """
 
     def __init__(
@@ -127,6 +94,7 @@ class Runner:
         executor: Executor | None = None,
         batch_size: int | None = None,
         trial_source: str | None = None,
+        fill: float = 0.0,
     ) -> None:
         self.definition = definition
         self.study = study
@@ -141,6 +109,9 @@ class Runner:
         self.executor: Executor = executor if executor is not None else SerialExecutor()
         self.batch_size = int(batch_size or getattr(engine, "batch_size", 1) or 1)
         self.trial_source = trial_source
+        if not 0.0 <= float(fill) < 1.0:
+            raise ValueError(f"fill is a share of the calls in [0, 1), got {fill}")
+        self.fill = float(fill)
         self.worker = worker_id()
         self.stop = StopFlag()
         #: the study's normalisations by batch (None until fixed)
@@ -170,7 +141,9 @@ class Runner:
                         break
                     # a joint engine (setgrad) sizes its own batches: one population per ask
                     joint = getattr(self._feed.engine, "joint", False)
-                    waiting = self._ask(trials, remaining if joint else min(self.batch_size, remaining))
+                    waiting = [] if joint else self._fill(trials, remaining)
+                    if not waiting:
+                        waiting = self._ask(trials, remaining if joint else min(self.batch_size, remaining))
                     if not waiting:
                         log.warning("engine %s has no more proposals", self._feed.engine.name)
                         break
@@ -229,6 +202,8 @@ class Runner:
         return pareto.hypervolume(f, directions, ref)
 
     def _report(self, last: FrozenTrial | None) -> None:
+        if not callable(self.progress) and self._bar is None:  # nobody is watching
+            return
         trials = self._trials()
         finished = self._finished_count(trials)
         failed = sum(1 for t in trials if t.state is TrialState.FAILED)
@@ -312,6 +287,24 @@ class Runner:
             for i, p in enumerate(proposals)
         ]
         self._feed.asked(batch)
+        return self.storage.enqueue_trials(self.sid, props, batch=batch, max_total=self.n_trials)
+
+    def _fill(self, trials: Sequence[FrozenTrial], n: int) -> list[FrozenTrial]:
+        """Up to ``min(batch_size, n)`` fills (:mod:`paretoopt.run.fill`) enqueued as one batch,
+        when the study spends less than its ``fill`` share of calls on them."""
+        if self.fill <= 0 or self.history is None:
+            return []
+        props = fill_proposals(
+            self.definition,
+            trials,
+            self.history.latest,
+            self.fill,
+            self.study.record.seed,
+            min(self.batch_size, n),
+        )
+        if not props:
+            return []
+        batch = max((t.batch for t in trials), default=-1) + 1
         return self.storage.enqueue_trials(self.sid, props, batch=batch, max_total=self.n_trials)
 
     def _refill(self, n: int) -> list[FrozenTrial]:
@@ -412,6 +405,7 @@ def optimize(
     device: str = "cpu",
     progress: bool | Callable[[RunProgress], None] = False,
     executor: Executor | None = None,
+    fill: float = 0.0,
 ) -> Study:
     """Trace the Pareto front of ``definition`` until the study holds ``n_trials`` finished trials.
 
@@ -436,6 +430,9 @@ def optimize(
         progress: ``True`` for a tqdm bar, or a callback receiving :class:`RunProgress`.
         executor: run trials in parallel (:class:`paretoopt.run.DaskExecutor`); ``None``
             runs them one after the other in this process.
+        fill: at most this share of the calls goes to designs halfway between neighbouring
+            front trials, one call each, while they land on the front
+            (:mod:`paretoopt.run.fill`; 0, the default: none). Not with ``setgrad``.
 
     Returns:
         The :class:`Study`.
@@ -466,6 +463,7 @@ def optimize(
         progress=progress,
         executor=executor,
         batch_size=batch_size,
+        fill=fill,
     )
     return runner.optimize()
 
