@@ -202,7 +202,9 @@ def test_export_every_format(db, tmp_path, fmt):
 def test_run_with_fill_adds_interpolated_trials_and_rejects_a_bad_share(tmp_path):
     path = tmp_path / "fill.db"
     url = f"sqlite:///{path}"
-    r = _invoke("run", str(STUDIES / "zdt1.py"), "-n", "16", "--fill", "0.5", "--storage", url, "--no-progress")
+    r = _invoke(
+        "run", str(STUDIES / "zdt1.py"), "-n", "16", "--fill", "0.5", "--storage", url, "--no-progress"
+    )
     assert r.exit_code == 0, r.output
     sources = [t.source for t in load_study(study_name="zdt1", storage=url).trials]
     assert len(sources) == 16 and "interpolated" in sources and "grid" in sources

@@ -54,7 +54,8 @@ def run(
         float,
         typer.Option(
             help="At most this share of the calls on designs halfway between neighbouring front "
-            "trials, one call each, while they land on the front (0: none; docs/engines.md)."
+            "trials, one call each, while they land on the front; fills count as trials "
+            "(docs/engines.md)."
         ),
     ] = 0.0,
     device: Annotated[str, typer.Option(help="Where simulations run: cpu or cuda.")] = "cpu",

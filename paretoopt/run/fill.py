@@ -9,13 +9,14 @@ triangulation of the normalised non-dominated trials projected along ``(1, ..., 
 projection is one-to-one on a non-dominated set; consecutive points for two objectives), the
 longest edges first, each pair once.
 
-Whether it pays is measured, not assumed: the share of calls a study spends on fills is
-``fill`` times the fraction of its last :data:`FILL_WINDOW` fills that are on the front now
-(:func:`fill_rate`; where the Pareto set is disconnected or sharply curved the halfway
-designs are dominated, and the fills dwindle to a trickle). Fills are trials of
-source ``interpolated`` with the usual final evaluation (review-grade, ``n_eval_samples`` on a
-Monte Carlo study), told to the engine like a re-simulated design; the proposals are a function
-of the stored trials, so a resumed run fills exactly as the uninterrupted one did.
+Whether it pays is measured, not assumed: the share of calls (the engine's trials' and the
+fills', anchors left out) a study spends on fills is ``fill`` times the fraction of its last
+:data:`FILL_WINDOW` fills that are on the front now (:func:`fill_rate`; where the Pareto set is
+disconnected or sharply curved the halfway designs are dominated, and the fills dwindle to a
+trickle). Fills are trials of source ``interpolated`` with the usual final evaluation
+(review-grade, ``n_eval_samples`` on a Monte Carlo study), told to the engine like a
+re-simulated design; the proposals are a function of the stored trials, so a resumed run fills
+exactly as the uninterrupted one did.
 """
 
 from __future__ import annotations
@@ -125,8 +126,10 @@ def fill_proposals(
         return []
     directions = pareto.directions_of(definition)
     target = min(max(fill, 0.0), 0.9) * fill_rate(trials, directions)
+    # the share is of the engine's calls and the fills' (anchors excluded: their calls, spent
+    # before any fill, would otherwise buy a burst of fills between the first few trials)
     calls_fill = sum(t.n_calls for t in finished if t.source == INTERPOLATED)
-    calls_all = sum(t.n_calls for t in finished)
+    calls_all = calls_fill + sum(t.n_calls for t in own)
     room = math.floor((target * calls_all - calls_fill) / (1.0 - target)) if target > 0 else 0
     if room < 1:
         return []

@@ -432,7 +432,8 @@ def optimize(
             runs them one after the other in this process.
         fill: at most this share of the calls goes to designs halfway between neighbouring
             front trials, one call each, while they land on the front
-            (:mod:`paretoopt.run.fill`; 0, the default: none). Not with ``setgrad``.
+            (:mod:`paretoopt.run.fill`; 0, the default: none). Never with ``setgrad``. Fills
+            are trials: they count towards ``n_trials``.
 
     Returns:
         The :class:`Study`.

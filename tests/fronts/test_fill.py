@@ -118,3 +118,11 @@ def test_fills_stop_when_they_no_longer_land_on_the_front(tmp_path) -> None:
 def test_fill_must_be_a_share(tmp_path) -> None:
     with pytest.raises(ValueError, match="share of the calls"):
         optimize(analytic.dtlz2_study(3), storage=f"sqlite:///{tmp_path}/x.db", n_trials=2, fill=1.0)
+
+
+def test_fills_only_when_asked(tmp_path) -> None:
+    definition = analytic.zdt_study("zdt1")
+    off = optimize(definition, storage=f"sqlite:///{tmp_path}/off.db", n_trials=24)
+    on = optimize(definition, storage=f"sqlite:///{tmp_path}/on.db", n_trials=24, fill=0.5)
+    assert all(t.source == "grid" for t in off.trials)
+    assert any(t.source == INTERPOLATED for t in on.trials)
