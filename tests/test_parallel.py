@@ -215,3 +215,18 @@ def test_device_passes_through_to_the_simulation(tmp_path):
             ],
         )
         assert r.exit_code == 2 and "no CUDA device" in r.output
+
+
+def test_idle_dask_workers_take_fills_too(tmp_path, dask_executor):
+    # an idle worker is refilled with a fill when one is due, as the serial loop would ask one
+    d = load_study_definition(STUDIES / "zdt1.py")
+    study = optimize(
+        d,
+        storage=f"sqlite:///{tmp_path / 'fill.db'}",
+        n_trials=20,
+        batch_size=2,
+        fill=0.5,
+        executor=dask_executor,
+    )
+    sources = [t.source for t in study.trials if t.state.is_finished]
+    assert len(sources) == 20 and "interpolated" in sources and "grid" in sources

@@ -110,11 +110,12 @@ def fill_proposals(
     study_seed: int,
     limit: int = 1,
 ) -> list[TrialProposal]:
-    """The fills to enqueue now (none when the study's share of calls on fills is at its
-    target, ``fill`` x :func:`fill_rate`): halfway designs across the longest not yet filled
-    gaps between neighbouring front trials of one combination, at most ``limit`` (the runner's
-    batch size: one at a time, each fill sees the last), no trial a parent twice. Each has the
-    mean of its parents' weights."""
+    """The fills to enqueue now: halfway designs across the longest not yet filled gaps between
+    neighbouring front trials of one combination, at most ``limit`` (the runner's batch size:
+    one at a time, each fill sees the last), no trial a parent twice, each with the mean of its
+    parents' weights. None when the study's share of calls on fills is at its target (``fill`` x
+    :func:`fill_rate`), or when as many fills as the front has points other than fills, less
+    one, came in a row since the engine's last trial."""
     m = len(definition.objectives)
     params = {p.name: p for p in definition.space.inner}
     inner = list(params)
@@ -136,6 +137,13 @@ def fill_proposals(
     done = completed_feasible(trials)
     f = np.array([t.objectives for t in done], dtype=float)
     nd = [t for t, on in zip(done, pareto.non_dominated(f, directions), strict=True) if on]
+    # about one pass over the front's gaps per engine trial: the engine's next trade-off comes
+    # after as many fills in a row as the front has points of its own (not fills), less one
+    last_own = max(t.number for t in trials if t.source not in (ANCHOR, INTERPOLATED))
+    in_a_row = sum(1 for t in trials if t.source == INTERPOLATED and t.number > last_own)
+    room = min(room, sum(t.source != INTERPOLATED for t in nd) - 1 - in_a_row)
+    if room < 1:
+        return []
     ideal = normalization.ideal.numpy()
     span = normalization.signs.numpy() * (normalization.nadir.numpy() - ideal)
     signs = normalization.signs.numpy()

@@ -310,14 +310,15 @@ class Runner:
     def _refill(self, n: int) -> list[FrozenTrial]:
         """Up to ``n`` new trials for workers that fell idle (parallel runs of engines whose
         state is a function of the trials told, i.e. not pymoo's generations): the engine is
-        told every trial finished so far first, and proposals still running are pending."""
+        told every trial finished so far first, and proposals still running are pending. Fills
+        that are due come first, as in the serial loop."""
         if self.stop.requested:
             return []
         trials = self._trials()
         remaining = self.n_trials - len(trials)
         if remaining <= 0:
             return []
-        return self._ask(trials, min(n, remaining))
+        return self._fill(trials, min(n, remaining)) or self._ask(trials, min(n, remaining))
 
     def _run_trials(self, trials: Sequence[FrozenTrial], *, tell: bool) -> list[FrozenTrial]:
         assert self.history is not None
