@@ -20,6 +20,7 @@ from paretoopt.report.columns import (
 )
 from paretoopt.report.rounding import EXACT_DIGITS, Rounded, round_to_error
 from paretoopt.space import Choice, DesignSpace, Integer
+from paretoopt.trials import INTERPOLATED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +124,8 @@ def archive_cell(row: Any) -> str:
 #: Header of the review table's column naming why a front point's inner loop stopped short
 #: (shown only when one did; blank cells converged).
 INNER_LOOP_HEADER = "inner loop"
+#: That column's cell for a fill: a design evaluated once, halfway between two front trials.
+FILL_CELL = "none (halfway design, one evaluation)"
 
 
 def display_columns(data: ExportData, exact_digits: int = EXACT_DIGITS) -> list[DisplayColumn]:
@@ -179,6 +182,10 @@ def display_columns(data: ExportData, exact_digits: int = EXACT_DIGITS) -> list[
             DisplayColumn(ARCHIVE_HEADER, "text", [archive_cell(r) for _, r in front.iterrows()], False)
         )
     reasons = ["" if is_missing(v) else str(v) for v in front.get("stop_reason", [])]
+    # a fill (paretoopt.run.fill) ran no inner loop: say so rather than leave a blank cell,
+    # which reads as converged
+    origin = front["trial_source"] if "trial_source" in front.columns else front.get("source", [])
+    reasons = [FILL_CELL if str(o) == INTERPOLATED else r for r, o in zip(reasons, origin, strict=False)]
     if any(r not in ("", "converged") for r in reasons):  # say which front points did not converge
         cells = ["" if r == "converged" else r for r in reasons]
         cols.append(DisplayColumn(INNER_LOOP_HEADER, "text", cells, False))

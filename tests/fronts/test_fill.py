@@ -135,3 +135,15 @@ def test_fills_only_when_asked(tmp_path) -> None:
     on = optimize(definition, storage=f"sqlite:///{tmp_path}/on.db", n_trials=24, fill=0.5)
     assert all(t.source == "grid" for t in off.trials)
     assert any(t.source == INTERPOLATED for t in on.trials)
+
+
+def test_the_review_table_says_a_fill_ran_no_inner_loop(tmp_path) -> None:
+    from paretoopt.report.table import FILL_CELL, INNER_LOOP_HEADER, format_front_table
+
+    study = _run(tmp_path, N_TRIALS)
+    table = format_front_table(study.export_data())
+    by_trial = {t.number: t for t in study.trials}
+    fills = [i for i, n in enumerate(table["trial"]) if by_trial[int(n)].source == INTERPOLATED]
+    assert fills, "no fill on the front"
+    assert all(table[INNER_LOOP_HEADER].iloc[i] == FILL_CELL for i in fills)
+    assert all(table[INNER_LOOP_HEADER].iloc[i] != FILL_CELL for i in range(len(table)) if i not in fills)
