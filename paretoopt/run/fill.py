@@ -97,6 +97,8 @@ def fill_rate(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> float
     )[-FILL_WINDOW:]
     if not fills:
         return 1.0
+    if not done:
+        return 1.0 / (1 + len(fills))
     f = np.array([t.objectives for t in done], dtype=float)
     on = dict(zip((t.number for t in done), pareto.non_dominated(f, directions).tolist(), strict=True))
     return (1 + sum(bool(on.get(t.number, False)) for t in fills)) / (1 + len(fills))
@@ -135,6 +137,8 @@ def fill_proposals(
     if room < 1:
         return []
     done = completed_feasible(trials)
+    if not done:
+        return []
     f = np.array([t.objectives for t in done], dtype=float)
     nd = [t for t, on in zip(done, pareto.non_dominated(f, directions), strict=True) if on]
     # about one pass over the front's gaps per engine trial: the engine's next trade-off comes
