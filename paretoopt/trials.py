@@ -6,9 +6,11 @@ One place for these rules so that the runner, the surrogate workflows and the da
 
 from __future__ import annotations
 
+import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +61,12 @@ def dead_local_workers(trials: Sequence[FrozenTrial]) -> list[str]:
             if h == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 dead.append(t.worker)
     return dead
+
+
+def design_key(choices: Mapping[str, Any], params: Mapping[str, float]) -> str:
+    """A design (discrete choices and parameter values) as a canonical string, to find the same
+    design among trials (re-simulations, fills)."""
+    return json.dumps([choices, params], sort_keys=True)
 
 
 def trial_seed(study_seed: int, number: int) -> int:

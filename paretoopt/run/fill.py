@@ -33,7 +33,7 @@ from paretoopt import pareto
 from paretoopt.problem import StudyDefinition
 from paretoopt.scalarize import Normalization
 from paretoopt.storage import FrozenTrial, TrialProposal
-from paretoopt.trials import ANCHOR, INTERPOLATED, completed_feasible, trial_seed
+from paretoopt.trials import ANCHOR, INTERPOLATED, completed_feasible, design_key, trial_seed
 
 #: Fills judged for the success rate (the fraction of them on the front now).
 FILL_WINDOW = 20
@@ -47,23 +47,28 @@ def _projected(z: np.ndarray) -> np.ndarray:
     return z @ q[:, 1:]
 
 
+def _chain(z: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive rows of ``z`` along its first column, as sorted index pairs."""
+    order = np.argsort(z[:, 0], kind="stable")
+    return sorted((int(min(a, b)), int(max(a, b))) for a, b in itertools.pairwise(order))
+
+
 def neighbour_pairs(z: np.ndarray) -> list[tuple[int, int]]:
     """Pairs of neighbours among the rows of ``z`` (normalised, non-dominated objective vectors):
     consecutive points along the first objective for two objectives, the edges of the Delaunay
-    triangulation of the projection along ``(1, ..., 1)`` beyond (none when it is degenerate)."""
+    triangulation of the projection along ``(1, ..., 1)`` beyond (the chain again when that
+    triangulation is degenerate)."""
     n, m = z.shape
     if n < 2 or m < 2:
         return []
     if m == 2 or n <= m:
-        order = np.argsort(z[:, 0], kind="stable")
-        return sorted((int(min(a, b)), int(max(a, b))) for a, b in itertools.pairwise(order))
+        return _chain(z)
     from scipy.spatial import Delaunay, QhullError
 
     try:
         tri = Delaunay(_projected(z))
     except (QhullError, ValueError):  # all on one line / flat: fall back to the sorted chain
-        order = np.argsort(z[:, 0], kind="stable")
-        return sorted((int(min(a, b)), int(max(a, b))) for a, b in itertools.pairwise(order))
+        return _chain(z)
     pairs = set()
     for simplex in tri.simplices:
         for a in range(len(simplex)):
@@ -80,10 +85,22 @@ def _halfway(p: Any, a: float, b: float) -> float:
     return min(max(v, p.low), p.high)
 
 
-def _design_key(choices: dict[str, Any], params: dict[str, float]) -> str:
-    return json.dumps(
-        [choices, {k: round(float(v), 9) for k, v in params.items()}], sort_keys=True, default=repr
-    )
+def _front(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> list[FrozenTrial]:
+    """The non-dominated set of the completed feasible ``trials``."""
+    done = completed_feasible(trials)
+    if not done:
+        return []
+    f = np.array([t.objectives for t in done], dtype=float)
+    return [t for t, on in zip(done, pareto.non_dominated(f, directions), strict=True) if on]
+
+
+def _rate(trials: Sequence[FrozenTrial], front: Sequence[FrozenTrial]) -> float:
+    """:func:`fill_rate` with the front already found."""
+    fills = sorted(
+        (t for t in trials if t.source == INTERPOLATED and t.state.is_finished), key=lambda t: t.number
+    )[-FILL_WINDOW:]
+    on = {t.number for t in front}
+    return (1 + sum(t.number in on for t in fills)) / (1 + len(fills))
 
 
 def fill_rate(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> float:
@@ -91,17 +108,7 @@ def fill_rate(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> float
     of every completed feasible trial now, counting one success more (1 before any fill: a
     failed fill lowers the share of later ones, twenty failures to 1/21, and never to 0, so
     that a front that becomes fillable later is found out)."""
-    done = completed_feasible(trials)
-    fills = sorted(
-        (t for t in trials if t.source == INTERPOLATED and t.state.is_finished), key=lambda t: t.number
-    )[-FILL_WINDOW:]
-    if not fills:
-        return 1.0
-    if not done:
-        return 1.0 / (1 + len(fills))
-    f = np.array([t.objectives for t in done], dtype=float)
-    on = dict(zip((t.number for t in done), pareto.non_dominated(f, directions).tolist(), strict=True))
-    return (1 + sum(bool(on.get(t.number, False)) for t in fills)) / (1 + len(fills))
+    return _rate(trials, _front(trials, directions))
 
 
 def fill_proposals(
@@ -127,8 +134,10 @@ def fill_proposals(
     own = [t for t in finished if t.source not in (ANCHOR, INTERPOLATED)]
     if len(own) < 2 * m:  # the engine's first trade-offs come first
         return []
-    directions = pareto.directions_of(definition)
-    target = min(max(fill, 0.0), 0.9) * fill_rate(trials, directions)
+    nd = _front(trials, pareto.directions_of(definition))
+    if not nd:
+        return []
+    target = min(max(fill, 0.0), 0.9) * _rate(trials, nd)
     # the share is of the engine's calls and the fills' (anchors excluded: their calls, spent
     # before any fill, would otherwise buy a burst of fills between the first few trials)
     calls_fill = sum(t.n_calls for t in finished if t.source == INTERPOLATED)
@@ -136,11 +145,6 @@ def fill_proposals(
     room = math.floor((target * calls_all - calls_fill) / (1.0 - target)) if target > 0 else 0
     if room < 1:
         return []
-    done = completed_feasible(trials)
-    if not done:
-        return []
-    f = np.array([t.objectives for t in done], dtype=float)
-    nd = [t for t, on in zip(done, pareto.non_dominated(f, directions), strict=True) if on]
     # about one pass over the front's gaps per engine trial: the engine's next trade-off comes
     # after as many fills in a row as the front has points of its own (not fills), less one
     last_own = max(t.number for t in trials if t.source not in (ANCHOR, INTERPOLATED))
@@ -151,8 +155,7 @@ def fill_proposals(
     ideal = normalization.ideal.numpy()
     span = normalization.signs.numpy() * (normalization.nadir.numpy() - ideal)
     signs = normalization.signs.numpy()
-    seen = {_design_key(dict(t.choices), dict(t.params)) for t in trials if t.source == INTERPOLATED}
-    seen |= {_design_key(dict(t.choices), dict(t.init or {})) for t in trials if t.source == INTERPOLATED}
+    seen = {design_key(t.choices, t.init or {}) for t in trials if t.source == INTERPOLATED}
     candidates: list[tuple[float, int, int]] = []
     by_combo: dict[str, list[FrozenTrial]] = {}
     for t in nd:
@@ -176,7 +179,7 @@ def fill_proposals(
             continue
         a, b = by_number[na], by_number[nb]
         mid = {k: _halfway(params[k], float(a.params[k]), float(b.params[k])) for k in inner}
-        if _design_key(dict(a.choices), mid) in seen:  # filled before
+        if design_key(a.choices, mid) in seen:  # filled before
             continue
         used |= {na, nb}
         w = 0.5 * (np.asarray(a.weights, dtype=float) + np.asarray(b.weights, dtype=float))

@@ -9,7 +9,6 @@ models (:mod:`paretoopt.surrogate`) never do.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -27,7 +26,7 @@ from paretoopt.scalarize import Normalization
 from paretoopt.storage import BaseStorage, TrialProposal, TrialState, get_storage
 from paretoopt.study import Study
 from paretoopt.surrogate import MIN_TRIALS, Surrogate, get_surrogate
-from paretoopt.trials import RESIMULATED, SURROGATE, trial_seed
+from paretoopt.trials import RESIMULATED, SURROGATE, design_key, trial_seed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,10 +70,6 @@ def surrogate_definition(
 def surrogate_study_name(name: str) -> str:
     """Where the front traced on a study's surrogate is stored."""
     return f"{name}.surrogate"
-
-
-def design_key(choices: Mapping[str, Any], params: Mapping[str, float]) -> str:
-    return json.dumps([choices, params], sort_keys=True)
 
 
 def optimize_on_surrogate(
